@@ -1,0 +1,5 @@
+import sys
+
+from stridesense.cli import main
+
+sys.exit(main())
