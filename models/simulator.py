@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.signal import butter, sosfilt
 from scipy.spatial.transform import Rotation
 
 from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
@@ -229,7 +230,9 @@ class _Runner:
         pelvis_pitch = np.radians(p["pelvic_tilt_deg"]) + np.radians(2.0) * np.cos(2 * np.pi * u)
         pelvis_yaw = -np.radians(p["pelvic_rotation_deg"]) / 2 * s * np.cos(np.pi * u)
         trunk_yaw = np.radians(p["trunk_rotation_deg"]) / 2 * s * np.cos(np.pi * u)
-        trunk_pitch = self.lean[kk] + np.radians(1.5) * np.cos(2 * np.pi * u + 0.8)
+        # Lean changes from step to step, continuously (a jump would be an infinite rate).
+        lean = np.interp(t, self.ic, self.lean)
+        trunk_pitch = lean + np.radians(1.5) * np.cos(2 * np.pi * u + 0.8)
         trunk_roll = -s * np.radians(2.0) * shape
         out = {}
         for name, (yaw, pitch, roll) in {
@@ -289,28 +292,29 @@ def _sensor(
     gyr = (r_minus.inv() * r_plus).as_rotvec() / (2 * h)  # body (sensor) frame
     f_h, stance = runner.specific_force_heading(t)
     psi, _ = runner.heading(t)
-    f_w = Rotation.from_euler("Z", psi[:, None]).apply(f_h)
     running = runner.envelope(t) > 0
     kk, tau, _ = runner._step_index(t)
-    # Soft-tissue wobble after each contact, mostly vertical; the pelvis and
-    # trunk skin move with it.  Bounce: band-limited noise of a loose clip.
+    # Soft-tissue wobble after each contact, mostly vertical (heading frame).
     wobble = p["wobble_g"] * G * np.exp(-tau / 0.03) * np.sin(2 * np.pi * runner.fw * tau) * running
     if role == "trunk":
         wobble *= 0.6
-    f_w[:, 2] += wobble
-    f_w[:, 0] += 0.3 * wobble
+    pert = np.zeros_like(f_h)
+    pert[:, 2] += wobble
+    pert[:, 0] += 0.3 * wobble
+    # The pelvis is not in free fall in flight: the swing leg pulls on it
+    # (one zero-mean cycle per flight, so the runner neither gains nor loses speed).
+    flight = running & ~stance
+    tc = runner.tc[kk]
+    v = np.clip((tau - tc) / np.maximum(runner.T[kk] - tc, 1e-3), 0, 1)
+    pert[:, 2] += cfg.flight_accel_g * G * np.sin(2 * np.pi * v) * flight
+    pert[:, 0] += 0.5 * cfg.flight_accel_g * G * np.sin(4 * np.pi * v) * flight
+    f_w = Rotation.from_euler("Z", psi[:, None]).apply(f_h + pert)
+    # Bounce: band-limited noise of a loose clip.
     fs = 1.0 / np.median(np.diff(t))
-    from scipy.signal import butter, sosfilt
-
     sos = butter(2, [min(8.0, 0.4 * fs), min(30.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
     bounce = sosfilt(sos, rng.standard_normal((t.size, 3)), axis=0)
     bounce *= cfg.bounce_g * G / max(bounce.std(), 1e-12)
     f_w += bounce * running[:, None]
-    # The pelvis is not in free fall in flight: the swing leg pulls on it.
-    flight = running & ~stance
-    stride_phase = np.pi * tau / runner.T[kk]
-    f_w[:, 2] += cfg.flight_accel_g * G * np.sin(stride_phase) * flight
-    f_w[:, 0] += 0.5 * cfg.flight_accel_g * G * np.cos(stride_phase) * flight
     acc = r_ws.inv().apply(f_w)
     acc += rng.normal(0, cfg.acc_bias_mps2, 3) + rng.normal(0, cfg.acc_noise_mps2, acc.shape)
     gyr += rng.normal(0, cfg.gyr_bias_radps, 3) + rng.normal(0, cfg.gyr_noise_radps, gyr.shape)
@@ -415,7 +419,7 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         t0 = max(offset, 0.0) + rng.uniform(0, 1.0 / rate)
         t = t0 + np.arange(int((cfg.duration_s - t0) * rate)) / rate
         mount = _mount(rng, cfg.random_mount, role)
-        mounts[role] = mount.inv().as_matrix()  # sensor -> segment
+        mounts[role] = mount.as_matrix()  # sensor -> segment: v_segment = M @ v_sensor
         sensors[role] = _sensor(runner, role, t, mount, cfg, p, rng)
     truth = _truth(runner, steps, has_trunk="trunk" in sensors)
     session = Session(
