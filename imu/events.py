@@ -1,0 +1,187 @@
+"""Initial contact, toe-off and stance side from a pelvis (sacrum) sensor.
+
+Stance is when the ground pushes: the vertical specific force of the pelvis
+rises from near 0 g in flight to 2-3 g.  Each stance's rising and falling
+edges are located by linear extrapolation of the steep part of the edge
+(15 % to 45 % of the way from the flight level to the stance peak) back to
+the flight level, which is robust to a pelvis that is not in exact free fall
+and to soft-tissue wobble after contact.
+
+Which leg: three cues of the stance leg, each normalised and summed, then
+strict left/right alternation within each continuous bout decides the
+assignment by majority:
+
+* pelvis axial rotation towards the stance side's opposite during stance
+  (the swing-side hip comes forward): + for left stance;
+* medio-lateral acceleration towards the midline (Lee's cue): -y in left stance;
+* pelvic obliquity with the swing side lower (pelvic drop): + roll in left stance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from stridesense.imu.calibration import runs_of
+from stridesense.imu.consts import GRAVITY_MPS2
+
+STANCE_CORE_G = 1.2  # every running stance passes this; walking rarely does
+FLIGHT_G = 0.6  # and between two stances the force falls below this
+EDGE_LO, EDGE_HI = 0.15, 0.45
+MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
+MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
+
+
+@dataclass
+class ContactEvents:
+    """Stances found in the pelvis signal, session clock.
+
+    Attributes
+    ----------
+    ic_s, to_s
+        Initial contact and toe-off of each stance, s.
+    peak_g
+        Peak vertical specific force of each stance, g.
+    edge_ok
+        False where an edge could not be fitted cleanly (low confidence).
+    """
+
+    ic_s: np.ndarray
+    to_s: np.ndarray
+    peak_g: np.ndarray
+    edge_ok: np.ndarray
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, sampling_rate_hz: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth low-pass along axis 0 (cut-off capped below Nyquist)."""
+    cutoff = min(cutoff_hz, 0.45 * sampling_rate_hz)
+    return sosfiltfilt(butter(order, cutoff, fs=sampling_rate_hz, output="sos"), x, axis=0)
+
+
+def _crossing(t: np.ndarray, f: np.ndarray, i: int, level: float) -> float:
+    """Time where f crosses ``level`` between samples i and i+1 (linear)."""
+    d = f[i + 1] - f[i]
+    frac = 0.5 if d == 0 else (level - f[i]) / d
+    return float(t[i] + np.clip(frac, 0, 1) * (t[i + 1] - t[i]))
+
+
+def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_hz: float) -> ContactEvents:
+    """Find every stance in the pelvis' vertical specific force.
+
+    Parameters
+    ----------
+    time_s
+        (n,) uniform sample times, s.
+    f_vert_mps2
+        (n,) vertical specific force of the pelvis in the world frame
+        (about +9.81 standing, about 0 in flight), m/s^2.
+    sampling_rate_hz
+        Sample rate, Hz.
+    """
+    g = GRAVITY_MPS2
+    f = lowpass(f_vert_mps2, 25.0, sampling_rate_hz) / g
+    core_runs = [r for r in runs_of(f > STANCE_CORE_G) if (r[1] - r[0]) / sampling_rate_hz >= 0.02]
+    # Merge cores not separated by a flight (wobble can split one stance).
+    cores: list[list[int]] = []
+    for i0, i1 in core_runs:
+        if cores and f[cores[-1][1]:i0].min(initial=np.inf) > FLIGHT_G:
+            cores[-1][1] = i1
+        else:
+            cores.append([i0, i1])
+    ics, tos, peaks, oks = [], [], [], []
+    n = f.size
+    for j, (i0, i1) in enumerate(cores):
+        lo_bound = cores[j - 1][1] if j > 0 else max(0, i0 - int(0.3 * sampling_rate_hz))
+        hi_bound = cores[j + 1][0] if j + 1 < len(cores) else min(n - 1, i1 + int(0.3 * sampling_rate_hz))
+        pre, post = f[lo_bound:i0], f[i1:hi_bound]
+        if pre.size < 2 or post.size < 2 or pre.min() > FLIGHT_G or post.min() > FLIGHT_G:
+            continue  # no flight on one side: walking, standing up, or the data's edge
+        peak_i = i0 + int(np.argmax(f[i0:i1]))
+        peak = f[peak_i]
+        # Flight level: the lower part of the neighbouring flights.
+        b0 = float(np.percentile(pre, 25))
+        b1 = float(np.percentile(post, 25))
+        ic, ok_ic = _edge(time_s, f, peak_i, lo_bound, b0, peak, rising=True)
+        to, ok_to = _edge(time_s, f, peak_i, hi_bound, b1, peak, rising=False)
+        if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):
+            ok_ic = ok_to = False
+        ics.append(ic)
+        tos.append(to)
+        peaks.append(peak)
+        oks.append(ok_ic and ok_to)
+    return ContactEvents(np.array(ics), np.array(tos), np.array(peaks), np.array(oks, dtype=bool))
+
+
+def _edge(t, f, peak_i, bound, base, peak, *, rising: bool) -> tuple[float, bool]:
+    """Extrapolate one edge of a stance to the flight level."""
+    lo = base + EDGE_LO * (peak - base)
+    hi = base + EDGE_HI * (peak - base)
+    i = peak_i
+    t_hi = t_lo = None
+    while 0 < i < f.size - 1 and (i > bound if rising else i < bound):
+        a, b = (i - 1, i) if rising else (i, i + 1)
+        for level in (hi, lo):
+            crossed = f[a] < level <= f[b] if rising else f[a] >= level > f[b]
+            if not crossed:
+                continue
+            if level == hi and t_hi is None:
+                t_hi = _crossing(t, f, a, hi)
+            elif level == lo and t_hi is not None and t_lo is None:
+                t_lo = _crossing(t, f, a, lo)
+        if t_lo is not None:
+            break
+        i += -1 if rising else 1
+    if t_hi is None or t_lo is None or t_hi == t_lo:
+        fallback = t[i]
+        return float(fallback), False
+    slope = (hi - lo) / (t_hi - t_lo)
+    return float(t_lo - (lo - base) / slope), True
+
+
+def assign_sides(
+    ic_s: np.ndarray,
+    to_s: np.ndarray,
+    time_s: np.ndarray,
+    cues: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Left or right stance for each contact.
+
+    Parameters
+    ----------
+    ic_s, to_s
+        Contacts, s.
+    time_s
+        (n,) sample times of the cue signals.
+    cues
+        Signals whose mean over a stance is positive in left stance and
+        negative in right stance (any units: each is normalised).
+
+    Returns
+    -------
+    side
+        Array of "L"/"R".
+    agree
+        Per step, True where the step's own cues agree with the assignment.
+    """
+    m = ic_s.size
+    if m == 0:
+        return np.array([], dtype="<U1"), np.array([], dtype=bool)
+    i0 = np.searchsorted(time_s, ic_s)
+    i1 = np.maximum(np.searchsorted(time_s, to_s), i0 + 1)
+    score = np.zeros(m)
+    for cue in cues:
+        csum = np.concatenate([[0.0], np.cumsum(cue)])
+        means = (csum[i1] - csum[i0]) / (i1 - i0)
+        scale = np.median(np.abs(means)) or 1.0
+        score += np.clip(means / scale, -3, 3)
+    side = np.empty(m, dtype="<U1")
+    # Bouts of strictly alternating steps: a long step breaks the alternation.
+    breaks = np.flatnonzero(np.diff(ic_s) > MAX_STEP_S) + 1
+    for seg in np.split(np.arange(m), breaks):
+        alt = np.where(np.arange(seg.size) % 2 == 0, 1.0, -1.0)
+        sign = 1.0 if np.sum(alt * score[seg]) >= 0 else -1.0
+        side[seg] = np.where(alt * sign > 0, "L", "R")
+    agree = np.where(side == "L", score > 0, score < 0)
+    return side, agree

@@ -1,0 +1,65 @@
+"""Impact load from the pelvis as a centre-of-mass proxy.
+
+Vertical ground reaction force in body weights: ``F / (m g) = f_z / g`` where
+``f_z`` is the pelvis' vertical specific force in the world frame (so body
+mass is not needed for BW units).  Loading rate is the mean slope from 20 %
+to 80 % of the impact peak (the first local maximum after contact).  It is
+EXPERIMENTAL: published wearable estimates of impact peak and loading rate
+do not agree with force plates within +-65 % (Kiernan, Ng & Hawkins 2023).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Impact:
+    """Impact metrics of one stance.
+
+    Attributes
+    ----------
+    peak_bw
+        Peak vertical force, body weights.
+    impact_peak_bw
+        First local maximum after contact, body weights.
+    loading_rate_bw_s
+        Mean slope from 20 % to 80 % of the impact peak, BW/s (experimental).
+    """
+
+    peak_bw: float
+    impact_peak_bw: float
+    loading_rate_bw_s: float
+
+
+def first_local_max(x: np.ndarray) -> int:
+    """Index of the first local maximum of ``x`` (its global maximum if none)."""
+    d = np.diff(x)
+    idx = np.flatnonzero((d[:-1] > 0) & (d[1:] <= 0))
+    return int(idx[0] + 1) if idx.size else int(np.argmax(x))
+
+
+def rise_time_s(x: np.ndarray, level: float, sampling_rate_hz: float) -> float:
+    """Time from the start of ``x`` at which it first reaches ``level`` (linear interpolation), s."""
+    above = np.flatnonzero(x >= level)
+    if above.size == 0:
+        return float("nan")
+    i = int(above[0])
+    if i == 0:
+        return 0.0
+    return (i - 1 + (level - x[i - 1]) / (x[i] - x[i - 1])) / sampling_rate_hz
+
+
+def impact_metrics(force_bw: np.ndarray, sampling_rate_hz: float) -> Impact:
+    """Impact metrics of one stance from its vertical force in body weights."""
+    if force_bw.size < 4:
+        return Impact(float("nan"), float("nan"), float("nan"))
+    i_peak = first_local_max(force_bw)
+    peak = float(force_bw[i_peak])
+    head = force_bw[: i_peak + 1]
+    t20 = rise_time_s(head, 0.2 * peak, sampling_rate_hz)
+    t80 = rise_time_s(head, 0.8 * peak, sampling_rate_hz)
+    rate = 0.6 * peak / (t80 - t20) if t80 > t20 else float("nan")
+    return Impact(float(force_bw.max()), peak, float(rate))

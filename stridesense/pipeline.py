@@ -1,0 +1,376 @@
+"""The analysis pipeline: sensor chunks in, per-step rows out.
+
+One code path serves offline analysis (the whole session as one chunk), live
+streaming (a few packets at a time) and replay (any speed):
+
+    analyzer = Analyzer(mass_kg=70)
+    analyzer.push(pelvis=chunk, trunk=chunk)   # -> steps completed so far (DataFrame)
+    analyzer.flush()                           # -> the rest
+
+Per sensor (`SensorTrack`): uniform resampling, standing calibration, the
+impact-robust orientation filter, the forward axis from the first 20 s of
+running, segment angles.  Then the pelvis gives contacts and sides, and each
+step whose stride is complete is measured.  Every decision depends on the
+samples only, never on where chunks were cut, so chunked and whole analyses
+agree to floating-point tolerance (tests/test_pipeline.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from stridesense.errors import AnalysisError, CalibrationError, InputError
+from stridesense.imu import calibration as cal
+from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
+from stridesense.imu.data import SensorData, concat
+from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
+from stridesense.imu.fusion import OrientationFilter, rotate
+from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
+from stridesense.models.segments import segment_angles
+from stridesense.models.steps import SegmentSignals, step_rows
+
+CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
+LOOKBACK_S = 6.0  # context kept before the first step still to emit
+SETTLE_S = 3.0  # contacts are final once this far from the newest sample
+SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
+HEADING_CUTOFF_HZ = 0.4
+
+
+@dataclass
+class SensorTrack:
+    """One sensor through resampling, calibration and orientation.
+
+    Attributes (after calibration)
+    ------------------------------
+    rate_hz
+        Analysis rate (the sensor's nominal rate).
+    standing
+        The standing calibration.
+    alignment
+        3x3, segment axes in sensor coordinates.
+    forward_confidence
+        Share of running windows that agreed on the forward sign.
+    """
+
+    role: str
+    raw: list[SensorData] = field(default_factory=list)
+    rate_hz: float | None = None
+    t0: float | None = None
+    standing: cal.StandingCalibration | None = None
+    alignment: np.ndarray | None = None
+    forward_confidence: float = float("nan")
+    has_gyro: bool = True
+    saturation_mps2: float | None = None
+    _filter: OrientationFilter | None = None
+    _n_fused: int = 0
+    # Processed arrays on the uniform grid, from the start of standing on.
+    time_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    acc: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    quat: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
+    angles: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    f_world: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    gaps: list = field(default_factory=list)
+    _data: SensorData | None = None
+
+    def add(self, chunk: SensorData) -> None:
+        if chunk.n == 0:
+            return
+        if self.raw and chunk.time_s[0] <= self.raw[-1].time_s[-1]:
+            raise InputError("chunk starts before the previous one ended: time must increase", chunk.source)
+        self.raw.append(chunk)
+        self._data = None
+        self.has_gyro = chunk.has_gyro
+        if self.saturation_mps2 is None and "acc_range_g" in chunk.meta:
+            self.saturation_mps2 = float(chunk.meta["acc_range_g"]) * GRAVITY_MPS2
+
+    @property
+    def data(self) -> SensorData:
+        if self._data is None:
+            self._data = concat(self.raw)
+            self.raw = [self._data]
+        return self._data
+
+    @property
+    def t_available(self) -> float:
+        return float(self.raw[-1].time_s[-1]) if self.raw else -np.inf
+
+    def advance(self, final: bool) -> None:
+        """Calibrate when possible, then fuse every new uniform sample."""
+        if not self.raw:
+            return
+        data = self.data
+        if self.rate_hz is None:
+            if data.n < 1000 and not final:
+                return
+            self.rate_hz = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
+            self.t0 = float(data.time_s[0])
+        if self.alignment is None and not self._calibrate(final):
+            return
+        grid = uniform_grid(self.t0, data.time_s[-1], self.rate_hz)
+        start_t = self.standing.t_start_s if self.standing.from_standing else self.t0
+        grid = grid[grid >= start_t - 1e-9]
+        new = grid[self._n_fused:]
+        if new.size == 0:
+            return
+        acc, gyr = interpolate(data, new)
+        if gyr is None:
+            raise AnalysisError(
+                f"{data.source or self.role}: this sensor has no gyroscope; accelerometer-only analysis is not "
+                "available yet"
+            )
+        res = self._filter.push(gyr, acc)
+        self._n_fused += new.size
+        f_w = rotate(res.quat, acc)
+        ang = segment_angles(res.quat, self.alignment)
+        if self.angles.size:
+            # Keep yaw continuous across chunks (unwrap restarts in each chunk).
+            ang[:, 0] += 2 * np.pi * np.round((self.angles[-1, 0] - ang[0, 0]) / (2 * np.pi))
+        self.time_s = np.concatenate([self.time_s, new])
+        self.acc = np.concatenate([self.acc, acc])
+        self.quat = np.concatenate([self.quat, res.quat])
+        self.angles = np.concatenate([self.angles, ang])
+        self.f_world = np.concatenate([self.f_world, f_w])
+        self.gaps = find_gaps(data.time_s, self.rate_hz)
+
+    def _calibrate(self, final: bool) -> bool:
+        data = self.data
+        fs = self.rate_hz
+        grid = uniform_grid(self.t0, data.time_s[-1], fs)
+        acc, gyr = interpolate(data, grid)
+        if self.standing is None:
+            try:
+                standing = cal.standing_calibration(grid, acc, gyr, fs, source=data.source)
+            except CalibrationError:
+                if not final:
+                    return False
+                standing = cal.fallback_calibration(grid, acc, gyr, source=data.source)
+            if standing.from_standing and grid[-1] < standing.t_end_s + CALIBRATION_RUNNING_S + 1.5 and not final:
+                return False  # wait: the still period may go on, and running must follow
+            self.standing = standing
+        st = self.standing
+        if gyr is None:
+            raise AnalysisError(
+                f"{data.source or self.role}: this sensor has no gyroscope; accelerometer-only analysis is not "
+                "available yet"
+            )
+        start = grid >= (st.t_start_s if st.from_standing else grid[0]) - 1e-9
+        filt = OrientationFilter(fs, st.gyr_bias_radps, st.gravity_sensor_mps2)
+        # A throw-away run of the filter over the calibration span finds the forward axis.
+        span = start & (grid < (st.t_end_s if st.from_standing else grid[0]) + 1.0 + CALIBRATION_RUNNING_S)
+        res = filt.push(gyr[span], acc[span])
+        running = grid[span] > (st.t_end_s if st.from_standing else grid[0]) + 1.0
+        try:
+            fwd, conf = cal.forward_axis(res.quat[running], acc[span][running], st.up_sensor, fs)
+        except CalibrationError as e:
+            if not final:
+                return False
+            raise CalibrationError(f"{data.source or self.role}: {e}") from None
+        self.alignment = cal.segment_alignment(st.up_sensor, fwd)
+        self.forward_confidence = conf
+        self._filter = OrientationFilter(fs, st.gyr_bias_radps, st.gravity_sensor_mps2)
+        return True
+
+    def signals(self, t_from: float, t_to: float) -> SegmentSignals:
+        """Processed signals between two times (filters applied over this span)."""
+        i0 = int(np.searchsorted(self.time_s, t_from))
+        i1 = int(np.searchsorted(self.time_s, t_to))
+        fs = self.rate_hz
+        f_w = self.f_world[i0:i1]
+        ang = self.angles[i0:i1]
+        sat = np.zeros(i1 - i0, dtype=bool)
+        if self.saturation_mps2:
+            sat = (np.abs(self.acc[i0:i1]) >= 0.995 * self.saturation_mps2).any(axis=1)
+        return SegmentSignals(
+            time_s=self.time_s[i0:i1],
+            angles_rad=ang,
+            f_world_mps2=f_w,
+            f_vert_lp_mps2=lowpass(f_w[:, 2], 20.0, fs) if i1 - i0 > 30 else f_w[:, 2],
+            heading_rad=lowpass(ang[:, 0], HEADING_CUTOFF_HZ, fs, order=2) if i1 - i0 > 30 else ang[:, 0],
+            saturated=sat,
+        )
+
+
+class Analyzer:
+    """Push sensor chunks, get completed steps; flush at the end.
+
+    Parameters
+    ----------
+    mass_kg
+        Runner's body mass, kg (kept with the results; BW units do not need it).
+    """
+
+    def __init__(self, mass_kg: float = 70.0):
+        if not 20 <= mass_kg <= 250:
+            raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
+        self.mass_kg = mass_kg
+        self.pelvis = SensorTrack("pelvis")
+        self.trunk = SensorTrack("trunk")
+        self._has_trunk = False
+        # Contacts made final, with their sides once decided.
+        self._ic: list[float] = []
+        self._to: list[float] = []
+        self._ok: list[bool] = []
+        self._side: list[str] = []
+        self._agree: list[bool] = []
+        self._n_emitted = 0
+        self._t_final = -np.inf  # contacts before this are final
+        self.steps_: list[dict] = []
+
+    # -- public ------------------------------------------------------------
+    def push(self, pelvis: SensorData | None = None, trunk: SensorData | None = None) -> pd.DataFrame:
+        """Add the next chunk of either sensor; return the steps now complete."""
+        if pelvis is not None:
+            self.pelvis.add(pelvis)
+        if trunk is not None:
+            self._has_trunk = True
+            self.trunk.add(trunk)
+        return self._run(final=False)
+
+    def flush(self) -> pd.DataFrame:
+        """End of session: return every step not returned yet."""
+        if not self.pelvis.raw:
+            raise InputError("no pelvis data was given")
+        return self._run(final=True)
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        """Every step returned so far."""
+        return pd.DataFrame(self.steps_, columns=STEP_COLUMNS)
+
+    # -- internals ---------------------------------------------------------
+    def _run(self, final: bool) -> pd.DataFrame:
+        self.pelvis.advance(final)
+        if self._has_trunk:
+            try:
+                self.trunk.advance(final)
+            except CalibrationError as e:
+                if not final:
+                    raise
+                warnings.warn(f"trunk sensor left out: {e}", stacklevel=2)
+                self._has_trunk = False
+        p = self.pelvis
+        if p.alignment is None or p.time_s.size == 0:
+            return pd.DataFrame(columns=STEP_COLUMNS)
+        t_avail = p.time_s[-1]
+        horizon = np.inf if final else t_avail - SETTLE_S
+        self._detect(horizon, final)
+        rows = self._measure(t_avail, final)
+        self.steps_.extend(rows)
+        return pd.DataFrame(rows, columns=STEP_COLUMNS)
+
+    def _detect(self, horizon: float, final: bool) -> None:
+        """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""
+        p = self.pelvis
+        t_from = max(self._t_final - LOOKBACK_S, p.time_s[0])
+        i0 = int(np.searchsorted(p.time_s, t_from))
+        if p.time_s.size - i0 < 50:
+            return
+        ev = detect_contacts(p.time_s[i0:], p.f_world[i0:, 2], p.rate_hz)
+        take = (ev.ic_s >= self._t_final) & (ev.ic_s < horizon)
+        if self._ic:
+            take &= ev.ic_s > self._ic[-1] + 0.05
+        for ic, to, ok in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take]):
+            self._ic.append(float(ic))
+            self._to.append(float(to))
+            self._ok.append(bool(ok))
+        if not final and np.isfinite(horizon):
+            self._t_final = horizon
+        self._decide_sides(final)
+
+    def _decide_sides(self, final: bool) -> None:
+        """Sides for undecided contacts: alternate within a bout; new bouts vote."""
+        n = len(self._ic)
+        k = len(self._side)
+        cues = None
+        while k < n:
+            ic = np.array(self._ic)
+            if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
+                self._side.append("R" if self._side[-1] == "L" else "L")
+                if cues is None:
+                    cues = self._cues()
+                self._agree.append(self._agree_one(k, *cues))
+                k += 1
+                continue
+            # A new bout: its first steps vote on the parity.
+            end = k + 1
+            while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S and end - k < SIDE_VOTE_STEPS:
+                end += 1
+            bout_closed = end < n or final
+            if end - k < SIDE_VOTE_STEPS and not bout_closed:
+                return
+            if cues is None:
+                cues = self._cues()
+            sides, agree = assign_sides(ic[k:end], np.array(self._to[k:end]), *cues)
+            self._side.extend(sides.tolist())
+            self._agree.extend(agree.tolist())
+            k = end
+
+    def _cues(self):
+        p = self.pelvis
+        yaw_rate = np.gradient(p.angles[:, 0]) * p.rate_hz
+        # Lateral specific force in the pelvis frame's left direction (horizontal).
+        lateral = -(-p.f_world[:, 0] * np.sin(p.angles[:, 0]) + p.f_world[:, 1] * np.cos(p.angles[:, 0]))
+        return p.time_s, [yaw_rate, lateral, p.angles[:, 2]]
+
+    def _agree_one(self, k: int, t: np.ndarray, cues: list[np.ndarray]) -> bool:
+        i0 = int(np.searchsorted(t, self._ic[k]))
+        i1 = max(int(np.searchsorted(t, self._to[k])), i0 + 1)
+        score = sum(np.sign(np.mean(c[i0:i1])) for c in cues)
+        return bool(score > 0) if self._side[k] == "L" else bool(score < 0)
+
+    def _measure(self, t_avail: float, final: bool) -> list[dict]:
+        """Rows for steps whose stride and data are complete."""
+        n_side = len(self._side)
+        ic = np.array(self._ic[:n_side])
+        to = np.array(self._to[:n_side])
+        side = np.array(self._side)
+        ks = []
+        for k in range(self._n_emitted, n_side - 1):
+            if ic[k + 1] - ic[k] > MAX_STEP_S:
+                continue  # the last contact of a bout has no step time
+            stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
+            if not final:
+                if stride_end + 1.0 > t_avail:
+                    break
+                if k + 2 >= n_side:
+                    break  # the next contact decides whether this stride continues
+                if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
+                    break
+            ks.append(k)
+        if not ks:
+            return []
+        last = ks[-1]
+        self._n_emitted = last + 1
+        t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_side - 1)] + 1.0
+        pel = self.pelvis.signals(t_from, t_to)
+        tr = self.trunk.signals(t_from, t_to) if self._has_trunk and self.trunk.alignment is not None else None
+        gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
+        reasons = []
+        for k in range(n_side):
+            r = []
+            if not self._ok[k] or not self._agree[k]:
+                r.append("low_confidence")
+            nxt = ic[k + 1] if k + 1 < n_side else to[k]
+            if any(g0 < nxt and g1 > ic[k] for g0, g1 in gaps):
+                r.append("gap")
+            if self.pelvis.standing is not None and not self.pelvis.standing.from_standing:
+                r.append("no_standing_calibration")
+            reasons.append(r)
+        # Steps are measured in bouts so that each one's stride stays inside its bout.
+        rows = []
+        for k in ks:
+            b_end = k + 1
+            while b_end + 1 < n_side and ic[b_end + 1] - ic[b_end] <= MAX_STEP_S and b_end < k + 2:
+                b_end += 1
+            b_start = k - 1 if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S else k
+            sl = slice(b_start, b_end + 1)
+            rows += step_rows(
+                ic[sl], to[sl], side[sl], reasons[sl], range(k - b_start, k - b_start + 1), pel, tr,
+                self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro,
+                trunk_reason="trunk_missing" if self._has_trunk else None,
+            )
+        return rows
