@@ -52,11 +52,28 @@ def rise_time_s(x: np.ndarray, level: float, sampling_rate_hz: float) -> float:
     return (i - 1 + (level - x[i - 1]) / (x[i] - x[i - 1])) / sampling_rate_hz
 
 
-def impact_metrics(force_bw: np.ndarray, sampling_rate_hz: float) -> Impact:
-    """Impact metrics of one stance from its vertical force in body weights."""
+def impact_metrics(force_bw: np.ndarray, sampling_rate_hz: float, smooth_bw: np.ndarray | None = None) -> Impact:
+    """Impact metrics of one stance from its vertical force in body weights.
+
+    Parameters
+    ----------
+    force_bw
+        Vertical force over the stance, body weights.
+    sampling_rate_hz
+        Sample rate, Hz.
+    smooth_bw
+        The same, smoothed more: it locates the impact peak, so that
+        soft-tissue wobble after contact is not taken for the peak; the
+        value and the slope are then read from ``force_bw`` around it.
+    """
     if force_bw.size < 4:
         return Impact(float("nan"), float("nan"), float("nan"))
-    i_peak = first_local_max(force_bw)
+    i_peak = first_local_max(force_bw if smooth_bw is None else smooth_bw)
+    if smooth_bw is not None:
+        # The sharper signal's own maximum near the smoothed peak (+-10 ms).
+        w = max(int(0.01 * sampling_rate_hz), 1)
+        lo = max(i_peak - w, 0)
+        i_peak = lo + int(np.argmax(force_bw[lo:i_peak + w + 1]))
     peak = float(force_bw[i_peak])
     head = force_bw[: i_peak + 1]
     t20 = rise_time_s(head, 0.2 * peak, sampling_rate_hz)

@@ -41,6 +41,8 @@ class SegmentSignals:
         (n, 3) specific force in the world frame (z up), m/s^2.
     f_vert_lp_mps2
         (n,) vertical specific force, low-passed for impact metrics, m/s^2.
+    f_vert_smooth_mps2
+        (n,) the same, smoothed more: locates the impact peak, m/s^2.
     heading_rad
         (n,) low-passed yaw: the runner's heading, rad.
     saturated
@@ -51,6 +53,7 @@ class SegmentSignals:
     angles_rad: np.ndarray
     f_world_mps2: np.ndarray
     f_vert_lp_mps2: np.ndarray
+    f_vert_smooth_mps2: np.ndarray
     heading_rad: np.ndarray
     saturated: np.ndarray
 
@@ -131,7 +134,7 @@ def step_rows(
         stance = slice(i_ic, max(i_to, i_ic + 1))
         step = slice(i_ic, max(i_next, i_ic + 2))
         f_vert = pelvis.f_vert_lp_mps2
-        impact = impact_metrics(f_vert[stance] / G, fs)
+        impact = impact_metrics(f_vert[stance] / G, fs, pelvis.f_vert_smooth_mps2[stance] / G)
         f_w = pelvis.f_world_mps2
         heading = pelvis.heading_rad
         a_fwd = f_w[stance, 0] * np.cos(heading[stance]) + f_w[stance, 1] * np.sin(heading[stance])

@@ -1,0 +1,179 @@
+"""The library's front door: `analyze` a session from Python.
+
+    from stridesense import analyze
+    result = analyze(pelvis="pelvis.csv", trunk="trunk.csv", mass_kg=70)
+    result.steps      # per-step table (METRICS.md), pandas DataFrame
+    result.summary    # session summary (per side, asymmetry, fatigue, flags)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stridesense.errors import AnalysisError, InputError
+from stridesense.imu.consts import GYRO_COLUMNS, STEP_COLUMNS, TRUNK_COLUMNS
+from stridesense.imu.data import SensorData, Session
+from stridesense.pipeline import Analyzer
+
+PROGRESS_PUSHES = 20  # with a progress callback, the session goes in this many chunks
+
+
+@dataclass
+class AnalysisResult:
+    """What an analysis gives.
+
+    Attributes
+    ----------
+    steps
+        Per-step table, columns of METRICS.md.
+    summary
+        Session summary (``stridesense.models.summary.SessionSummary``).
+    missing_reasons
+        Column -> why it is empty for this session.
+    info
+        Calibration and data facts (rates, forward-axis confidence, warnings).
+    """
+
+    steps: pd.DataFrame
+    summary: object
+    missing_reasons: dict[str, str] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+
+def load_session(
+    pelvis: str | Path | SensorData | None = None,
+    trunk: str | Path | SensorData | None = None,
+    *,
+    session_dir: str | Path | None = None,
+    mass_kg: float | None = None,
+) -> Session:
+    """Read a session from a native session folder or per-sensor generic CSVs."""
+    if session_dir is not None:
+        from stridesense.streaming.recording import read_session
+
+        session = read_session(session_dir)
+        if mass_kg is not None:
+            session = Session(session.pelvis, session.trunk, mass_kg, session.runner, session.meta)
+        return session
+    if pelvis is None:
+        raise InputError("no pelvis data: give a pelvis CSV (--pelvis) or a session folder")
+    from stridesense.streaming.generic_csv import read_sensor_csv
+
+    def load(x, role):
+        if x is None or isinstance(x, SensorData):
+            return x
+        return read_sensor_csv(x, role)
+
+    return Session(load(pelvis, "pelvis"), load(trunk, "trunk"), 70.0 if mass_kg is None else mass_kg)
+
+
+def analyze_session(session: Session, *, progress: Callable[[float, float], None] | None = None) -> AnalysisResult:
+    """Analyse a loaded session.
+
+    Parameters
+    ----------
+    session
+        Pelvis (required) and trunk (optional) samples.
+    progress
+        Called with (seconds done, seconds in all) as the analysis goes.
+    """
+    analyzer = Analyzer(mass_kg=session.mass_kg)
+    pel, tr = session.pelvis.validate(), session.trunk.validate() if session.trunk is not None else None
+    t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
+    t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        chunk_s = (t1 - t0) / PROGRESS_PUSHES + 1e-6 if progress else (t1 - t0) + 1.0
+        for c0 in np.arange(t0, t1 + 1e-9, chunk_s):
+            c1 = c0 + chunk_s
+            analyzer.push(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
+            if progress:
+                progress(min(c1, t1) - t0, t1 - t0)
+        analyzer.flush()
+        caught = [str(x.message) for x in w]
+    for message in caught:
+        warnings.warn(message, stacklevel=2)
+    steps = analyzer.steps
+    if steps.empty:
+        raise AnalysisError(
+            f"{pel.source}: no running steps found in {t1 - t0:.0f} s of data; stridesense analyses running "
+            "(a flight phase between steps), with the pelvis sensor on the sacrum"
+        )
+    missing = {}
+    if tr is None:
+        missing.update({c: "no trunk sensor in this session" for c in TRUNK_COLUMNS})
+    elif analyzer.trunk.alignment is None:
+        missing.update({c: "the trunk sensor could not be calibrated" for c in TRUNK_COLUMNS})
+    if not pel.has_gyro:
+        missing.update({c: "the pelvis sensor has no gyroscope" for c in GYRO_COLUMNS})
+    info = {
+        "pelvis_rate_hz": analyzer.pelvis.rate_hz,
+        "trunk_rate_hz": analyzer.trunk.rate_hz if tr is not None else None,
+        "pelvis_forward_confidence": analyzer.pelvis.forward_confidence,
+        "trunk_forward_confidence": analyzer.trunk.forward_confidence if tr is not None else None,
+        "standing_calibration": bool(analyzer.pelvis.standing and analyzer.pelvis.standing.from_standing),
+        "warnings": caught,
+        "mass_kg": session.mass_kg,
+        "duration_s": t1 - t0,
+    }
+    return AnalysisResult(steps=steps[STEP_COLUMNS], summary=_summarize(steps, missing), missing_reasons=missing, info=info)
+
+
+def _summarize(steps: pd.DataFrame, missing: dict[str, str]):
+    try:
+        from stridesense.models.summary import summarize
+    except ImportError:  # pragma: no cover - during development only
+        return None
+    return summarize(steps, missing_reasons=missing)
+
+
+def analyze(
+    pelvis: str | Path | SensorData | None = None,
+    trunk: str | Path | SensorData | None = None,
+    *,
+    session_dir: str | Path | None = None,
+    mass_kg: float = 70.0,
+    progress: Callable[[float, float], None] | None = None,
+) -> AnalysisResult:
+    """Analyse a running session from files or arrays.
+
+    Parameters
+    ----------
+    pelvis, trunk
+        Generic CSV paths (METRICS.md) or :class:`SensorData`; trunk optional.
+    session_dir
+        A native session folder instead (``stridesense record`` or ``import``).
+    mass_kg
+        Body mass, kg.
+    progress
+        Called with (seconds done, seconds in all).
+
+    Returns
+    -------
+    AnalysisResult
+        Per-step table, session summary and facts about the analysis.
+    """
+    session = load_session(pelvis, trunk, session_dir=session_dir, mass_kg=mass_kg)
+    return analyze_session(session, progress=progress)
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as CSV or Parquet, chosen by the file's extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"output must end in .csv or .parquet, not {path.name!r}")
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(path, index=False, float_format="%.4f")
+    else:
+        df.to_parquet(path, index=False)
+    return path
