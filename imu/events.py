@@ -96,13 +96,16 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         lo_bound = cores[j - 1][1] if j > 0 else max(0, i0 - int(0.3 * sampling_rate_hz))
         hi_bound = cores[j + 1][0] if j + 1 < len(cores) else min(n - 1, i1 + int(0.3 * sampling_rate_hz))
         pre, post = f[lo_bound:i0], f[i1:hi_bound]
-        if pre.size < 2 or post.size < 2 or pre.min() > FLIGHT_G or post.min() > FLIGHT_G:
-            continue  # no flight on one side: walking, standing up, or the data's edge
+        if pre.size < 2 or pre.min() > FLIGHT_G:
+            continue  # no flight before: walking, standing up, or the data's edge
+        # The last stance of a run has no flight after it: its contact still
+        # ends the previous step, but its toe-off is not to be trusted.
+        flight_after = post.size >= 2 and post.min() <= FLIGHT_G
         peak_i = i0 + int(np.argmax(f[i0:i1]))
         peak = f[peak_i]
         # Flight level: the lower part of the neighbouring flights.
         b0 = float(np.percentile(pre, 25))
-        b1 = float(np.percentile(post, 25))
+        b1 = float(np.percentile(post, 25)) if flight_after else b0
         ic, ok_ic = _edge(time_s, f, peak_i, lo_bound, b0, peak, rising=True)
         to, ok_to = _edge(time_s, f, peak_i, hi_bound, b1, peak, rising=False)
         if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):
@@ -110,7 +113,7 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         ics.append(ic)
         tos.append(to)
         peaks.append(peak)
-        oks.append(ok_ic and ok_to)
+        oks.append(ok_ic and ok_to and flight_after)
     return ContactEvents(np.array(ics), np.array(tos), np.array(peaks), np.array(oks, dtype=bool))
 
 

@@ -340,7 +340,9 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
     vx = np.cumsum(f_h[:, 0]) * dt
     fmag = np.linalg.norm(f_h, axis=1) / G
     rows = []
-    for k in range(n_steps):
+    # The first contact comes straight from standing, with no flight before
+    # it: the run's first running step is the one after it.
+    for k in range(1, n_steps):
         i0, i_to, i1 = (np.searchsorted(t, x) for x in (ic[k], ic[k] + tc[k], ic[k + 1]))
         j0, j1 = (k, k + 2) if k + 2 < ic.size else (k - 1, k + 1)
         s0, s1 = np.searchsorted(t, ic[j0]), np.searchsorted(t, ic[j1])

@@ -47,6 +47,9 @@ class SegmentSignals:
         (n,) low-passed yaw: the runner's heading, rad.
     saturated
         (n,) True where a sensor axis sat at its range.
+    reference_held
+        (n,) True where the orientation filter held its gravity reference
+        through a turn (imu.fusion).
     """
 
     time_s: np.ndarray
@@ -56,6 +59,7 @@ class SegmentSignals:
     f_vert_smooth_mps2: np.ndarray
     heading_rad: np.ndarray
     saturated: np.ndarray
+    reference_held: np.ndarray
 
     def index(self, t_s: float) -> int:
         """Index of the first sample at or after ``t_s``."""
@@ -140,7 +144,7 @@ def step_rows(
         a_fwd = f_w[stance, 0] * np.cos(heading[stance]) + f_w[stance, 1] * np.sin(heading[stance])
         acc_norm = np.linalg.norm(f_w[stance], axis=1)
         turn_rate = abs(heading[step][-1] - heading[step][0]) / max(nxt - ic, 1e-3)
-        if turn_rate > TURNING_RADPS:
+        if turn_rate > TURNING_RADPS or pelvis.reference_held[step].any():
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")

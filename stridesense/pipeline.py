@@ -75,6 +75,7 @@ class SensorTrack:
     quat: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
     angles: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
     f_world: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
+    held: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     gaps: list = field(default_factory=list)
     _data: SensorData | None = None
 
@@ -136,6 +137,7 @@ class SensorTrack:
         self.quat = np.concatenate([self.quat, res.quat])
         self.angles = np.concatenate([self.angles, ang])
         self.f_world = np.concatenate([self.f_world, f_w])
+        self.held = np.concatenate([self.held, res.reference_held])
         self.gaps = find_gaps(data.time_s, self.rate_hz)
 
     def _calibrate(self, final: bool) -> bool:
@@ -194,6 +196,7 @@ class SensorTrack:
             f_vert_smooth_mps2=lowpass(f_w[:, 2], IMPACT_LOCATE_CUTOFF_HZ, fs) if i1 - i0 > 30 else f_w[:, 2],
             heading_rad=lowpass(ang[:, 0], HEADING_CUTOFF_HZ, fs, order=2) if i1 - i0 > 30 else ang[:, 0],
             saturated=sat,
+            reference_held=self.held[i0:i1],
         )
 
 
