@@ -104,8 +104,8 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         peak_i = i0 + int(np.argmax(f[i0:i1]))
         peak = f[peak_i]
         # Flight level: the lower part of the neighbouring flights.
-        b0 = float(np.percentile(pre, 25))
-        b1 = float(np.percentile(post, 25)) if flight_after else b0
+        b0 = float(np.median(pre[pre <= FLIGHT_G]))
+        b1 = float(np.median(post[post <= FLIGHT_G])) if flight_after else b0
         ic, ok_ic = _edge(time_s, f, peak_i, lo_bound, b0, peak, rising=True)
         to, ok_to = _edge(time_s, f, peak_i, hi_bound, b1, peak, rising=False)
         if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):

@@ -3,7 +3,9 @@
 Vertical ground reaction force in body weights: ``F / (m g) = f_z / g`` where
 ``f_z`` is the pelvis' vertical specific force in the world frame (so body
 mass is not needed for BW units).  Loading rate is the mean slope from 20 %
-to 80 % of the impact peak (the first local maximum after contact).  It is
+to 80 % of the impact peak (the first local maximum after contact that
+stands out by at least 0.1 BW, or the peak itself when there is no impact
+transient).  It is
 EXPERIMENTAL: published wearable estimates of impact peak and loading rate
 do not agree with force plates within +-65 % (Kiernan, Ng & Hawkins 2023).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import find_peaks
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,17 @@ class Impact:
     loading_rate_bw_s: float
 
 
-def first_local_max(x: np.ndarray) -> int:
-    """Index of the first local maximum of ``x`` (its global maximum if none)."""
-    d = np.diff(x)
-    idx = np.flatnonzero((d[:-1] > 0) & (d[1:] <= 0))
-    return int(idx[0] + 1) if idx.size else int(np.argmax(x))
+IMPACT_PROMINENCE_BW = 0.1  # a local maximum must stand out this much to be the impact peak
+
+
+def first_local_max(x: np.ndarray, prominence: float = IMPACT_PROMINENCE_BW) -> int:
+    """Index of the first local maximum of ``x`` that stands out by ``prominence``.
+
+    Without such a peak (a forefoot strike: no impact transient) it is the
+    global maximum, so loading rate is then the slope of the whole rise.
+    """
+    peaks, _ = find_peaks(x, prominence=prominence)
+    return int(peaks[0]) if peaks.size else int(np.argmax(x))
 
 
 def rise_time_s(x: np.ndarray, level: float, sampling_rate_hz: float) -> float:

@@ -265,8 +265,9 @@ class _Runner:
         fx = -self.p["braking_mps2"] * np.sin(2 * np.pi * x) * (tc / self.p["contact_time_s"])
         fy = -self.side[kk] * 1.0 * np.sin(np.pi * x)
         f = np.column_stack([fx, fy, fz]) * stance[:, None]
-        standing = ~running & (t < (self.ic[0] if self.ic.size else np.inf))
-        after = ~running & ~standing
+        # The runner pushes off into a flight before the first contact.
+        standing = ~running & (t < (self.ic[0] - 0.12 if self.ic.size else np.inf))
+        after = ~running & (t >= (self.ic[-1] if self.ic.size else -np.inf))
         f[standing | after, 2] = G
         _, rate = self.heading(t)
         f[:, 1] += self.p["speed_mps"] * rate * running  # centripetal, towards the turn
@@ -340,9 +341,7 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
     vx = np.cumsum(f_h[:, 0]) * dt
     fmag = np.linalg.norm(f_h, axis=1) / G
     rows = []
-    # The first contact comes straight from standing, with no flight before
-    # it: the run's first running step is the one after it.
-    for k in range(1, n_steps):
+    for k in range(n_steps):
         i0, i_to, i1 = (np.searchsorted(t, x) for x in (ic[k], ic[k] + tc[k], ic[k + 1]))
         j0, j1 = (k, k + 2) if k + 2 < ic.size else (k - 1, k + 1)
         s0, s1 = np.searchsorted(t, ic[j0]), np.searchsorted(t, ic[j1])
@@ -380,10 +379,11 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
 
 
 def _first_local_max(x: np.ndarray) -> int:
-    """Index of the first local maximum of ``x`` (its last sample if none)."""
-    d = np.diff(x)
-    idx = np.flatnonzero((d[:-1] > 0) & (d[1:] <= 0))
-    return int(idx[0] + 1) if idx.size else int(np.argmax(x))
+    """Index of the first local maximum of ``x`` standing out by 0.1 BW (METRICS.md, docs/metrics.md)."""
+    from scipy.signal import find_peaks
+
+    peaks, _ = find_peaks(x, prominence=0.1)
+    return int(peaks[0]) if peaks.size else int(np.argmax(x))
 
 
 def _crossing_time(x: np.ndarray, level: float) -> float:
