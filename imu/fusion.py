@@ -85,8 +85,11 @@ def madgwick_imu(q0, gyr_radps, acc, dt, gain):
     """
     n = gyr_radps.shape[0]
     out = np.empty((n, 4))
-    q = q0 / np.sqrt(np.sum(q0 * q0))
+    q = q0.copy()
     for i in range(n):
+        # ahrs normalises the a-priori quaternion on every call (Quaternion(q));
+        # doing the same here also makes a chunk's start identical to a whole run.
+        q = q / np.sqrt(np.sum(q * q))
         g = gyr_radps[i]
         if g[0] == 0.0 and g[1] == 0.0 and g[2] == 0.0:
             out[i] = q

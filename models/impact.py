@@ -77,7 +77,12 @@ def impact_metrics(force_bw: np.ndarray, sampling_rate_hz: float, smooth_bw: np.
     """
     if force_bw.size < 4:
         return Impact(float("nan"), float("nan"), float("nan"))
-    i_peak = first_local_max(force_bw if smooth_bw is None else smooth_bw)
+    # Smoothing lowers a small impact hump's prominence, so the smoothed
+    # signal is searched with half the prominence.
+    if smooth_bw is None:
+        i_peak = first_local_max(force_bw)
+    else:
+        i_peak = first_local_max(smooth_bw, IMPACT_PROMINENCE_BW / 2)
     if smooth_bw is not None:
         # The sharper signal's own maximum near the smoothed peak (+-10 ms).
         w = max(int(0.01 * sampling_rate_hz), 1)

@@ -99,6 +99,11 @@ class SimulatedSession:
     truth: pd.DataFrame
     mounts: dict[str, np.ndarray]
     params: dict = field(default_factory=dict)
+    _runner: object = None
+
+    def true_angles_rad(self, role: str, time_s: np.ndarray) -> np.ndarray:
+        """(n, 3) true yaw (relative to heading), pitch and roll of a segment, rad."""
+        return self._runner.angles(np.asarray(time_s, float))[role]
 
 
 def _draw(cfg: SimConfig, rng: np.random.Generator) -> dict:
@@ -428,7 +433,7 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",
         meta={"simulated": True, "seed": cfg.seed},
     )
-    return SimulatedSession(session=session, truth=truth, mounts=mounts, params=p)
+    return SimulatedSession(session=session, truth=truth, mounts=mounts, params=p, _runner=runner)
 
 
 def write_simulation(sim: SimulatedSession, outdir: str | Path) -> dict[str, Path]:

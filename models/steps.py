@@ -43,8 +43,6 @@ class SegmentSignals:
         (n,) vertical specific force, low-passed for impact metrics, m/s^2.
     f_vert_smooth_mps2
         (n,) the same, smoothed more: locates the impact peak, m/s^2.
-    heading_rad
-        (n,) low-passed yaw: the runner's heading, rad.
     saturated
         (n,) True where a sensor axis sat at its range.
     reference_held
@@ -57,7 +55,6 @@ class SegmentSignals:
     f_world_mps2: np.ndarray
     f_vert_lp_mps2: np.ndarray
     f_vert_smooth_mps2: np.ndarray
-    heading_rad: np.ndarray
     saturated: np.ndarray
     reference_held: np.ndarray
 
@@ -140,10 +137,13 @@ def step_rows(
         f_vert = pelvis.f_vert_lp_mps2
         impact = impact_metrics(f_vert[stance] / G, fs, pelvis.f_vert_smooth_mps2[stance] / G)
         f_w = pelvis.f_world_mps2
-        heading = pelvis.heading_rad
-        a_fwd = f_w[stance, 0] * np.cos(heading[stance]) + f_w[stance, 1] * np.sin(heading[stance])
+        # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out).
+        t_stride = pelvis.time_s[s0:s1]
+        slope, offset = np.polyfit(t_stride - ic, ang[s0:s1, 0], 1) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
+        heading = offset + slope * (pelvis.time_s[stance] - ic)
+        a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
         acc_norm = np.linalg.norm(f_w[stance], axis=1)
-        turn_rate = abs(heading[step][-1] - heading[step][0]) / max(nxt - ic, 1e-3)
+        turn_rate = abs(slope)
         if turn_rate > TURNING_RADPS or pelvis.reference_held[step].any():
             reason.append("turning")
         if pelvis.saturated[stance].any():

@@ -37,7 +37,6 @@ CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
-HEADING_CUTOFF_HZ = 0.4
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -194,7 +193,6 @@ class SensorTrack:
             f_world_mps2=f_w,
             f_vert_lp_mps2=lowpass(f_w[:, 2], IMPACT_CUTOFF_HZ, fs) if i1 - i0 > 30 else f_w[:, 2],
             f_vert_smooth_mps2=lowpass(f_w[:, 2], IMPACT_LOCATE_CUTOFF_HZ, fs) if i1 - i0 > 30 else f_w[:, 2],
-            heading_rad=lowpass(ang[:, 0], HEADING_CUTOFF_HZ, fs, order=2) if i1 - i0 > 30 else ang[:, 0],
             saturated=sat,
             reference_held=self.held[i0:i1],
         )

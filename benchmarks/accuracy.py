@@ -1,0 +1,50 @@
+"""Print the pipeline's accuracy against the simulator over the test seeds (or more).
+
+    python benchmarks/accuracy.py            # the 20 seeds of tests/models/test_accuracy.py
+    python benchmarks/accuracy.py 100        # 100 seeds
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from accuracy_cases import accuracy_config  # noqa: E402
+
+from stridesense.models.simulator import simulate_session  # noqa: E402
+from stridesense.models.validation import compare_to_truth  # noqa: E402
+from stridesense.pipeline import Analyzer  # noqa: E402
+
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+rows, ics = [], []
+for seed in range(100, 100 + n):
+    cfg = accuracy_config(seed)
+    sim = simulate_session(cfg)
+    t0 = time.perf_counter()
+    a = Analyzer(mass_kg=sim.session.mass_kg)
+    a.push(sim.session.pelvis, sim.session.trunk)
+    a.flush()
+    c = compare_to_truth(a.steps, sim.truth)
+    ics.append(c.ic_abs_ms)
+    rows.append({
+        "seed": seed, "pelvis_hz": cfg.pelvis_rate_hz, "trunk_hz": cfg.trunk_rate_hz, "spm": round(cfg.cadence_spm),
+        "mps": round(cfg.speed_mps, 1), "turns": cfg.n_turns, "steps": c.n_truth, "missed": c.n_truth - c.n_matched,
+        "extra": c.n_extra, "side_ok": c.side_accuracy, "ic_med_ms": c.ic_median_abs_ms,
+        **{k: c.mean_abs[k] for k in ("contact_time_ms", "pelvic_drop_deg", "trunk_lean_deg", "peak_vgrf_bw",
+                                       "loading_rate_bw_s", "vertical_oscillation_cm", "braking_mps",
+                                       "pelvic_rotation_deg", "pelvis_trunk_rotation_deg", "pelvic_tilt_deg")},
+        "analysis_s": time.perf_counter() - t0,
+    })
+df = pd.DataFrame(rows)
+pd.set_option("display.width", 250)
+print(df.round(3).to_string(index=False))
+ic = np.concatenate(ics)
+print(f"\n{len(df)} sessions, {df.steps.sum()} steps: missed {df.missed.sum()}, extra {df.extra.sum()}, "
+      f"sides right {100 * (df.side_ok * df.steps).sum() / df.steps.sum():.2f} %")
+print(f"initial contact |error|: median {np.median(ic):.2f} ms, 95th percentile {np.percentile(ic, 95):.2f} ms")
+print("mean |error| per session (loading rate: relative), mean and worst:")
+print(df.drop(columns=["seed", "pelvis_hz", "trunk_hz", "spm", "mps", "turns", "steps", "missed", "extra"])
+      .agg(["mean", "max"]).round(3).to_string())

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from stridesense.errors import InputError
+from stridesense.imu.data import SensorData, concat
+
+
+def _data(n=500, fs=100.0, scale=1.0, **kw):
+    t = np.arange(n) / fs
+    acc = np.tile([0.0, 0.0, 9.81 * scale], (n, 1))
+    return SensorData(t, acc, np.zeros((n, 3)), "pelvis", source="x.csv", **kw)
+
+
+def test_valid_data_passes_and_reports_its_rate():
+    d = _data().validate()
+    assert d.sampling_rate_hz == pytest.approx(100.0)
+    assert d.duration_s == pytest.approx(4.99)
+
+
+def test_acceleration_in_g_is_refused_with_the_fix_named():
+    with pytest.raises(InputError, match="in g"):
+        _data(scale=1 / 9.81).validate()
+
+
+def test_rate_outside_50_to_1000_hz_is_refused():
+    with pytest.raises(InputError, match="sample rate"):
+        _data(fs=5000.0).validate()
+    with pytest.raises(InputError, match="sample rate"):
+        _data(fs=10.0).validate()
+
+
+def test_time_going_back_and_repeats_are_named():
+    d = _data()
+    t = d.time_s.copy()
+    t[10] = t[9]
+    with pytest.raises(InputError, match="repeats"):
+        SensorData(t, d.acc_mps2, d.gyr_radps, "pelvis").validate()
+    t = d.time_s.copy()
+    t[10] = t[8]
+    with pytest.raises(InputError, match="goes back"):
+        SensorData(t, d.acc_mps2, d.gyr_radps, "pelvis").validate()
+
+
+def test_nan_is_refused_with_its_sample():
+    d = _data()
+    acc = d.acc_mps2.copy()
+    acc[42, 1] = np.nan
+    with pytest.raises(InputError, match="sample 42"):
+        SensorData(d.time_s, acc, d.gyr_radps, "pelvis").validate()
+
+
+def test_gyro_in_degrees_per_second_is_refused():
+    d = _data()
+    gyr = np.full((d.n, 3), 300.0)
+    with pytest.raises(InputError, match="deg/s"):
+        SensorData(d.time_s, d.acc_mps2, gyr, "pelvis").validate()
+
+
+def test_concat_and_slice_round_trip():
+    d = _data()
+    parts = [d.slice_time(0, 1), d.slice_time(1, 3), d.slice_time(3, 10)]
+    j = concat(parts)
+    assert np.array_equal(j.time_s, d.time_s) and np.array_equal(j.acc_mps2, d.acc_mps2)
+
+
+def test_unknown_role_is_refused():
+    with pytest.raises(InputError, match="role"):
+        SensorData(np.arange(3.0), np.zeros((3, 3)), None, "ankle")

@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from stridesense.errors import InputError
+from stridesense.imu.consts import STEP_COLUMNS
+from stridesense.models.validation import compare_to_truth
+from stridesense.pipeline import Analyzer
+
+
+def _whole(session):
+    a = Analyzer()
+    a.push(session.pelvis, session.trunk)
+    a.flush()
+    return a.steps
+
+
+def test_random_chunks_give_the_same_table_as_one_chunk(sim_short):
+    whole = _whole(sim_short.session)
+    rng = np.random.default_rng(7)
+    a = Analyzer()
+    got = []
+    s = sim_short.session
+    t, t_end = s.pelvis.time_s[0], max(s.pelvis.time_s[-1], s.trunk.time_s[-1])
+    while t <= t_end:
+        dt = float(rng.choice([0.02, 0.1, 0.5, 1.7, 4.0]))
+        got.append(a.push(s.pelvis.slice_time(t, t + dt), s.trunk.slice_time(t, t + dt)))
+        t += dt
+    got.append(a.flush())
+    chunked = pd.concat([g for g in got if len(g)], ignore_index=True)
+    assert len(chunked) == len(whole) > 100
+    assert (chunked["side"] == whole["side"]).all()
+    assert (chunked["quality"] == whole["quality"]).all()
+    num = [c for c in STEP_COLUMNS if c not in ("side", "quality")]
+    assert np.allclose(chunked[num].to_numpy(float), whole[num].to_numpy(float), atol=1e-6, equal_nan=True)
+
+
+def test_steps_come_out_while_streaming_not_only_at_the_end(sim_short):
+    a = Analyzer()
+    s = sim_short.session
+    n_live = 0
+    for t in np.arange(0, 60, 1.0):
+        n_live += len(a.push(s.pelvis.slice_time(t, t + 1), s.trunk.slice_time(t, t + 1)))
+    assert n_live > 100  # live cues need steps within seconds
+
+
+def test_pelvis_only_session_leaves_trunk_columns_empty(sim_short):
+    a = Analyzer()
+    a.push(sim_short.session.pelvis)
+    a.flush()
+    steps = a.steps
+    assert steps["trunk_lean_deg"].isna().all() and steps["pelvis_trunk_rotation_deg"].isna().all()
+    assert steps["pelvic_drop_deg"].notna().all()
+    assert (steps["quality"] == "ok").mean() > 0.5  # no trunk is not a fault of each step
+    c = compare_to_truth(steps, sim_short.truth)
+    assert c.n_matched == c.n_truth
+
+
+def test_no_standing_period_warns_flags_steps_and_still_finds_them(sim_short):
+    s = sim_short.session
+    a = Analyzer()
+    with pytest.warns(UserWarning, match="no standing calibration"):
+        a.push(s.pelvis.slice_time(8, 80))
+        a.flush()
+    steps = a.steps
+    assert len(steps) > 100
+    assert steps["quality"].str.contains("no_standing_calibration").all()
+
+
+def test_flush_without_data_is_an_input_error():
+    with pytest.raises(InputError, match="no pelvis data"):
+        Analyzer().flush()
+
+
+def test_implausible_body_mass_is_refused():
+    with pytest.raises(InputError, match="body mass"):
+        Analyzer(mass_kg=7)
