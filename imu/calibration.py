@@ -162,6 +162,11 @@ def forward_axis(
         Too little running to tell forward from sideways.
     """
     fs = sampling_rate_hz
+    if acc_mps2.shape[0] < FORWARD_WINDOW_S * fs:
+        raise CalibrationError(
+            f"only {acc_mps2.shape[0] / fs:.1f} s of data after standing; running is needed to find the sensor's "
+            "forward direction"
+        )
     f_w = rotate(quat, acc_mps2)
     sos = butter(2, [0.7, 12.0], btype="band", fs=fs, output="sos")
     a_w = sosfiltfilt(sos, f_w, axis=0)

@@ -171,7 +171,7 @@ class SensorTrack:
         except CalibrationError as e:
             if not final:
                 return False
-            raise CalibrationError(f"{data.source or self.role}: {e}") from None
+            raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
         self._filter = OrientationFilter(fs, st.gyr_bias_radps, st.gravity_sensor_mps2)
@@ -251,7 +251,7 @@ class Analyzer:
         if self._has_trunk:
             try:
                 self.trunk.advance(final)
-            except CalibrationError as e:
+            except (CalibrationError, AnalysisError) as e:
                 if not final:
                     raise
                 warnings.warn(f"trunk sensor left out: {e}", stacklevel=2)
