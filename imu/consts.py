@@ -41,4 +41,6 @@ METRIC_COLUMNS = [c for c in STEP_COLUMNS if c not in ("side", "ic_s", "to_s", "
 
 # Columns that need the trunk sensor, and those that need a gyroscope.
 TRUNK_COLUMNS = ["trunk_lean_deg", "pelvis_trunk_rotation_deg"]
-GYRO_COLUMNS = ["pelvic_drop_deg", "pelvic_rotation_deg", "pelvis_trunk_rotation_deg", "pelvic_tilt_deg"]
+# Pelvic tilt and trunk lean are means over a step: the stride-averaged specific
+# force gives them without a gyroscope; peaks and rotations need one.
+GYRO_COLUMNS = ["pelvic_drop_deg", "pelvic_rotation_deg", "pelvis_trunk_rotation_deg"]

@@ -285,3 +285,36 @@ class OrientationFilter:
             np.linalg.norm(acc_mps2, axis=1) * np.linalg.norm(g_ref, axis=1) + 1e-12
         )
         return FusionResult(quat, g_ref, np.degrees(np.arccos(np.clip(cosang, -1, 1))), turning)
+
+
+class GravityOnlyFilter:
+    """Tilt of an accelerometer-only sensor: the stride-averaged specific force is gravity.
+
+    With no gyroscope the orientation within a stride is unknown; the low-passed
+    specific force (0.3 Hz, causal, in the sensor frame) gives the segment's
+    mean tilt, which is what trunk lean and pelvic tilt (means over a step)
+    need.  The quaternion is the smallest rotation taking that direction to
+    world z, so its yaw is meaningless: rotation metrics are left empty.
+    """
+
+    def __init__(self, sampling_rate_hz: float, gravity_sensor: np.ndarray, *, cutoff_hz: float = GRAVITY_CUTOFF_HZ):
+        self._sos = butter(GRAVITY_ORDER, cutoff_hz, fs=sampling_rate_hz, output="sos")
+        g0 = np.asarray(gravity_sensor, float)
+        self._zi = sosfilt_zi(self._sos)[:, :, None] * g0[None, None, :]
+
+    def push(self, acc_mps2: np.ndarray) -> FusionResult:
+        """Filter the next chunk of uniformly sampled specific force (sensor frame)."""
+        if acc_mps2.shape[0] == 0:
+            return FusionResult(np.empty((0, 4)), np.empty((0, 3)), np.empty(0), np.empty(0, dtype=bool))
+        g_ref, self._zi = sosfilt(self._sos, acc_mps2, axis=0, zi=self._zi)
+        up = g_ref / np.linalg.norm(g_ref, axis=1, keepdims=True)
+        # Smallest rotation taking `up` to z, for every sample at once.
+        axis = np.column_stack([up[:, 1], -up[:, 0], np.zeros(len(up))])  # up x z
+        s = np.linalg.norm(axis, axis=1)
+        angle = np.arctan2(s, up[:, 2])
+        scale = np.where(s > 1e-12, np.sin(angle / 2) / np.maximum(s, 1e-12), 0.0)
+        quat = np.column_stack([np.cos(angle / 2), axis * scale[:, None]])
+        cosang = np.einsum("ij,ij->i", acc_mps2, up) / (np.linalg.norm(acc_mps2, axis=1) + 1e-12)
+        return FusionResult(
+            quat, g_ref, np.degrees(np.arccos(np.clip(cosang, -1, 1))), np.zeros(len(up), dtype=bool)
+        )

@@ -104,6 +104,7 @@ def step_rows(
     sampling_rate_hz: float,
     *,
     pelvis_has_gyro: bool = True,
+    trunk_has_gyro: bool = True,
     trunk_reason: str | None = "trunk_missing",
 ) -> list[dict]:
     """Per-step rows (METRICS.md columns) for steps ``k_range`` of a bout.
@@ -137,14 +138,15 @@ def step_rows(
         f_vert = pelvis.f_vert_lp_mps2
         impact = impact_metrics(f_vert[stance] / G, fs, pelvis.f_vert_smooth_mps2[stance] / G)
         f_w = pelvis.f_world_mps2
-        # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out).
+        # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out);
+        # without a gyroscope the levelled frame does not turn, and the trend is flat.
         t_stride = pelvis.time_s[s0:s1]
         slope, offset = np.polyfit(t_stride - ic, ang[s0:s1, 0], 1) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
         heading = offset + slope * (pelvis.time_s[stance] - ic)
         a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
         acc_norm = np.linalg.norm(f_w[stance], axis=1)
         turn_rate = abs(slope)
-        if turn_rate > TURNING_RADPS or pelvis.reference_held[step].any():
+        if pelvis_has_gyro and (turn_rate > TURNING_RADPS or pelvis.reference_held[step].any()):
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
@@ -165,14 +167,14 @@ def step_rows(
             "braking_mps": braking_mps(a_fwd, fs),
             "pelvic_rotation_deg": detrended_ptp_deg(ang[s0:s1, 0]) if pelvis_has_gyro else np.nan,
             "pelvis_trunk_rotation_deg": np.nan,
-            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))) if pelvis_has_gyro else np.nan,
+            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
         }
         if trunk is not None:
             t_step = (trunk.time_s >= ic) & (trunk.time_s < nxt)
             t_stride = (trunk.time_s >= ic_s[j0]) & (trunk.time_s < ic_s[j1])
             if t_step.sum() >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
                 row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
-                if pelvis_has_gyro:
+                if pelvis_has_gyro and trunk_has_gyro:
                     trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
                     row["pelvis_trunk_rotation_deg"] = detrended_ptp_deg(trunk_yaw - ang[s0:s1, 0])
                 if trunk.saturated[t_step].any() and "saturated" not in reason:

@@ -113,6 +113,8 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         missing.update({c: "the trunk sensor could not be calibrated" for c in TRUNK_COLUMNS})
     if not pel.has_gyro:
         missing.update({c: "the pelvis sensor has no gyroscope" for c in GYRO_COLUMNS})
+    if tr is not None and not tr.has_gyro and "pelvis_trunk_rotation_deg" not in missing:
+        missing["pelvis_trunk_rotation_deg"] = "the trunk sensor has no gyroscope"
     info = {
         "pelvis_rate_hz": analyzer.pelvis.rate_hz,
         "trunk_rate_hz": analyzer.trunk.rate_hz if tr is not None else None,

@@ -28,7 +28,7 @@ from stridesense.imu import calibration as cal
 from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
 from stridesense.imu.data import SensorData, concat
 from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
-from stridesense.imu.fusion import OrientationFilter, rotate
+from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.segments import segment_angles
 from stridesense.models.steps import SegmentSignals, step_rows
@@ -119,12 +119,7 @@ class SensorTrack:
         if new.size == 0:
             return
         acc, gyr = interpolate(data, new)
-        if gyr is None:
-            raise AnalysisError(
-                f"{data.source or self.role}: this sensor has no gyroscope; accelerometer-only analysis is not "
-                "available yet"
-            )
-        res = self._filter.push(gyr, acc)
+        res = self._filter.push(acc) if gyr is None else self._filter.push(gyr, acc)
         self._n_fused += new.size
         f_w = rotate(res.quat, acc)
         ang = segment_angles(res.quat, self.alignment)
@@ -155,16 +150,10 @@ class SensorTrack:
                 return False  # wait: the still period may go on, and running must follow
             self.standing = standing
         st = self.standing
-        if gyr is None:
-            raise AnalysisError(
-                f"{data.source or self.role}: this sensor has no gyroscope; accelerometer-only analysis is not "
-                "available yet"
-            )
         start = grid >= (st.t_start_s if st.from_standing else grid[0]) - 1e-9
-        filt = OrientationFilter(fs, st.gyr_bias_radps, st.gravity_sensor_mps2)
         # A throw-away run of the filter over the calibration span finds the forward axis.
         span = start & (grid < (st.t_end_s if st.from_standing else grid[0]) + 1.0 + CALIBRATION_RUNNING_S)
-        res = filt.push(gyr[span], acc[span])
+        res = self._new_filter().push(acc[span]) if gyr is None else self._new_filter().push(gyr[span], acc[span])
         running = grid[span] > (st.t_end_s if st.from_standing else grid[0]) + 1.0
         try:
             fwd, conf = cal.forward_axis(res.quat[running], acc[span][running], st.up_sensor, fs)
@@ -174,8 +163,14 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._filter = OrientationFilter(fs, st.gyr_bias_radps, st.gravity_sensor_mps2)
+        self._filter = self._new_filter()
         return True
+
+    def _new_filter(self):
+        st = self.standing
+        if self.has_gyro:
+            return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2)
+        return GravityOnlyFilter(self.rate_hz, st.gravity_sensor_mps2)
 
     def signals(self, t_from: float, t_to: float) -> SegmentSignals:
         """Processed signals between two times (filters applied over this span)."""
@@ -273,7 +268,10 @@ class Analyzer:
         i0 = int(np.searchsorted(p.time_s, t_from))
         if p.time_s.size - i0 < 50:
             return
-        ev = detect_contacts(p.time_s[i0:], p.f_world[i0:, 2], p.rate_hz)
+        # Without a gyroscope the instantaneous vertical is unknown; the magnitude
+        # of the specific force has the same flight and stance levels.
+        force = p.f_world[i0:, 2] if p.has_gyro else np.linalg.norm(p.f_world[i0:], axis=1)
+        ev = detect_contacts(p.time_s[i0:], force, p.rate_hz)
         take = (ev.ic_s >= self._t_final) & (ev.ic_s < horizon)
         if self._ic:
             take &= ev.ic_s > self._ic[-1] + 0.05
@@ -318,6 +316,8 @@ class Analyzer:
         yaw_rate = np.gradient(p.angles[:, 0]) * p.rate_hz
         # Lateral specific force in the pelvis frame's left direction (horizontal).
         lateral = -(-p.f_world[:, 0] * np.sin(p.angles[:, 0]) + p.f_world[:, 1] * np.cos(p.angles[:, 0]))
+        if not p.has_gyro:
+            return p.time_s, [lateral]  # yaw and obliquity within a stride need a gyroscope
         return p.time_s, [yaw_rate, lateral, p.angles[:, 2]]
 
     def _agree_one(self, k: int, t: np.ndarray, cues: list[np.ndarray]) -> bool:
@@ -374,7 +374,7 @@ class Analyzer:
             sl = slice(b_start, b_end + 1)
             rows += step_rows(
                 ic[sl], to[sl], side[sl], reasons[sl], range(k - b_start, k - b_start + 1), pel, tr,
-                self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro,
+                self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
                 trunk_reason="trunk_missing" if self._has_trunk else None,
             )
         return rows

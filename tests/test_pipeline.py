@@ -75,3 +75,24 @@ def test_flush_without_data_is_an_input_error():
 def test_implausible_body_mass_is_refused():
     with pytest.raises(InputError, match="body mass"):
         Analyzer(mass_kg=7)
+
+
+def test_accelerometer_only_sensors_give_events_impact_and_lean_but_no_drop(sim_short):
+    from dataclasses import replace
+
+    s = sim_short.session
+    a = Analyzer()
+    a.push(replace(s.pelvis, gyr_radps=None), replace(s.trunk, gyr_radps=None))
+    a.flush()
+    steps = a.steps
+    c = compare_to_truth(steps, sim_short.truth)
+    assert c.n_matched == c.n_truth and c.n_extra == 0
+    assert c.side_accuracy >= 0.99
+    # the magnitude of specific force, not its vertical part, times the contacts: a few ms later
+    assert c.ic_median_abs_ms <= 8.0
+    assert c.mean_abs["peak_vgrf_bw"] <= 0.10
+    assert c.mean_abs["vertical_oscillation_cm"] <= 1.0
+    # Stride-mean tilt without a gyroscope is force-weighted: about 1 degree off (documented).
+    assert c.mean_abs["trunk_lean_deg"] <= 1.5
+    for col in ("pelvic_drop_deg", "pelvic_rotation_deg", "pelvis_trunk_rotation_deg"):
+        assert steps[col].isna().all(), col
