@@ -27,8 +27,8 @@ from scipy.signal import butter, sosfiltfilt
 from stridesense.imu.calibration import runs_of
 from stridesense.imu.consts import GRAVITY_MPS2
 
-STANCE_CORE_G = 1.2  # every running stance passes this; walking rarely does
-FLIGHT_G = 0.6  # and between two stances the force falls below this
+STANCE_CORE_G = 1.5  # every running stance passes this (>= 1.8 g even at 2 m/s); walking peaks at 1.1-1.4 g
+FLIGHT_G = 0.45  # and between two stances the force falls below this (walking stays above ~0.7 g)
 EDGE_LO, EDGE_HI = 0.15, 0.45
 MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
 MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
@@ -46,12 +46,16 @@ class ContactEvents:
         Peak vertical specific force of each stance, g.
     edge_ok
         False where an edge could not be fitted cleanly (low confidence).
+    flight_after
+        False for a stance with no flight after it (the run stops, or walking
+        follows): its contact ends the previous step but starts no running step.
     """
 
     ic_s: np.ndarray
     to_s: np.ndarray
     peak_g: np.ndarray
     edge_ok: np.ndarray
+    flight_after: np.ndarray
 
 
 def lowpass(x: np.ndarray, cutoff_hz: float, sampling_rate_hz: float, order: int = 4) -> np.ndarray:
@@ -90,7 +94,7 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
             cores[-1][1] = i1
         else:
             cores.append([i0, i1])
-    ics, tos, peaks, oks = [], [], [], []
+    ics, tos, peaks, oks, flights = [], [], [], [], []
     n = f.size
     for j, (i0, i1) in enumerate(cores):
         lo_bound = cores[j - 1][1] if j > 0 else max(0, i0 - int(0.3 * sampling_rate_hz))
@@ -113,8 +117,11 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         ics.append(ic)
         tos.append(to)
         peaks.append(peak)
-        oks.append(ok_ic and ok_to and flight_after)
-    return ContactEvents(np.array(ics), np.array(tos), np.array(peaks), np.array(oks, dtype=bool))
+        oks.append(ok_ic and ok_to)
+        flights.append(flight_after)
+    return ContactEvents(
+        np.array(ics), np.array(tos), np.array(peaks), np.array(oks, dtype=bool), np.array(flights, dtype=bool)
+    )
 
 
 def _edge(t, f, peak_i, bound, base, peak, *, rising: bool) -> tuple[float, bool]:

@@ -77,6 +77,12 @@ class SimConfig:
     bounce_g: float = 0.05  # sensor bounce (band-limited noise), RMS, g
     flight_accel_g: float = 0.08  # pelvis not in free fall during flight, g
     step_jitter: float = 0.02  # relative step-time variability
+    # An outdoor route after the standing calibration: ("run" | "walk" | "stand",
+    # duration_s[, speed_mps, cadence_spm]) in order; None = one run to the end.
+    segments: tuple | None = None
+    slip_s: float | None = None  # time at which a sensor slips to a new angle
+    slip_deg: float = 15.0
+    slip_role: str = "pelvis"
 
 
 @dataclass
@@ -164,6 +170,59 @@ def _steps(cfg: SimConfig, p: dict, rng: np.random.Generator, t_run: float, t_en
     )
 
 
+WALK_CADENCE_SPM = 110.0
+WALK_DUTY = 0.62  # stance share of a walking step (double support: > 0.5)
+
+
+def _route_steps(cfg: SimConfig, p: dict, rng: np.random.Generator, t_start: float) -> pd.DataFrame:
+    """Steps along an outdoor route: running bouts, walking breaks and stops."""
+    rows = []
+    t = t_start
+    side = 1.0 if rng.integers(0, 2) == 0 else -1.0
+    t_first_run = None
+    total_run = sum(seg[1] for seg in cfg.segments if seg[0] == "run") or 1.0
+    run_done = 0.0
+    drop_l, drop_r = p["pelvic_drop_deg"]
+    for seg in cfg.segments:
+        kind, dur = seg[0], float(seg[1])
+        if kind not in ("run", "walk", "stand"):
+            raise ValueError(f"route segment kind must be run, walk or stand, not {kind!r}")
+        if kind == "stand":
+            t += dur
+            continue
+        if kind == "run":
+            speed = float(seg[2]) if len(seg) > 2 else p["speed_mps"]
+            cadence = float(seg[3]) if len(seg) > 3 else p["cadence_spm"]
+            tc0 = float(np.clip(0.35 - 0.03 * speed, 0.16, 0.30))
+        else:
+            speed = float(seg[2]) if len(seg) > 2 else 1.3
+            cadence = float(seg[3]) if len(seg) > 3 else WALK_CADENCE_SPM
+        step_s = 60.0 / cadence
+        t_end = t + dur
+        while t + step_s <= t_end:
+            T = step_s * (1.0 + cfg.step_jitter * float(np.clip(rng.standard_normal(), -2.5, 2.5)))
+            if kind == "run":
+                if t_first_run is None:
+                    t_first_run = t
+                fat = 1.0 + p["fatigue"] * (run_done / total_run)
+                tc = tc0 * (1 + side * p["contact_asymmetry"] / 2) * fat * (1 + 0.02 * float(rng.standard_normal()))
+                drop = (drop_l if side > 0 else drop_r) * fat * (1 + 0.08 * float(rng.standard_normal()))
+                lean = p["trunk_lean_deg"] * fat + 0.3 * float(rng.standard_normal())
+                amp = 1.0
+                run_done += T
+            else:
+                tc = WALK_DUTY * T
+                drop = 0.4 * (drop_l if side > 0 else drop_r)
+                lean = 0.3 * p["trunk_lean_deg"]
+                amp = 0.5
+            rows.append({"ic_s": t, "step_s": T, "tc_s": min(tc, 0.8 * T) if kind == "run" else tc, "side": side,
+                         "drop_deg": drop, "lean_deg": lean, "kind": kind, "speed_mps": speed, "amp": amp})
+            t += T
+            side = -side
+        t = max(t, t_end)
+    return pd.DataFrame(rows)
+
+
 class _Runner:
     """The continuous body model: heading, segment angles and forces at any time."""
 
@@ -175,10 +234,22 @@ class _Runner:
         self.side = steps["side"].to_numpy()
         self.drop = np.radians(steps["drop_deg"].to_numpy())
         self.lean = np.radians(steps["lean_deg"].to_numpy())
+        self.walk = (steps["kind"] == "walk").to_numpy() if "kind" in steps else np.zeros(self.ic.size, bool)
+        self.speed = steps["speed_mps"].to_numpy() if "speed_mps" in steps else np.full(self.ic.size, p["speed_mps"])
+        self.amp = steps["amp"].to_numpy() if "amp" in steps else np.ones(self.ic.size)
+        # Moving stretches: contiguous steps; each starts with a push-off flight when it starts running.
+        ends = self.ic + self.T
+        brk = np.flatnonzero(np.abs(self.ic[1:] - ends[:-1]) > 1e-9) + 1
+        first = np.concatenate([[0], brk]) if self.ic.size else np.array([], int)
+        last = np.concatenate([brk - 1, [self.ic.size - 1]]) if self.ic.size else np.array([], int)
+        self.stretches = [(self.ic[a], ends[b], not self.walk[a]) for a, b in zip(first, last)]
+        self.first_of_stretch = np.zeros(self.ic.size, bool)
+        self.first_of_stretch[first] = True
         # Vertical force per step: alpha * (half sine + impact hump), with the
         # step's vertical impulse equal to body weight times step time.
         self.hump_s = 0.03
         self.alpha = G * self.T / (2 * self.tc / np.pi + p["impact_hump"] * self.hump_s)
+        self.single_run = cfg.segments is None
         # Turns: smooth yaw-rate humps; radius >= 20 m keeps them runnable.
         self.turns = []
         run_len = self.ic[-1] - t_run if self.ic.size else 0.0
@@ -202,9 +273,17 @@ class _Runner:
         return kk, tau, running
 
     def envelope(self, t):
-        """0 standing, 1 running, smooth ramp over the first 1.5 s of running."""
-        x = np.clip((t - self.t_run) / 1.5, 0.0, 1.0)
-        return x * x * (3 - 2 * x)
+        """0 standing, 1 moving: smooth ramps over 1.5 s after a start and 1 s after a stop."""
+        def smooth(x):
+            x = np.clip(x, 0.0, 1.0)
+            return x * x * (3 - 2 * x)
+
+        if self.single_run:
+            return smooth((t - self.t_run) / 1.5)
+        env = np.zeros_like(t)
+        for start, end, _ in self.stretches:
+            env = np.maximum(env, smooth((t - start) / 1.5) * smooth((end + 1.0 - t) / 1.0))
+        return env
 
     def heading(self, t):
         """Heading (rad) and its rate (rad/s)."""
@@ -231,10 +310,12 @@ class _Runner:
         shape = (u**a) * ((1 - u) ** b) / ((xp**a) * ((1 - xp) ** b))
         shape = np.where(running, shape, 0.0)
         p = self.p
+        # Amplitudes change from step to step continuously (walking is gentler).
+        amp = np.interp(t, self.ic, self.amp) if self.ic.size else np.ones_like(t)
         pelvis_roll = s * self.drop[kk] * shape
-        pelvis_pitch = np.radians(p["pelvic_tilt_deg"]) + np.radians(2.0) * np.cos(2 * np.pi * u)
-        pelvis_yaw = -np.radians(p["pelvic_rotation_deg"]) / 2 * s * np.cos(np.pi * u)
-        trunk_yaw = np.radians(p["trunk_rotation_deg"]) / 2 * s * np.cos(np.pi * u)
+        pelvis_pitch = np.radians(p["pelvic_tilt_deg"]) * amp + np.radians(2.0) * amp * np.cos(2 * np.pi * u)
+        pelvis_yaw = -np.radians(p["pelvic_rotation_deg"]) * amp / 2 * s * np.cos(np.pi * u)
+        trunk_yaw = np.radians(p["trunk_rotation_deg"]) * amp / 2 * s * np.cos(np.pi * u)
         # Lean changes from step to step, continuously (a jump would be an infinite rate).
         lean = np.interp(t, self.ic, self.lean)
         trunk_pitch = lean + np.radians(1.5) * np.cos(2 * np.pi * u + 0.8)
@@ -247,7 +328,8 @@ class _Runner:
             out[name] = np.column_stack([yaw, pitch, roll]) * env[:, None]
         if self.cfg.turn_lean:
             _, rate = self.heading(t)
-            lean = -np.arctan2(self.p["speed_mps"] * rate, G)
+            speed = np.interp(t, self.ic, self.speed) if self.ic.size else np.full_like(t, self.p["speed_mps"])
+            lean = -np.arctan2(speed * rate, G)
             for name in out:
                 out[name][:, 2] += lean
         return out
@@ -270,12 +352,27 @@ class _Runner:
         fx = -self.p["braking_mps2"] * np.sin(2 * np.pi * x) * (tc / self.p["contact_time_s"])
         fy = -self.side[kk] * 1.0 * np.sin(np.pi * x)
         f = np.column_stack([fx, fy, fz]) * stance[:, None]
-        # The runner pushes off into a flight before the first contact.
-        standing = ~running & (t < (self.ic[0] - 0.12 if self.ic.size else np.inf))
-        after = ~running & (t >= (self.ic[-1] if self.ic.size else -np.inf))
-        f[standing | after, 2] = G
+        walking = running & self.walk[kk]
+        if walking.any():
+            # Walking: no flight; the vertical force swings about body weight once a step.
+            ph = 2 * np.pi * tau[walking] / self.T[kk][walking]
+            f[walking] = np.column_stack([1.5 * np.sin(ph), -self.side[kk][walking] * 0.6 * np.sin(ph / 2),
+                                          G * (1 + 0.22 * np.sin(ph - np.pi / 2))])
+            stance = stance & ~walking
+        if self.single_run:
+            # The runner pushes off into a flight before the first contact.
+            standing = ~running & (t < (self.ic[0] - 0.12 if self.ic.size else np.inf))
+            after = ~running & (t >= (self.ic[-1] if self.ic.size else -np.inf))
+            f[standing | after, 2] = G
+        else:
+            still = ~running
+            for start, _, is_run in self.stretches:
+                if is_run:  # push-off flight before a run from standing
+                    still &= ~((t >= start - 0.12) & (t < start))
+            f[still, 2] = G
         _, rate = self.heading(t)
-        f[:, 1] += self.p["speed_mps"] * rate * running  # centripetal, towards the turn
+        speed = self.speed[kk]
+        f[:, 1] += speed * rate * running  # centripetal, towards the turn
         return f, stance
 
 
@@ -292,16 +389,29 @@ def _sensor(
 ) -> SensorData:
     """What a sensor mounted on ``role`` measures at times ``t``."""
     h = 2e-4
-    r_ws = runner.rotation(t, role) * mount  # sensor to world
-    r_minus = runner.rotation(t - h, role) * mount
-    r_plus = runner.rotation(t + h, role) * mount
+
+    def mount_at(tt):
+        if cfg.slip_s is None or role != cfg.slip_role:
+            return mount
+        # The clip slides to a new angle within 0.4 s, about an axis drawn once.
+        x = np.clip((tt - cfg.slip_s) / 0.4, 0.0, 1.0)
+        x = x * x * (3 - 2 * x)
+        return mount * Rotation.from_rotvec(np.outer(x, slip_axis) * np.radians(cfg.slip_deg))
+
+    slip_axis = np.random.default_rng(cfg.seed + 99).normal(size=3)
+    slip_axis /= np.linalg.norm(slip_axis)
+    r_ws = runner.rotation(t, role) * mount_at(t)  # sensor to world
+    r_minus = runner.rotation(t - h, role) * mount_at(t - h)
+    r_plus = runner.rotation(t + h, role) * mount_at(t + h)
     gyr = (r_minus.inv() * r_plus).as_rotvec() / (2 * h)  # body (sensor) frame
     f_h, stance = runner.specific_force_heading(t)
     psi, _ = runner.heading(t)
     running = runner.envelope(t) > 0
     kk, tau, _ = runner._step_index(t)
     # Soft-tissue wobble after each contact, mostly vertical (heading frame).
+    walk = runner.walk[kk] if runner.ic.size else np.zeros(t.size, bool)
     wobble = p["wobble_g"] * G * np.exp(-tau / 0.03) * np.sin(2 * np.pi * runner.fw * tau) * running
+    wobble *= np.where(walk, 0.3, 1.0)  # heel strikes in walking shake the skin less
     if role == "trunk":
         wobble *= 0.6
     pert = np.zeros_like(f_h)
@@ -309,7 +419,7 @@ def _sensor(
     pert[:, 0] += 0.3 * wobble
     # The pelvis is not in free fall in flight: the swing leg pulls on it
     # (one zero-mean cycle per flight, so the runner neither gains nor loses speed).
-    flight = running & ~stance
+    flight = running & ~stance & ~walk
     tc = runner.tc[kk]
     v = np.clip((tau - tc) / np.maximum(runner.T[kk] - tc, 1e-3), 0, 1)
     pert[:, 2] += cfg.flight_accel_g * G * np.sin(2 * np.pi * v) * flight
@@ -346,9 +456,26 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
     vx = np.cumsum(f_h[:, 0]) * dt
     fmag = np.linalg.norm(f_h, axis=1) / G
     rows = []
+    contiguous = np.abs(ic[1:] - (ic[:-1] + T[:-1])) < 1e-9  # step k runs straight into step k+1
+    run = ~runner.walk
+
+    def linked(k):  # step k is a running step whose stance follows a flight and has a next contact
+        return 0 <= k < n_steps and run[k] and contiguous[k]
+
+    bout = 0
     for k in range(n_steps):
+        if not linked(k):
+            continue
+        after_flight = runner.first_of_stretch[k] or (k > 0 and contiguous[k - 1] and run[k - 1])
+        if not after_flight:
+            continue  # the first running contact after walking has no flight before it
+        if not (k > 0 and linked(k - 1) and contiguous[k - 1]) or runner.first_of_stretch[k]:
+            bout += 1
         i0, i_to, i1 = (np.searchsorted(t, x) for x in (ic[k], ic[k] + tc[k], ic[k + 1]))
-        j0, j1 = (k, k + 2) if k + 2 < ic.size else (k - 1, k + 1)
+        if k + 2 < ic.size and run[k + 1] and contiguous[k + 1]:
+            j0, j1 = k, k + 2
+        else:
+            j0, j1 = k - 1, k + 1
         s0, s1 = np.searchsorted(t, ic[j0]), np.searchsorted(t, ic[j1])
         bw = f_h[i0:i_to, 2] / G
         peak_idx = _first_local_max(bw)
@@ -378,9 +505,10 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
             "pelvis_trunk_rotation_deg": np.degrees(np.ptp(trunk[s0:s1, 0] - pelvis[s0:s1, 0])) if has_trunk else np.nan,
             "pelvic_tilt_deg": np.degrees(np.mean(pelvis[i0:i1, 1])),
             "quality": "ok",
+            "bout": bout,
         }
         rows.append(row)
-    return pd.DataFrame(rows, columns=STEP_COLUMNS)
+    return pd.DataFrame(rows, columns=[*STEP_COLUMNS, "bout"])
 
 
 def _first_local_max(x: np.ndarray) -> int:
@@ -415,7 +543,10 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
     rng = np.random.default_rng(cfg.seed)
     p = _draw(cfg, rng)
     t_run = cfg.standing_s + 0.3
-    steps = _steps(cfg, p, rng, t_run, cfg.duration_s)
+    if cfg.segments is None:
+        steps = _steps(cfg, p, rng, t_run, cfg.duration_s)
+    else:
+        steps = _route_steps(cfg, p, rng, t_run)
     runner = _Runner(cfg, p, steps, t_run, rng)
     mounts = {}
     sensors = {}

@@ -213,6 +213,7 @@ class Analyzer:
         self._ic: list[float] = []
         self._to: list[float] = []
         self._ok: list[bool] = []
+        self._flight_after: list[bool] = []
         self._side: list[str] = []
         self._agree: list[bool] = []
         self._n_emitted = 0
@@ -275,10 +276,11 @@ class Analyzer:
         take = (ev.ic_s >= self._t_final) & (ev.ic_s < horizon)
         if self._ic:
             take &= ev.ic_s > self._ic[-1] + 0.05
-        for ic, to, ok in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take]):
+        for ic, to, ok, fl in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take], ev.flight_after[take]):
             self._ic.append(float(ic))
             self._to.append(float(to))
             self._ok.append(bool(ok))
+            self._flight_after.append(bool(fl))
         if not final and np.isfinite(horizon):
             self._t_final = horizon
         self._decide_sides(final)
@@ -334,8 +336,8 @@ class Analyzer:
         side = np.array(self._side)
         ks = []
         for k in range(self._n_emitted, n_side - 1):
-            if ic[k + 1] - ic[k] > MAX_STEP_S:
-                continue  # the last contact of a bout has no step time
+            if ic[k + 1] - ic[k] > MAX_STEP_S or not self._flight_after[k]:
+                continue  # the last contact of a bout starts no running step
             stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
             if not final:
                 if stride_end + 1.0 > t_avail:
