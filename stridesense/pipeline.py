@@ -25,6 +25,7 @@ import pandas as pd
 
 from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
+from stridesense.imu import mounting
 from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
 from stridesense.imu.data import SensorData, concat
 from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
@@ -76,7 +77,10 @@ class SensorTrack:
     f_world: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
     held: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     gaps: list = field(default_factory=list)
+    mount_changes: list = field(default_factory=list)  # times (s) the sensor moved on the body
     _data: SensorData | None = None
+    _next_check_s: float = np.inf
+    _pending_s: float | None = None
 
     def add(self, chunk: SensorData) -> None:
         if chunk.n == 0:
@@ -133,6 +137,57 @@ class SensorTrack:
         self.f_world = np.concatenate([self.f_world, f_w])
         self.held = np.concatenate([self.held, res.reference_held])
         self.gaps = find_gaps(data.time_s, self.rate_hz)
+        if self.has_gyro:
+            self._check_mount(final)
+
+    @property
+    def pending_mount_s(self) -> float | None:
+        """Time of a detected slip whose new alignment is not known yet."""
+        return self._pending_s
+
+    def _check_mount(self, final: bool) -> None:
+        """Look for a sudden posture jump (the sensor moved); re-align after it."""
+        t_avail = self.time_s[-1]
+        span = mounting.GAP_S + mounting.WINDOW_S
+        while self._pending_s is None and self._next_check_s + span <= t_avail:
+            shift = mounting.posture_shift_deg(self.time_s, self.angles, self.f_world, self._next_check_s)
+            if shift is not None and shift > mounting.SHIFT_DEG:
+                self._pending_s = self._next_check_s
+            self._next_check_s += 1.0
+        if self._pending_s is None:
+            return
+        # Localise: the slip is where the jump across it is largest.
+        search_end = self._pending_s + 2 * span
+        need = search_end + span + CALIBRATION_RUNNING_S
+        if t_avail < need and not final:
+            return
+        times = np.arange(self._pending_s, min(search_end, t_avail - span), 0.25)
+        shifts = [mounting.posture_shift_deg(self.time_s, self.angles, self.f_world, t) or 0.0 for t in times]
+        # The jump is flat within +-GAP of the slip: take the middle of its plateau.
+        shifts = np.asarray(shifts)
+        top = times[shifts >= 0.9 * shifts.max()] if len(times) and shifts.max() > 0 else np.array([self._pending_s])
+        t_slip = float((top.min() + top.max()) / 2)
+        up = np.broadcast_to([0.0, 0.0, 1.0], (self.quat.shape[0], 3))
+        up_s = rotate(self.quat, up, inverse=True)
+        t = self.time_s
+        before = (t >= t_slip - span) & (t < t_slip - mounting.GAP_S)
+        after = (t >= t_slip + mounting.GAP_S) & (t < t_slip + span)
+        up_before, up_after = up_s[before].mean(axis=0), up_s[after].mean(axis=0)
+        rough = mounting.realign(self.alignment, up_before, up_after, None)
+        run = (t >= t_slip + mounting.GAP_S) & (t < t_slip + mounting.GAP_S + CALIBRATION_RUNNING_S)
+        try:
+            fwd, _ = cal.forward_axis(self.quat[run], self.acc[run], rough[:, 2], self.rate_hz)
+            new = mounting.realign(self.alignment, up_before, up_after, fwd)
+        except CalibrationError:
+            new = rough  # too little running after the slip: the vertical alone
+        i = int(np.searchsorted(t, t_slip))
+        ang = segment_angles(self.quat[i:], new)
+        ang[:, 0] += 2 * np.pi * np.round((self.angles[i, 0] - ang[0, 0]) / (2 * np.pi))
+        self.angles[i:] = ang
+        self.alignment = new
+        self.mount_changes.append(t_slip)
+        self._pending_s = None
+        self._next_check_s = t_slip + span + 1.0
 
     def _calibrate(self, final: bool) -> bool:
         data = self.data
@@ -163,6 +218,7 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
+        self._next_check_s = (st.t_end_s if st.from_standing else grid[0]) + 10.0
         self._filter = self._new_filter()
         return True
 
@@ -335,7 +391,11 @@ class Analyzer:
         to = np.array(self._to[:n_side])
         side = np.array(self._side)
         ks = []
+        pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
+        hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
         for k in range(self._n_emitted, n_side - 1):
+            if ic[k] >= hold_from:
+                break  # the sensor moved: these steps wait for the new alignment
             if ic[k + 1] - ic[k] > MAX_STEP_S or not self._flight_after[k]:
                 continue  # the last contact of a bout starts no running step
             stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
@@ -365,6 +425,11 @@ class Analyzer:
                 r.append("gap")
             if self.pelvis.standing is not None and not self.pelvis.standing.from_standing:
                 r.append("no_standing_calibration")
+            moves = self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else [])
+            if any(abs(ic[k] - m) < mounting.GAP_S + 0.5 for m in moves):
+                r.append("sensor_moved")
+            elif any(ic[k] > m for m in moves):
+                r.append("realigned")
             reasons.append(r)
         # Steps are measured in bouts so that each one's stride stays inside its bout.
         rows = []

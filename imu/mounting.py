@@ -1,0 +1,81 @@
+"""A clip-on sensor that moves on the body mid-session.
+
+A clip slides on the waistband: the sensor turns relative to the segment.
+The gyroscope sees that rotation, so the sensor's orientation in the world
+stays right, but the sensor-to-segment alignment found at the start no
+longer holds: the segment angles jump (pelvic tilt by the slip's angle).
+
+Detection: over continuous running, the segment's mean pitch and roll in the
+6 s before and the 6 s after each moment (2 s apart) should agree within a
+few degrees; a runner's posture drifts slowly (fatigue, hills), a slip is
+sudden.  Re-estimation assumes the runner's posture is the same just before
+and just after: the rotation that takes the mean vertical and the forward
+axis seen before to the ones seen after is the slip.  A slip purely about
+the vertical axis does not change pitch or roll and is not detected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+SHIFT_DEG = 4.0  # a sudden change of mean pitch or roll larger than this is a slip
+WINDOW_S = 6.0
+GAP_S = 2.0  # each window stays this far from the moment tested
+RUNNING_STD_MPS2 = 2.5  # |specific force| varies more than this while running (walking ~1-2)
+TURN_RADPS = 0.03  # runners lean into turns: no slip test while the heading turns faster
+
+
+def posture_shift_deg(
+    time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray, t_s: float
+) -> float | None:
+    """Change of mean (pitch, roll) across ``t_s``, degrees; None unless both sides are straight running."""
+    span = GAP_S + WINDOW_S
+    j0, j1 = np.searchsorted(time_s, [t_s - span, t_s + span])
+    if j1 - j0 < 20 or abs(angles_rad[j1 - 1, 0] - angles_rad[j0, 0]) > TURN_RADPS * 2 * span:
+        return None
+    means = []
+    for lo, hi in ((t_s - GAP_S - WINDOW_S, t_s - GAP_S), (t_s + GAP_S, t_s + GAP_S + WINDOW_S)):
+        i0, i1 = np.searchsorted(time_s, [lo, hi])
+        if i1 - i0 < 10:
+            return None
+        # Running throughout: every second of the window, not just on average
+        # (a window that spans a stop would compare standing with running).
+        norm = np.linalg.norm(f_world_mps2[i0:i1], axis=1)
+        pieces = np.array_split(norm, int(WINDOW_S))
+        if min(piece.std() for piece in pieces) < RUNNING_STD_MPS2:
+            return None
+        means.append(angles_rad[i0:i1, 1:].mean(axis=0))
+    return float(np.degrees(np.linalg.norm(means[1] - means[0])))
+
+
+def realign(
+    alignment: np.ndarray,
+    up_before_sensor: np.ndarray,
+    up_after_sensor: np.ndarray,
+    forward_after_sensor: np.ndarray | None,
+) -> np.ndarray:
+    """New sensor-to-segment alignment after a slip.
+
+    Parameters
+    ----------
+    alignment
+        3x3, segment axes (columns) in the sensor's coordinates before the slip.
+    up_before_sensor, up_after_sensor
+        Mean world vertical in sensor coordinates just before and just after.
+    forward_after_sensor
+        The segment's forward axis found from running after the slip (sensor
+        coordinates), or None to use the vertical alone (smallest rotation).
+    """
+    a = up_before_sensor / np.linalg.norm(up_before_sensor)
+    b = up_after_sensor / np.linalg.norm(up_after_sensor)
+    if forward_after_sensor is None:
+        rot, _ = Rotation.align_vectors(b[None], a[None])
+    else:
+        rot, _ = Rotation.align_vectors(
+            np.vstack([b, forward_after_sensor]), np.vstack([a, alignment[:, 0]]), weights=[10.0, 1.0]
+        )
+    new = rot.as_matrix() @ alignment
+    # Re-orthonormalise (numerical hygiene).
+    u, _, vt = np.linalg.svd(new)
+    return u @ vt
