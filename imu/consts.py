@@ -36,6 +36,11 @@ STEP_COLUMNS = [
     "quality",
 ]
 
+# Columns stridesense adds after METRICS.md's: the running bout (1, 2, ...: a
+# stop or a walking break ends a bout).
+EXTRA_STEP_COLUMNS = ["bout"]
+TABLE_COLUMNS = STEP_COLUMNS + EXTRA_STEP_COLUMNS
+
 # Metrics (numeric step columns) summarised per session.
 METRIC_COLUMNS = [c for c in STEP_COLUMNS if c not in ("side", "ic_s", "to_s", "quality")]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stridesense.errors import AnalysisError, InputError
-from stridesense.imu.consts import GYRO_COLUMNS, STEP_COLUMNS, TRUNK_COLUMNS
+from stridesense.imu.consts import GYRO_COLUMNS, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.data import SensorData, Session
 from stridesense.pipeline import Analyzer
 
@@ -125,7 +125,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         "mass_kg": session.mass_kg,
         "duration_s": t1 - t0,
     }
-    return AnalysisResult(steps=steps[STEP_COLUMNS], summary=_summarize(steps, missing), missing_reasons=missing, info=info)
+    return AnalysisResult(steps=steps[TABLE_COLUMNS], summary=_summarize(steps, missing), missing_reasons=missing, info=info)
 
 
 def _summarize(steps: pd.DataFrame, missing: dict[str, str]):

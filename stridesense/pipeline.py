@@ -26,7 +26,7 @@ import pandas as pd
 from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
-from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
+from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.data import SensorData, concat
 from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
@@ -270,6 +270,7 @@ class Analyzer:
         self._to: list[float] = []
         self._ok: list[bool] = []
         self._flight_after: list[bool] = []
+        self._bout: list[int] = []
         self._side: list[str] = []
         self._agree: list[bool] = []
         self._n_emitted = 0
@@ -295,7 +296,7 @@ class Analyzer:
     @property
     def steps(self) -> pd.DataFrame:
         """Every step returned so far."""
-        return pd.DataFrame(self.steps_, columns=STEP_COLUMNS)
+        return pd.DataFrame(self.steps_, columns=TABLE_COLUMNS)
 
     # -- internals ---------------------------------------------------------
     def _run(self, final: bool) -> pd.DataFrame:
@@ -310,13 +311,13 @@ class Analyzer:
                 self._has_trunk = False
         p = self.pelvis
         if p.alignment is None or p.time_s.size == 0:
-            return pd.DataFrame(columns=STEP_COLUMNS)
+            return pd.DataFrame(columns=TABLE_COLUMNS)
         t_avail = p.time_s[-1]
         horizon = np.inf if final else t_avail - SETTLE_S
         self._detect(horizon, final)
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
-        return pd.DataFrame(rows, columns=STEP_COLUMNS)
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
     def _detect(self, horizon: float, final: bool) -> None:
         """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""
@@ -333,6 +334,9 @@ class Analyzer:
         if self._ic:
             take &= ev.ic_s > self._ic[-1] + 0.05
         for ic, to, ok, fl in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take], ev.flight_after[take]):
+            # A bout ends where a contact starts no running step or the next one is long in coming.
+            new_bout = not self._ic or not self._flight_after[-1] or ic - self._ic[-1] > MAX_STEP_S
+            self._bout.append((self._bout[-1] if self._bout else 0) + int(new_bout))
             self._ic.append(float(ic))
             self._to.append(float(to))
             self._ok.append(bool(ok))
@@ -444,4 +448,6 @@ class Analyzer:
                 self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
                 trunk_reason="trunk_missing" if self._has_trunk else None,
             )
+        for k, row in zip(ks, rows):
+            row["bout"] = self._bout[k]
         return rows

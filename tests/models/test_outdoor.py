@@ -45,3 +45,9 @@ def test_a_sensor_that_slips_is_realigned_and_its_steps_say_so(role, column):
     q = c.estimate["quality"]
     assert q[(c.truth["ic_s"] - 40.2).abs() < 1.5].str.contains("sensor_moved").all()
     assert q[after].str.contains("realigned").all()
+
+
+def test_bouts_are_numbered_like_the_route(route_sim):
+    steps = _analyse(route_sim).steps
+    assert steps["bout"].tolist() == sorted(steps["bout"].tolist())
+    assert steps.groupby("bout").size().to_dict() == route_sim.truth.groupby("bout").size().to_dict()
