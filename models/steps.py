@@ -170,9 +170,10 @@ def step_rows(
             "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
         }
         if trunk is not None:
-            t_step = (trunk.time_s >= ic) & (trunk.time_s < nxt)
-            t_stride = (trunk.time_s >= ic_s[j0]) & (trunk.time_s < ic_s[j1])
-            if t_step.sum() >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
+            a0, a1 = trunk.index(ic), trunk.index(nxt)
+            t_step = slice(a0, a1)
+            t_stride = slice(trunk.index(ic_s[j0]), trunk.index(ic_s[j1]))
+            if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
                 row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
                 if pelvis_has_gyro and trunk_has_gyro:
                     trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
