@@ -37,7 +37,8 @@ from stridesense.models.steps import SegmentSignals, step_rows
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
-SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
+SIDE_VOTE_STEPS = 20
+GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`  # a bout's left/right parity is decided by its first steps
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -425,7 +426,8 @@ class Analyzer:
             if not self._ok[k] or not self._agree[k]:
                 r.append("low_confidence")
             nxt = ic[k + 1] if k + 1 < n_side else to[k]
-            if any(g0 < nxt and g1 > ic[k] for g0, g1 in gaps):
+            # Samples bridged over a gap also disturb the orientation for a few seconds after it.
+            if any(g0 < nxt and g1 > ic[k] - GAP_SETTLE_S for g0, g1 in gaps):
                 r.append("gap")
             if self.pelvis.standing is not None and not self.pelvis.standing.from_standing:
                 r.append("no_standing_calibration")

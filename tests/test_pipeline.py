@@ -96,3 +96,30 @@ def test_accelerometer_only_sensors_give_events_impact_and_lean_but_no_drop(sim_
     assert c.mean_abs["trunk_lean_deg"] <= 1.5
     for col in ("pelvic_drop_deg", "pelvic_rotation_deg", "pelvis_trunk_rotation_deg"):
         assert steps[col].isna().all(), col
+
+
+def test_a_gap_in_the_data_flags_the_steps_it_touches_and_loses_nothing_else(sim_short):
+    from dataclasses import replace
+
+    p = sim_short.session.pelvis
+    keep = (p.time_s < 40.0) | (p.time_s > 40.6)
+    holed = replace(p, time_s=p.time_s[keep], acc_mps2=p.acc_mps2[keep], gyr_radps=p.gyr_radps[keep])
+    a = Analyzer()
+    a.push(holed, sim_short.session.trunk)
+    a.flush()
+    steps = a.steps
+    flagged = steps[steps["quality"].str.contains("gap")]
+    # No step spans the hole (it ends the bout); the steps in the 3 s after it are flagged.
+    assert 5 <= len(flagged) <= 12
+    assert ((flagged["ic_s"] > 40.0) & (flagged["ic_s"] < 43.7)).all()
+    c = compare_to_truth(steps, sim_short.truth)
+    assert c.n_truth - c.n_matched <= 3  # at most the steps inside the hole
+
+
+def test_a_session_too_short_to_calibrate_is_a_clear_error(sim_short):
+    from stridesense.errors import StridesenseError
+
+    a = Analyzer()
+    a.push(sim_short.session.pelvis.slice_time(0, 9.0))
+    with pytest.raises(StridesenseError, match="running"):
+        a.flush()
