@@ -38,6 +38,7 @@ CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20
+SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`  # a bout's left/right parity is decided by its first steps
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
@@ -236,9 +237,14 @@ class SensorTrack:
         fs = self.rate_hz
         f_w = self.f_world[i0:i1]
         ang = self.angles[i0:i1]
-        sat = np.zeros(i1 - i0, dtype=bool)
+        acc = self.acc[i0:i1]
         if self.saturation_mps2:
-            sat = (np.abs(self.acc[i0:i1]) >= 0.995 * self.saturation_mps2).any(axis=1)
+            sat = (np.abs(acc) >= 0.995 * self.saturation_mps2).any(axis=1)
+        else:
+            # Range unknown: a clipped axis shows as a flat top (the same large value three samples running).
+            flat = np.zeros_like(acc, dtype=bool)
+            flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & (np.abs(acc[1:-1]) > SATURATION_MIN_MPS2)
+            sat = flat.any(axis=1)
         return SegmentSignals(
             time_s=self.time_s[i0:i1],
             angles_rad=ang,

@@ -123,3 +123,18 @@ def test_a_session_too_short_to_calibrate_is_a_clear_error(sim_short):
     a.push(sim_short.session.pelvis.slice_time(0, 9.0))
     with pytest.raises(StridesenseError, match="running"):
         a.flush()
+
+
+@pytest.mark.parametrize("keep_meta", [True, False])
+def test_a_saturated_accelerometer_flags_its_steps(keep_meta):
+    from dataclasses import replace
+
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=2, duration_s=45, acc_range_g=1.5, speed_mps=5.0, trunk_rate_hz=None))
+    pelvis = sim.session.pelvis if keep_meta else replace(sim.session.pelvis, meta={})
+    a = Analyzer()
+    a.push(pelvis)
+    a.flush()
+    q = a.steps["quality"]
+    assert q.str.contains("saturated").mean() > 0.9  # a 1.5 g range: nearly every stance clips on some axis
