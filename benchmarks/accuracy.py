@@ -2,6 +2,8 @@
 
     python benchmarks/accuracy.py            # the 20 seeds of tests/models/test_accuracy.py
     python benchmarks/accuracy.py 100        # 100 seeds
+    python benchmarks/accuracy.py 20 --no-gyro   # accelerometer-only sensors
+    python benchmarks/accuracy.py 20 --route     # stops, a walking break, hills
 """
 
 import sys
@@ -18,14 +20,25 @@ from stridesense.models.simulator import simulate_session  # noqa: E402
 from stridesense.models.validation import compare_to_truth  # noqa: E402
 from stridesense.pipeline import Analyzer  # noqa: E402
 
-n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+from dataclasses import replace  # noqa: E402
+
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+n = int(args[0]) if args else 20
+no_gyro = "--no-gyro" in sys.argv
+route = "--route" in sys.argv
+ROUTE = (("run", 60), ("stand", 10), ("run", 40, 4.8, 188), ("walk", 15), ("run", 40, 2.4, 158))
 rows, ics = [], []
 for seed in range(100, 100 + n):
-    cfg = accuracy_config(seed)
+    cfg = accuracy_config(seed, duration_s=200.0 if route else 75.0)
+    if route:
+        cfg = replace(cfg, segments=ROUTE)
     sim = simulate_session(cfg)
+    pelvis, trunk = sim.session.pelvis, sim.session.trunk
+    if no_gyro:
+        pelvis, trunk = replace(pelvis, gyr_radps=None), replace(trunk, gyr_radps=None)
     t0 = time.perf_counter()
     a = Analyzer(mass_kg=sim.session.mass_kg)
-    a.push(sim.session.pelvis, sim.session.trunk)
+    a.push(pelvis, trunk)
     a.flush()
     c = compare_to_truth(a.steps, sim.truth)
     ics.append(c.ic_abs_ms)

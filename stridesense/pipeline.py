@@ -386,7 +386,10 @@ class Analyzer:
         # Lateral specific force in the pelvis frame's left direction (horizontal).
         lateral = -(-p.f_world[:, 0] * np.sin(p.angles[:, 0]) + p.f_world[:, 1] * np.cos(p.angles[:, 0]))
         if not p.has_gyro:
-            return p.time_s, [lateral]  # yaw and obliquity within a stride need a gyroscope
+            # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
+            # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
+            # the pelvis (swing side dropping: +y in left stance), not by the medial push.
+            return p.time_s, [-lateral]
         return p.time_s, [yaw_rate, lateral, p.angles[:, 2]]
 
     def _agree_one(self, k: int, t: np.ndarray, cues: list[np.ndarray]) -> bool:
@@ -431,6 +434,8 @@ class Analyzer:
             r = []
             if not self._ok[k] or not self._agree[k]:
                 r.append("low_confidence")
+            if not self.pelvis.has_gyro:
+                r.append("side_uncertain")
             nxt = ic[k + 1] if k + 1 < n_side else to[k]
             # Samples bridged over a gap also disturb the orientation for a few seconds after it.
             if any(g0 < nxt and g1 > ic[k] - GAP_SETTLE_S for g0, g1 in gaps):

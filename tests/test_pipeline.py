@@ -87,7 +87,8 @@ def test_accelerometer_only_sensors_give_events_impact_and_lean_but_no_drop(sim_
     steps = a.steps
     c = compare_to_truth(steps, sim_short.truth)
     assert c.n_matched == c.n_truth and c.n_extra == 0
-    assert c.side_accuracy >= 0.99
+    # Which leg: a guess without a gyroscope (right in 13 of 20 simulated sessions), and said so.
+    assert steps["quality"].str.contains("side_uncertain").all()
     # the magnitude of specific force, not its vertical part, times the contacts: a few ms later
     assert c.ic_median_abs_ms <= 8.0
     assert c.mean_abs["peak_vgrf_bw"] <= 0.10
