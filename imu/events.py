@@ -20,6 +20,7 @@ assignment by majority:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
@@ -58,10 +59,15 @@ class ContactEvents:
     flight_after: np.ndarray
 
 
+@lru_cache(maxsize=64)
+def _butter_sos(order: int, cutoff_hz: float, sampling_rate_hz: float) -> np.ndarray:
+    return butter(order, cutoff_hz, fs=sampling_rate_hz, output="sos")
+
+
 def lowpass(x: np.ndarray, cutoff_hz: float, sampling_rate_hz: float, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth low-pass along axis 0 (cut-off capped below Nyquist)."""
     cutoff = min(cutoff_hz, 0.45 * sampling_rate_hz)
-    return sosfiltfilt(butter(order, cutoff, fs=sampling_rate_hz, output="sos"), x, axis=0)
+    return sosfiltfilt(_butter_sos(order, float(cutoff), float(sampling_rate_hz)), x, axis=0)
 
 
 def _crossing(t: np.ndarray, f: np.ndarray, i: int, level: float) -> float:
@@ -150,23 +156,17 @@ def _edge(t, f, peak_i, bound, base, peak, *, rising: bool) -> tuple[float, bool
     return float(t_lo - (lo - base) / slope), True
 
 
-def assign_sides(
-    ic_s: np.ndarray,
-    to_s: np.ndarray,
-    time_s: np.ndarray,
-    cues: list[np.ndarray],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Left or right stance for each contact.
+def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left or right stance for each contact of a bout's start.
 
     Parameters
     ----------
-    ic_s, to_s
-        Contacts, s.
-    time_s
-        (n,) sample times of the cue signals.
-    cues
-        Signals whose mean over a stance is positive in left stance and
-        negative in right stance (any units: each is normalised).
+    ic_s
+        (m,) contacts, s.
+    cue_means
+        (m, c) per contact, the mean over its stance of signals that are
+        positive in left stance and negative in right stance (any units: each
+        cue is normalised by its median magnitude).
 
     Returns
     -------
@@ -178,12 +178,8 @@ def assign_sides(
     m = ic_s.size
     if m == 0:
         return np.array([], dtype="<U1"), np.array([], dtype=bool)
-    i0 = np.searchsorted(time_s, ic_s)
-    i1 = np.maximum(np.searchsorted(time_s, to_s), i0 + 1)
     score = np.zeros(m)
-    for cue in cues:
-        csum = np.concatenate([[0.0], np.cumsum(cue)])
-        means = (csum[i1] - csum[i0]) / (i1 - i0)
+    for means in np.asarray(cue_means, float).T:
         scale = np.median(np.abs(means)) or 1.0
         score += np.clip(means / scale, -3, 3)
     side = np.empty(m, dtype="<U1")

@@ -27,7 +27,8 @@ from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
-from stridesense.imu.data import SensorData, concat
+from stridesense.imu.buffers import GrowingArray
+from stridesense.imu.data import SensorData
 from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
@@ -39,9 +40,18 @@ LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
-GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`  # a bout's left/right parity is decided by its first steps
+GAP_SETTLE_S = 3.0
+DETECT_EVERY_S = 0.5
+
+
+def _empty_steps() -> pd.DataFrame:
+    """An empty step table (built from a cached template: this is the common live answer)."""
+    return _EMPTY_STEPS.copy(deep=False)  # steps this soon after missing samples are flagged `gap`  # a bout's left/right parity is decided by its first steps
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
+
+
+_EMPTY_STEPS = pd.DataFrame(columns=TABLE_COLUMNS)
 
 
 @dataclass
@@ -61,7 +71,6 @@ class SensorTrack:
     """
 
     role: str
-    raw: list[SensorData] = field(default_factory=list)
     rate_hz: float | None = None
     t0: float | None = None
     standing: cal.StandingCalibration | None = None
@@ -69,62 +78,80 @@ class SensorTrack:
     forward_confidence: float = float("nan")
     has_gyro: bool = True
     saturation_mps2: float | None = None
-    _filter: OrientationFilter | None = None
-    _n_fused: int = 0
-    # Processed arrays on the uniform grid, from the start of standing on.
-    time_s: np.ndarray = field(default_factory=lambda: np.empty(0))
-    acc: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
-    quat: np.ndarray = field(default_factory=lambda: np.empty((0, 4)))
-    angles: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
-    f_world: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
-    held: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     gaps: list = field(default_factory=list)
     mount_changes: list = field(default_factory=list)  # times (s) the sensor moved on the body
-    _data: SensorData | None = None
+    source: str = ""
+    _filter: OrientationFilter | GravityOnlyFilter | None = None
+    _n_fused: int = 0
+    _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
+    # Samples as received, and processed arrays on the uniform grid from the start of standing on,
+    # both append-only so that live pushes cost what they add, not what came before.
+    _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
+    _out: dict = field(default_factory=lambda: {
+        "t": GrowingArray(), "acc": GrowingArray(3), "quat": GrowingArray(4), "angles": GrowingArray(3),
+        "f_world": GrowingArray(3), "held": GrowingArray(dtype=bool)})
+
+    time_s = property(lambda self: self._out["t"].view, doc="(n,) uniform sample times, s")
+    acc = property(lambda self: self._out["acc"].view, doc="(n, 3) specific force, sensor frame, m/s^2")
+    quat = property(lambda self: self._out["quat"].view, doc="(n, 4) sensor-to-world quaternions")
+    angles = property(lambda self: self._out["angles"].view, doc="(n, 3) segment yaw, pitch, roll, rad")
+    f_world = property(lambda self: self._out["f_world"].view, doc="(n, 3) specific force, world frame, m/s^2")
+    held = property(lambda self: self._out["held"].view, doc="(n,) gravity reference held through a turn")
 
     def add(self, chunk: SensorData) -> None:
         if chunk.n == 0:
             return
-        if self.raw and chunk.time_s[0] <= self.raw[-1].time_s[-1]:
+        raw_t = self._raw["t"].view
+        if raw_t.size and chunk.time_s[0] <= raw_t[-1]:
             raise InputError("chunk starts before the previous one ended: time must increase", chunk.source)
-        self.raw.append(chunk)
-        self._data = None
-        self.has_gyro = chunk.has_gyro
+        if not raw_t.size:
+            self.has_gyro, self.source = chunk.has_gyro, chunk.source or self.role
+        elif chunk.has_gyro != self.has_gyro:
+            raise InputError("a sensor's chunks must all have, or all lack, a gyroscope", chunk.source)
+        self._raw["t"].append(chunk.time_s)
+        self._raw["acc"].append(chunk.acc_mps2)
+        if chunk.has_gyro:
+            self._raw["gyr"].append(chunk.gyr_radps)
         if self.saturation_mps2 is None and "acc_range_g" in chunk.meta:
             self.saturation_mps2 = float(chunk.meta["acc_range_g"]) * GRAVITY_MPS2
 
-    @property
-    def data(self) -> SensorData:
-        if self._data is None:
-            self._data = concat(self.raw)
-            self.raw = [self._data]
-        return self._data
+    def raw_data(self, j0: int = 0, j1: int | None = None) -> SensorData:
+        """The samples received (or rows j0:j1 of them), as one SensorData (no copy)."""
+        raw = self._raw
+        return SensorData(raw["t"].view[j0:j1], raw["acc"].view[j0:j1],
+                          raw["gyr"].view[j0:j1] if self.has_gyro else None, self.role, self.source)
 
     @property
-    def t_available(self) -> float:
-        return float(self.raw[-1].time_s[-1]) if self.raw else -np.inf
+    def has_data(self) -> bool:
+        return len(self._raw["t"]) > 0
 
     def advance(self, final: bool) -> None:
         """Calibrate when possible, then fuse every new uniform sample."""
-        if not self.raw:
+        if not self.has_data:
             return
-        data = self.data
+        raw_t = self._raw["t"].view
+        data = None
         if self.rate_hz is None:
-            if data.n < 1000 and not final:
+            if raw_t.size < 1000 and not final:
                 return
-            self.rate_hz = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
-            self.t0 = float(data.time_s[0])
+            if raw_t.size < 2:
+                raise InputError("has fewer than two samples", self.source)
+            self.rate_hz = 1.0 / float(np.median(np.diff(raw_t[:1000])))
+            self.t0 = float(raw_t[0])
         if self.alignment is None and not self._calibrate(final):
             return
-        grid = uniform_grid(self.t0, data.time_s[-1], self.rate_hz)
         start_t = self.standing.t_start_s if self.standing.from_standing else self.t0
-        grid = grid[grid >= start_t - 1e-9]
-        new = grid[self._n_fused:]
+        k0 = int(np.ceil((start_t - self.t0) * self.rate_hz - 1e-9))
+        grid = uniform_grid(self.t0, raw_t[-1], self.rate_hz, start_index=k0 + self._n_fused)
+        new = grid
         if new.size == 0:
             return
-        acc, gyr = interpolate(data, new)
+        # Only the received samples around the new grid points are needed.
+        j0 = max(int(np.searchsorted(raw_t, new[0])) - 1, 0)
+        j1 = int(np.searchsorted(raw_t, new[-1])) + 1
+        acc, gyr = interpolate(self.raw_data(j0, j1), new)
         res = self._filter.push(acc) if gyr is None else self._filter.push(gyr, acc)
         self._n_fused += new.size
         f_w = rotate(res.quat, acc)
@@ -132,13 +159,13 @@ class SensorTrack:
         if self.angles.size:
             # Keep yaw continuous across chunks (unwrap restarts in each chunk).
             ang[:, 0] += 2 * np.pi * np.round((self.angles[-1, 0] - ang[0, 0]) / (2 * np.pi))
-        self.time_s = np.concatenate([self.time_s, new])
-        self.acc = np.concatenate([self.acc, acc])
-        self.quat = np.concatenate([self.quat, res.quat])
-        self.angles = np.concatenate([self.angles, ang])
-        self.f_world = np.concatenate([self.f_world, f_w])
-        self.held = np.concatenate([self.held, res.reference_held])
-        self.gaps = find_gaps(data.time_s, self.rate_hz)
+        out = self._out
+        for key, value in (("t", new), ("acc", acc), ("quat", res.quat), ("angles", ang), ("f_world", f_w),
+                           ("held", res.reference_held)):
+            out[key].append(value)
+        j = max(self._gaps_checked - 1, 0)
+        self.gaps += find_gaps(raw_t[j:], self.rate_hz)
+        self._gaps_checked = raw_t.size
         if self.has_gyro:
             self._check_mount(final)
 
@@ -192,7 +219,7 @@ class SensorTrack:
         self._next_check_s = t_slip + span + 1.0
 
     def _calibrate(self, final: bool) -> bool:
-        data = self.data
+        data = self.raw_data()
         fs = self.rate_hz
         grid = uniform_grid(self.t0, data.time_s[-1], fs)
         acc, gyr = interpolate(data, grid)
@@ -282,6 +309,7 @@ class Analyzer:
         self._agree: list[bool] = []
         self._n_emitted = 0
         self._t_final = -np.inf  # contacts before this are final
+        self._t_detected = -np.inf
         self.steps_: list[dict] = []
 
     # -- public ------------------------------------------------------------
@@ -296,7 +324,7 @@ class Analyzer:
 
     def flush(self) -> pd.DataFrame:
         """End of session: return every step not returned yet."""
-        if not self.pelvis.raw:
+        if not self.pelvis.has_data:
             raise InputError("no pelvis data was given")
         return self._run(final=True)
 
@@ -318,13 +346,17 @@ class Analyzer:
                 self._has_trunk = False
         p = self.pelvis
         if p.alignment is None or p.time_s.size == 0:
-            return pd.DataFrame(columns=TABLE_COLUMNS)
+            return _empty_steps()
         t_avail = p.time_s[-1]
+        # Live pushes come every ~0.1 s; contacts are looked for every DETECT_EVERY_S of new data.
+        if not final and t_avail - self._t_detected < DETECT_EVERY_S:
+            return _empty_steps()
+        self._t_detected = t_avail
         horizon = np.inf if final else t_avail - SETTLE_S
         self._detect(horizon, final)
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else _empty_steps()
 
     def _detect(self, horizon: float, final: bool) -> None:
         """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""
@@ -356,14 +388,14 @@ class Analyzer:
         """Sides for undecided contacts: alternate within a bout; new bouts vote."""
         n = len(self._ic)
         k = len(self._side)
-        cues = None
+        if k >= n:
+            return
+        ic = np.array(self._ic)
         while k < n:
-            ic = np.array(self._ic)
             if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
                 self._side.append("R" if self._side[-1] == "L" else "L")
-                if cues is None:
-                    cues = self._cues()
-                self._agree.append(self._agree_one(k, *cues))
+                score = np.sign(self._cue_means(k, k + 1)[0]).sum()
+                self._agree.append(bool(score > 0) if self._side[-1] == "L" else bool(score < 0))
                 k += 1
                 continue
             # A new bout: its first steps vote on the parity.
@@ -373,30 +405,31 @@ class Analyzer:
             bout_closed = end < n or final
             if end - k < SIDE_VOTE_STEPS and not bout_closed:
                 return
-            if cues is None:
-                cues = self._cues()
-            sides, agree = assign_sides(ic[k:end], np.array(self._to[k:end]), *cues)
+            sides, agree = assign_sides(ic[k:end], self._cue_means(k, end))
             self._side.extend(sides.tolist())
             self._agree.extend(agree.tolist())
             k = end
 
-    def _cues(self):
+    def _cue_means(self, k0: int, k1: int) -> np.ndarray:
+        """(k1 - k0, n_cues) means over each stance of signals positive in left stance."""
         p = self.pelvis
-        yaw_rate = np.gradient(p.angles[:, 0]) * p.rate_hz
-        # Lateral specific force in the pelvis frame's left direction (horizontal).
-        lateral = -(-p.f_world[:, 0] * np.sin(p.angles[:, 0]) + p.f_world[:, 1] * np.cos(p.angles[:, 0]))
-        if not p.has_gyro:
-            # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
-            # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
-            # the pelvis (swing side dropping: +y in left stance), not by the medial push.
-            return p.time_s, [-lateral]
-        return p.time_s, [yaw_rate, lateral, p.angles[:, 2]]
-
-    def _agree_one(self, k: int, t: np.ndarray, cues: list[np.ndarray]) -> bool:
-        i0 = int(np.searchsorted(t, self._ic[k]))
-        i1 = max(int(np.searchsorted(t, self._to[k])), i0 + 1)
-        score = sum(np.sign(np.mean(c[i0:i1])) for c in cues)
-        return bool(score > 0) if self._side[k] == "L" else bool(score < 0)
+        t, ang, f_w = p.time_s, p.angles, p.f_world
+        i0 = np.searchsorted(t, self._ic[k0:k1])
+        i1 = np.maximum(np.searchsorted(t, self._to[k0:k1]), i0 + 2)
+        rows = []
+        for a, b in zip(i0, np.minimum(i1, t.size)):
+            yaw = ang[a:b, 0]
+            # Lateral specific force in the pelvis frame's left direction (horizontal).
+            lateral = float(np.mean(f_w[a:b, 0] * np.sin(yaw) - f_w[a:b, 1] * np.cos(yaw)))
+            if not p.has_gyro:
+                # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
+                # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
+                # the pelvis (swing side dropping: +y in left stance), not by the medial push.
+                rows.append([-lateral])
+                continue
+            yaw_rate = (yaw[-1] - yaw[0]) / max(t[b - 1] - t[a], 1e-6) if b - a > 1 else 0.0
+            rows.append([yaw_rate, lateral, float(np.mean(ang[a:b, 2]))])
+        return np.array(rows, dtype=float).reshape(len(rows), -1)
 
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
@@ -429,9 +462,10 @@ class Analyzer:
         pel = self.pelvis.signals(t_from, t_to)
         tr = self.trunk.signals(t_from, t_to) if self._has_trunk and self.trunk.alignment is not None else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
-        reasons = []
-        for k in range(n_side):
-            r = []
+        need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
+        reasons = [[] for _ in range(n_side)]
+        for k in need:
+            r = reasons[k]
             if not self._ok[k] or not self._agree[k]:
                 r.append("low_confidence")
             if not self.pelvis.has_gyro:
@@ -447,7 +481,6 @@ class Analyzer:
                 r.append("sensor_moved")
             elif any(ic[k] > m for m in moves):
                 r.append("realigned")
-            reasons.append(r)
         # Steps are measured in bouts so that each one's stride stays inside its bout.
         rows = []
         for k in ks:
