@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cadence-spm", type=float, default=None)
     p.add_argument("--speed-mps", type=float, default=None)
     p.add_argument("--mass-kg", type=float, default=70.0)
+    p.add_argument("--native", action="store_true",
+                   help="also write OUTDIR/session, a native session folder (as `record` writes)")
     p.set_defaults(func=run_simulate)
 
 
@@ -161,6 +163,10 @@ def run_simulate(args) -> int:
     )
     sim = simulate_session(cfg)
     paths = write_simulation(sim, args.outdir)
+    if args.native:
+        from stridesense.streaming.recording import write_session
+
+        paths["session"] = write_session(Path(args.outdir) / "session", sim.session, simulated_seed=args.seed)
     print(f"simulated {len(sim.truth)} steps over {args.duration_s:.0f} s into {args.outdir}: "
           + ", ".join(p.name for p in paths.values()), file=sys.stdout)
     return 0

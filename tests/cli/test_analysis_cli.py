@@ -58,3 +58,23 @@ def test_command_line_entry_point_runs_as_a_process(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "missing.csv" in r.stderr
+
+
+def test_a_native_session_folder_gives_the_same_table_as_its_csvs(tmp_path, capsys):
+    sim_dir = tmp_path / "sim"
+    assert main(["simulate", str(sim_dir), "--seed", "5", "--duration-s", "40", "--native"]) == 0
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["analyze", str(sim_dir / "session"), "--out", str(a), "--quiet"]) == 0
+    assert main(["analyze", "--pelvis", str(sim_dir / "pelvis.csv"), "--trunk", str(sim_dir / "trunk.csv"),
+                 "--out", str(b), "--quiet"]) == 0
+    ta, tb = pd.read_csv(a), pd.read_csv(b)
+    assert len(ta) == len(tb) > 60
+    # CSV keeps 6 decimals; the native file keeps every bit.
+    assert (ta["side"] == tb["side"]).all()
+    assert (ta["ic_s"] - tb["ic_s"]).abs().max() < 1e-3
+
+
+def test_analyze_a_folder_that_is_not_a_session_is_one_line(tmp_path, capsys):
+    assert main(["analyze", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a stridesense session" in err and len(err.strip().splitlines()) == 1

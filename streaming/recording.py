@@ -1,0 +1,297 @@
+"""The native session folder: written append-only while streaming, read back whole.
+
+Layout (docs/recording.md)::
+
+    <session>/
+      manifest.json            format, version, runner, body mass, sensors and their roles
+      pelvis.samples.arrow     Arrow IPC stream: time_s, acc_x..acc_z [, gyr_x..gyr_z]
+      trunk.samples.arrow
+      pelvis.raw.arrow         original device bytes: host_time_s, char_uuid, payload (optional)
+      events.jsonl             connects, drop-outs, gaps, dropped packets (optional)
+
+Samples are appended as record batches and flushed to disk about once a
+second, so a killed process loses at most the last second and the file still
+opens: the reader keeps every whole batch.  Files are created readable by
+their owner only (health data).  Anyone can read them with pyarrow alone::
+
+    pyarrow.ipc.open_stream("pelvis.samples.arrow").read_pandas()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from stridesense import __version__
+from stridesense.errors import RecordingError
+from stridesense.imu.consts import ACC_COLS, GYR_COLS, ROLES, TIME_COL
+from stridesense.imu.data import SensorData, Session
+
+FORMAT = "stridesense-session"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FLUSH_EVERY_S = 1.0
+
+
+def _schema(has_gyro: bool) -> pa.Schema:
+    cols = [TIME_COL, *ACC_COLS] + (GYR_COLS if has_gyro else [])
+    return pa.schema([(c, pa.float64()) for c in cols])
+
+
+RAW_SCHEMA = pa.schema([("host_time_s", pa.float64()), ("char_uuid", pa.string()), ("payload", pa.binary())])
+
+
+def _private_open(path: Path):
+    """Open a new file for writing, owner-only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def _recording_error(e: OSError, what: str) -> RecordingError:
+    reason = "the disk is full" if e.errno == 28 else (e.strerror or str(e))
+    return RecordingError(f"cannot write {what}: {reason}; what was written so far is kept")
+
+
+class _StreamFile:
+    """One append-only Arrow IPC stream, flushed to disk every FLUSH_EVERY_S."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path = path
+        self._file = _private_open(path)
+        self._writer = ipc.new_stream(self._file, schema)
+        self._schema = schema
+        self._last_sync = time.monotonic()
+
+    def write(self, columns: dict) -> None:
+        batch = pa.record_batch([pa.array(columns[name], type=f.type) for name, f in
+                                 zip(self._schema.names, self._schema)], schema=self._schema)
+        self._writer.write_batch(batch)
+        if time.monotonic() - self._last_sync >= FLUSH_EVERY_S:
+            self.sync()
+
+    def sync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        self._writer.close()
+        self.sync()
+        self._file.close()
+
+
+class SessionWriter:
+    """Write a session folder while streaming.
+
+    Parameters
+    ----------
+    folder
+        The session folder to create (must not exist, or be empty).
+    runner, mass_kg
+        Who ran, and their body mass (kg).
+    sensors
+        One dict per sensor: ``role`` ("pelvis" | "trunk"), ``has_gyro`` and any
+        device facts (family, address, name, firmware, nominal_rate_hz).
+    meta
+        Free-form session facts.
+    """
+
+    def __init__(self, folder: str | Path, *, runner: str = "", mass_kg: float = 70.0,
+                 sensors: list[dict], meta: dict | None = None):
+        self.folder = Path(folder)
+        try:
+            if self.folder.exists() and any(self.folder.iterdir()):
+                raise RecordingError(f"{self.folder}: folder exists and is not empty; choose a new session folder")
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.folder, 0o700)
+        except OSError as e:
+            raise _recording_error(e, f"session folder {self.folder}") from None
+        roles = [s["role"] for s in sensors]
+        if not roles or any(r not in ROLES for r in roles) or len(set(roles)) != len(roles):
+            raise RecordingError(f"sensors need distinct roles among {ROLES}, got {roles}")
+        self.manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "written_by": f"stridesense {__version__}",
+            "runner": runner,
+            "mass_kg": float(mass_kg),
+            "sensors": [dict(s, files={"samples": f"{s['role']}.samples.arrow"}) for s in sensors],
+            "meta": dict(meta or {}),
+        }
+        self._write_manifest()
+        self._samples: dict[str, _StreamFile] = {}
+        self._raw: dict[str, _StreamFile] = {}
+        self._gyro = {s["role"]: bool(s.get("has_gyro", True)) for s in sensors}
+        self._events = None
+        self._closed = False
+
+    def _write_manifest(self) -> None:
+        tmp = self.folder / (MANIFEST + ".tmp")
+        try:
+            with _private_open(tmp) as f:
+                f.write(json.dumps(self.manifest, indent=1).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.folder / MANIFEST)
+        except OSError as e:
+            raise _recording_error(e, "the manifest") from None
+
+    def append(self, role: str, samples: SensorData) -> None:
+        """Append samples of one sensor (session clock, sensor frame, SI units)."""
+        if role not in self._gyro:
+            raise RecordingError(f"no sensor with role {role!r} in this session")
+        if samples.n == 0:
+            return
+        try:
+            if role not in self._samples:
+                self._samples[role] = _StreamFile(self.folder / f"{role}.samples.arrow", _schema(self._gyro[role]))
+            cols = {TIME_COL: samples.time_s}
+            cols.update({c: samples.acc_mps2[:, i] for i, c in enumerate(ACC_COLS)})
+            if self._gyro[role]:
+                cols.update({c: samples.gyr_radps[:, i] for i, c in enumerate(GYR_COLS)})
+            self._samples[role].write(cols)
+        except OSError as e:
+            raise _recording_error(e, f"{role} samples") from None
+
+    def append_raw(self, role: str, host_time_s: float, char_uuid: str, payload: bytes) -> None:
+        """Keep one notification's original bytes, so the session can be decoded again."""
+        try:
+            if role not in self._raw:
+                self._raw[role] = _StreamFile(self.folder / f"{role}.raw.arrow", RAW_SCHEMA)
+                self.manifest["sensors"][[s["role"] for s in self.manifest["sensors"]].index(role)]["files"][
+                    "raw"] = f"{role}.raw.arrow"
+                self._write_manifest()
+            self._raw[role].write({"host_time_s": [host_time_s], "char_uuid": [char_uuid], "payload": [payload]})
+        except OSError as e:
+            raise _recording_error(e, f"{role} raw bytes") from None
+
+    def event(self, kind: str, **fields) -> None:
+        """Record an event (connect, disconnect, gap, dropped packet...), one JSON line."""
+        try:
+            if self._events is None:
+                self._events = _private_open(self.folder / "events.jsonl")
+            self._events.write((json.dumps({"kind": kind, **fields}) + "\n").encode())
+            self._events.flush()
+        except OSError as e:
+            if self._events is not None:
+                try:
+                    self._events.close()
+                except OSError:
+                    pass
+                self._events = None
+            raise _recording_error(e, "events") from None
+
+    def close(self) -> None:
+        """Finish every file (a session that was killed instead still opens)."""
+        if self._closed:
+            return
+        self._closed = True
+        for f in [*self._samples.values(), *self._raw.values()]:
+            f.close()
+        if self._events is not None:
+            self._events.close()
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_session(folder: str | Path, session: Session, **meta) -> Path:
+    """Write a whole session at once (importers, the simulator)."""
+    sensors = []
+    for role in ROLES:
+        data = getattr(session, role)
+        if data is not None:
+            sensors.append({"role": role, "has_gyro": data.has_gyro, "source": data.source,
+                            **{k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))}})
+    with SessionWriter(folder, runner=session.runner, mass_kg=session.mass_kg, sensors=sensors,
+                       meta={**session.meta, **meta}) as w:
+        for role in ROLES:
+            data = getattr(session, role)
+            if data is not None:
+                w.append(role, data)
+    return Path(folder)
+
+
+def is_session_folder(path: str | Path) -> bool:
+    """True for a folder holding a stridesense manifest."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _read_stream(path: Path) -> tuple[pa.Table, bool]:
+    """Every whole record batch of a stream file; True if its tail was cut off."""
+    batches, truncated = [], False
+    try:
+        with pa.OSFile(str(path), "rb") as f:
+            reader = ipc.open_stream(f)
+            while True:
+                try:
+                    batches.append(reader.read_next_batch())
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, OSError):
+                    truncated = True
+                    break
+            schema = reader.schema
+    except (pa.ArrowInvalid, OSError) as e:
+        raise RecordingError(f"{path}: not a readable sample file ({e})") from None
+    return pa.Table.from_batches(batches, schema=schema), truncated
+
+
+def read_session(folder: str | Path) -> Session:
+    """Read a session folder back.
+
+    Raises
+    ------
+    RecordingError
+        No folder, no or corrupt manifest, unknown format version, missing files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RecordingError(f"{folder}: no such session folder")
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise RecordingError(f"{folder}: no {MANIFEST}; not a stridesense session folder") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RecordingError(f"{folder / MANIFEST}: corrupt ({e})") from None
+    if manifest.get("format") != FORMAT or not isinstance(manifest.get("sensors"), list):
+        raise RecordingError(f"{folder / MANIFEST}: not a stridesense session manifest")
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise RecordingError(f"{folder}: format version {manifest['format_version']} is newer than this "
+                             f"stridesense reads ({FORMAT_VERSION}); upgrade stridesense")
+    sensors = {}
+    for s in manifest["sensors"]:
+        role = s.get("role")
+        path = folder / s.get("files", {}).get("samples", f"{role}.samples.arrow")
+        if role not in ROLES:
+            raise RecordingError(f"{folder / MANIFEST}: unknown sensor role {role!r}")
+        if not path.exists():
+            if role == "pelvis":
+                raise RecordingError(f"{path}: missing; the session has no pelvis samples")
+            continue
+        table, truncated = _read_stream(path)
+        if truncated:
+            warnings.warn(f"{path}: the last batch was cut off (the recorder was killed); "
+                          "read up to it", stacklevel=2)
+        has_gyro = all(c in table.column_names for c in GYR_COLS)
+        col = {c: table.column(c).to_numpy() for c in table.column_names}
+        sensors[role] = SensorData(
+            col[TIME_COL], np.column_stack([col[c] for c in ACC_COLS]),
+            np.column_stack([col[c] for c in GYR_COLS]) if has_gyro else None,
+            role, source=str(path), meta={k: v for k, v in s.items() if k not in ("role", "files")})
+    if "pelvis" not in sensors:
+        raise RecordingError(f"{folder}: the session has no pelvis sensor")
+    return Session(sensors["pelvis"], sensors.get("trunk"), float(manifest.get("mass_kg", 70.0)),
+                   manifest.get("runner", ""), dict(manifest.get("meta", {}), folder=str(folder)))
