@@ -79,3 +79,31 @@ def realign(
     # Re-orthonormalise (numerical hygiene).
     u, _, vt = np.linalg.svd(new)
     return u @ vt
+
+
+def block_stats(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray, t0_s: float) -> np.ndarray:
+    """Stats of the 1-s block starting at ``t0_s``: n, mean pitch, mean roll, std |f|, first and last yaw."""
+    i0, i1 = np.searchsorted(time_s, [t0_s, t0_s + 1.0])
+    if i1 - i0 < 2:
+        return np.array([i1 - i0, np.nan, np.nan, 0.0, np.nan, np.nan])
+    norm = np.linalg.norm(f_world_mps2[i0:i1], axis=1)
+    a = angles_rad[i0:i1]
+    return np.array([i1 - i0, a[:, 1].mean(), a[:, 2].mean(), norm.std(), a[0, 0], a[-1, 0]])
+
+
+def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
+    """:func:`posture_shift_deg` at the start of block ``m`` from 1-s block stats (rows of block_stats)."""
+    gap, win = int(GAP_S), int(WINDOW_S)
+    lo, hi = m - gap - win, m + gap + win
+    if lo < 0 or hi > len(blocks):
+        return None
+    pre, post = blocks[lo:m - gap], blocks[m + gap:hi]
+    both = np.vstack([pre, post])
+    if (both[:, 0] < 10).any() or (both[:, 3] < RUNNING_STD_MPS2).any():
+        return None
+    if abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S):
+        return None
+    # Means weighted by samples per block, as over the samples themselves.
+    mean_pre = np.average(pre[:, 1:3], axis=0, weights=pre[:, 0])
+    mean_post = np.average(post[:, 1:3], axis=0, weights=post[:, 0])
+    return float(np.degrees(np.linalg.norm(mean_post - mean_pre)))

@@ -88,9 +88,18 @@ def detrended_ptp_deg(yaw_rad: np.ndarray) -> float:
     """Peak-to-peak of an angle after removing its linear trend, degrees."""
     if yaw_rad.size < 3:
         return float("nan")
-    x = np.arange(yaw_rad.size)
-    coef = np.polyfit(x, yaw_rad, 1)
-    return float(np.degrees(np.ptp(yaw_rad - np.polyval(coef, x))))
+    x = np.arange(yaw_rad.size, dtype=float)
+    slope, offset = linear_fit(x, yaw_rad)
+    return float(np.degrees(np.ptp(yaw_rad - (offset + slope * x))))
+
+
+def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares slope and intercept of y on x (closed form: per-step calls are many)."""
+    xm, ym = x.mean(), y.mean()
+    dx = x - xm
+    den = float(np.dot(dx, dx))
+    slope = float(np.dot(dx, y - ym) / den) if den > 0 else 0.0
+    return slope, float(ym - slope * xm)
 
 
 def step_rows(
@@ -141,7 +150,7 @@ def step_rows(
         # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out);
         # without a gyroscope the levelled frame does not turn, and the trend is flat.
         t_stride = pelvis.time_s[s0:s1]
-        slope, offset = np.polyfit(t_stride - ic, ang[s0:s1, 0], 1) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
+        slope, offset = linear_fit(t_stride - ic, ang[s0:s1, 0]) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
         heading = offset + slope * (pelvis.time_s[stance] - ic)
         a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
         acc_norm = np.linalg.norm(f_w[stance], axis=1)

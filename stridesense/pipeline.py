@@ -86,6 +86,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
+    _blocks: list = field(default_factory=list)  # 1-s posture stats (imu.mounting.block_stats)
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
     _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
@@ -178,8 +179,14 @@ class SensorTrack:
         """Look for a sudden posture jump (the sensor moved); re-align after it."""
         t_avail = self.time_s[-1]
         span = mounting.GAP_S + mounting.WINDOW_S
+        # 1-s blocks on the grid t0 + whole seconds; the test runs on their statistics.
+        while self.t0 + len(self._blocks) + 1.0 <= t_avail:
+            self._blocks.append(mounting.block_stats(self.time_s, self.angles, self.f_world,
+                                                     self.t0 + len(self._blocks)))
+        blocks = np.array(self._blocks) if self._blocks else np.empty((0, 6))
         while self._pending_s is None and self._next_check_s + span <= t_avail:
-            shift = mounting.posture_shift_deg(self.time_s, self.angles, self.f_world, self._next_check_s)
+            m = int(round(self._next_check_s - self.t0))
+            shift = mounting.posture_shift_blocks(blocks, m)
             if shift is not None and shift > mounting.SHIFT_DEG:
                 self._pending_s = self._next_check_s
             self._next_check_s += 1.0
@@ -216,7 +223,9 @@ class SensorTrack:
         self.alignment = new
         self.mount_changes.append(t_slip)
         self._pending_s = None
-        self._next_check_s = t_slip + span + 1.0
+        self._next_check_s = self.t0 + np.ceil(t_slip + span + 1.0 - self.t0)
+        # Posture blocks after the slip change with the new alignment.
+        del self._blocks[int(np.floor(t_slip - self.t0)):]
 
     def _calibrate(self, final: bool) -> bool:
         data = self.raw_data()
@@ -247,7 +256,7 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._next_check_s = (st.t_end_s if st.from_standing else grid[0]) + 10.0
+        self._next_check_s = self.t0 + np.ceil((st.t_end_s if st.from_standing else grid[0]) + 10.0 - self.t0)
         self._filter = self._new_filter()
         return True
 
