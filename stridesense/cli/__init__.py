@@ -16,7 +16,8 @@ from stridesense.errors import StridesenseError
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "stridesense.cli.analysis",  # demo, analyze, simulate
+    "stridesense.cli.analysis",  # demo, analyze, replay, simulate
+    "stridesense.cli.batch",  # batch
 ]
 
 EXIT_USER_ERROR = 2

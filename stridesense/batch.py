@@ -1,0 +1,179 @@
+"""Analyse a club's archive: every session under a folder, in parallel on Dask.
+
+A session is a native session folder (``manifest.json``) or a folder holding
+``pelvis.csv`` (and optionally ``trunk.csv``) in the generic CSV format.
+Results are cached per session (keyed by the session's files, their sizes
+and modification times, the stridesense version and the settings), so a
+re-run analyses only what is new or changed.  A session that fails is
+reported with its error; the others are all analysed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stridesense import __version__
+from stridesense.errors import InputError, StridesenseError
+
+
+@dataclass
+class BatchResult:
+    """What a batch run produced.
+
+    Attributes
+    ----------
+    steps
+        Every step of every session, with a ``session`` column.
+    summaries
+        Every session's summary table (models.summary.SessionSummary.to_frame), with ``session``.
+    analysed, skipped
+        Sessions analysed now, and sessions whose cached results were reused.
+    failed
+        Session -> error message.
+    """
+
+    steps: pd.DataFrame
+    summaries: pd.DataFrame
+    analysed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def find_sessions(root: str | Path) -> list[Path]:
+    """Session folders under ``root`` (native folders and generic-CSV folders), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if "manifest.json" in filenames or "pelvis.csv" in filenames:
+            found.append(Path(dirpath))
+            dirnames.clear()  # a session's own sub-folders are not sessions
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return sorted(found)
+
+
+def session_key(folder: Path, settings: dict) -> str:
+    """Cache key: the session's files (names, sizes, mtimes), stridesense's version and the settings."""
+    h = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        if f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+    h.update(json.dumps({"version": __version__, **settings}, sort_keys=True).encode())
+    return h.hexdigest()[:32]
+
+
+def analyse_one(folder: str, mass_kg: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analyse one session folder; returns (steps, summary table). Runs on a Dask worker."""
+    import warnings
+
+    from stridesense.api import analyze
+
+    folder_p = Path(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if (folder_p / "manifest.json").exists():
+            result = analyze(session_dir=folder_p, mass_kg=mass_kg)
+        else:
+            trunk = folder_p / "trunk.csv"
+            result = analyze(pelvis=folder_p / "pelvis.csv", trunk=trunk if trunk.exists() else None,
+                             mass_kg=70.0 if mass_kg is None else mass_kg)
+    summary = result.summary.to_frame() if result.summary is not None else pd.DataFrame()
+    return result.steps, summary
+
+
+def run_batch(
+    root: str | Path,
+    out: str | Path,
+    *,
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    mass_kg: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Analyse every session under ``root`` and write ``out`` (steps) and its ``.summary`` twin (Parquet).
+
+    Parameters
+    ----------
+    root
+        Folder tree of sessions.
+    out
+        Steps table to write, ``.parquet``; the summaries go to ``<stem>.summary.parquet``
+        and the per-session cache to ``<stem>.cache/``.
+    scheduler
+        Address of an existing Dask scheduler (``tcp://host:8786``); None starts a
+        local cluster of ``n_workers`` processes.
+    mass_kg
+        Body mass for sessions that do not record one.
+    progress
+        Called with (sessions done, sessions in all).
+    """
+    out = Path(out)
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError(f"--out must be a .parquet file, not {out.name!r}")
+    sessions = find_sessions(root)
+    if not sessions:
+        raise InputError(f"{root}: no sessions found (folders with manifest.json or pelvis.csv)")
+    cache = out.with_name(out.stem + ".cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = {"mass_kg": mass_kg}
+    result = BatchResult(pd.DataFrame(), pd.DataFrame())
+    todo, parts_steps, parts_summary = [], [], []
+    for folder in sessions:
+        key = session_key(folder, settings)
+        cached = cache / f"{key}.steps.parquet"
+        if cached.exists():
+            parts_steps.append(pd.read_parquet(cached))
+            summary_path = cache / f"{key}.summary.parquet"
+            if summary_path.exists():
+                parts_summary.append(pd.read_parquet(summary_path))
+            result.skipped.append(str(folder))
+        else:
+            todo.append((folder, key))
+    done = len(result.skipped)
+    if progress:
+        progress(done, len(sessions))
+    if todo:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                                      dashboard_address=None)
+        try:
+            with Client(scheduler or cluster) as client:
+                futures = {client.submit(analyse_one, str(f), mass_kg, pure=False): (f, key) for f, key in todo}
+                for fut in as_completed(futures):
+                    folder, key = futures[fut]
+                    try:
+                        steps, summary = fut.result()
+                    except StridesenseError as e:
+                        result.failed[str(folder)] = str(e)
+                    except Exception as e:  # a corrupt session must not stop the others
+                        result.failed[str(folder)] = f"{type(e).__name__}: {e}"
+                    else:
+                        steps = steps.assign(session=str(folder))
+                        summary = summary.assign(session=str(folder))
+                        steps.to_parquet(cache / f"{key}.steps.parquet", index=False)
+                        summary.to_parquet(cache / f"{key}.summary.parquet", index=False)
+                        parts_steps.append(steps)
+                        parts_summary.append(summary)
+                        result.analysed.append(str(folder))
+                    done += 1
+                    if progress:
+                        progress(done, len(sessions))
+        finally:
+            if cluster is not None:
+                cluster.close()
+    result.steps = pd.concat(parts_steps, ignore_index=True) if parts_steps else pd.DataFrame()
+    result.summaries = pd.concat(parts_summary, ignore_index=True) if parts_summary else pd.DataFrame()
+    if len(result.steps):
+        result.steps.to_parquet(out, index=False)
+        result.summaries.to_parquet(out.with_name(out.stem + ".summary.parquet"), index=False)
+    return result
