@@ -1,0 +1,107 @@
+"""Speed and memory of the analysis, for a 60-minute session of two sensors at 200 Hz.
+
+    python benchmarks/bench_pipeline.py [minutes]
+
+Builds the session with the simulator, writes it as a native session folder,
+and prints: seconds per stage, samples per second, real-time factor, the
+orientation step against ahrs' Madgwick run sample by sample in Python
+(measured in this run, on one minute of data, and scaled), whether they match,
+end-to-end `stridesense analyze` (a fresh process: start to table written)
+with its peak memory, and the CPU a live stream of 2 x 200 Hz takes.
+"""
+
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stridesense.api import analyze_session
+from stridesense.imu.calibration import standing_calibration
+from stridesense.imu.events import detect_contacts
+from stridesense.imu.fusion import OrientationFilter, madgwick_imu, madgwick_imu_ahrs, quat_from_gravity, rotate
+from stridesense.models.simulator import SimConfig, simulate_session
+from stridesense.pipeline import Analyzer
+from stridesense.streaming.recording import read_session, write_session
+from stridesense.streaming.replay import replay_chunks
+
+minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+duration = 60 * minutes
+print(f"building a {minutes:.0f}-minute session (pelvis and trunk at 200 Hz) ...", flush=True)
+t = time.perf_counter()
+sim = simulate_session(SimConfig(seed=8, duration_s=duration, trunk_rate_hz=200.0))
+n_samples = sim.session.pelvis.n + sim.session.trunk.n
+print(f"  simulated {n_samples:,} samples in {time.perf_counter() - t:.1f} s")
+tmp = Path(tempfile.mkdtemp())
+folder = write_session(tmp / "session", sim.session)
+
+stages = {}
+t = time.perf_counter()
+session = read_session(folder)
+stages["read native session"] = time.perf_counter() - t
+
+p = session.pelvis
+fs = p.sampling_rate_hz
+cal = standing_calibration(p.time_s, p.acc_mps2, p.gyr_radps, fs)
+OrientationFilter(fs, cal.gyr_bias_radps, cal.gravity_sensor_mps2).push(p.gyr_radps[:100], p.acc_mps2[:100])  # jit
+t = time.perf_counter()
+for s in (session.pelvis, session.trunk):
+    c = standing_calibration(s.time_s, s.acc_mps2, s.gyr_radps, fs)
+    res = OrientationFilter(fs, c.gyr_bias_radps, c.gravity_sensor_mps2).push(s.gyr_radps, s.acc_mps2)
+stages["orientation (both sensors)"] = time.perf_counter() - t
+f_vert = rotate(res.quat, session.trunk.acc_mps2)[:, 2]
+t = time.perf_counter()
+detect_contacts(session.trunk.time_s, f_vert, fs)
+stages["contact detection (one sensor)"] = time.perf_counter() - t
+t = time.perf_counter()
+result = analyze_session(session)
+stages["whole analysis (analyze_session)"] = time.perf_counter() - t
+
+print(f"\nstage                               seconds   samples/s   x real time")
+for name, sec in stages.items():
+    print(f"{name:34s} {sec:8.2f} {n_samples / sec:11,.0f} {duration / sec:12,.0f}")
+print(f"  {len(result.steps)} steps")
+
+# ahrs baseline, same filter, gains and start, on one minute of pelvis data
+n = int(60 * fs)
+gyr = p.gyr_radps[:n] - cal.gyr_bias_radps
+q0 = quat_from_gravity(cal.gravity_sensor_mps2)
+t = time.perf_counter()
+ref = madgwick_imu_ahrs(q0, gyr, p.acc_mps2[:n], 1 / fs, 0.05)
+ahrs_per_sample = (time.perf_counter() - t) / n
+t = time.perf_counter()
+ours = madgwick_imu(q0, gyr, p.acc_mps2[:n], 1 / fs, 0.05)
+numba_per_sample = (time.perf_counter() - t) / n
+ours_total = stages["orientation (both sensors)"] / n_samples
+print(f"\ncheck against ahrs (Madgwick updateIMU, gain 0.05, 1 min): max |q difference| "
+      f"{np.abs(ours - ref).max():.1e}")
+print(f"ahrs sample by sample: {ahrs_per_sample * 1e6:.1f} us/sample -> {ahrs_per_sample * n_samples:.0f} s "
+      f"for this session")
+print(f"compiled Madgwick alone: {numba_per_sample * 1e6:.2f} us/sample ({ahrs_per_sample / numba_per_sample:.0f}x "
+      f"faster); whole orientation step (reference + Madgwick): {ours_total * 1e6:.2f} us/sample "
+      f"({ahrs_per_sample / ours_total:.0f}x faster)")
+
+# end to end in a fresh process
+out = tmp / "steps.parquet"
+t = time.perf_counter()
+proc = subprocess.run([sys.executable, "-m", "stridesense", "analyze", str(folder), "--out", str(out), "--quiet"],
+                      capture_output=True, text=True)
+wall = time.perf_counter() - t
+peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"\n`stridesense analyze <{minutes:.0f}-min session> --out steps.parquet`: {wall:.2f} s end to end, "
+      f"peak memory {peak_mb:.0f} MB, exit {proc.returncode}")
+
+# live: 2 x 200 Hz pushed every 0.1 s
+live_s = min(duration, 600.0)
+live = type(session)(session.pelvis.slice_time(0, live_s), session.trunk.slice_time(0, live_s), session.mass_kg)
+a = Analyzer()
+cpu = time.process_time()
+for _, pel, tr in replay_chunks(live, chunk_s=0.1, speed=0):
+    a.push(pel, tr)
+a.flush()
+cpu = time.process_time() - cpu
+print(f"live, 2 x 200 Hz pushed every 0.1 s: {cpu:.1f} CPU s for {live_s:.0f} s of running = "
+      f"{100 * cpu / live_s:.1f} % of one core")
