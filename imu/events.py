@@ -70,13 +70,6 @@ def lowpass(x: np.ndarray, cutoff_hz: float, sampling_rate_hz: float, order: int
     return sosfiltfilt(_butter_sos(order, float(cutoff), float(sampling_rate_hz)), x, axis=0)
 
 
-def _crossing(t: np.ndarray, f: np.ndarray, i: int, level: float) -> float:
-    """Time where f crosses ``level`` between samples i and i+1 (linear)."""
-    d = f[i + 1] - f[i]
-    frac = 0.5 if d == 0 else (level - f[i]) / d
-    return float(t[i] + np.clip(frac, 0, 1) * (t[i + 1] - t[i]))
-
-
 def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_hz: float) -> ContactEvents:
     """Find every stance in the pelvis' vertical specific force.
 
@@ -131,29 +124,46 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
 
 
 def _edge(t, f, peak_i, bound, base, peak, *, rising: bool) -> tuple[float, bool]:
-    """Extrapolate one edge of a stance to the flight level."""
+    """Extrapolate one edge of a stance to the flight level.
+
+    Walking out from the peak (back in time for the rising edge, forward for
+    the falling one), the nearest crossings of the 45 % and then the 15 %
+    level define the line that is extended down to the flight level.
+    """
     lo = base + EDGE_LO * (peak - base)
     hi = base + EDGE_HI * (peak - base)
-    i = peak_i
-    t_hi = t_lo = None
-    while 0 < i < f.size - 1 and (i > bound if rising else i < bound):
-        a, b = (i - 1, i) if rising else (i, i + 1)
-        for level in (hi, lo):
-            crossed = f[a] < level <= f[b] if rising else f[a] >= level > f[b]
-            if not crossed:
-                continue
-            if level == hi and t_hi is None:
-                t_hi = _crossing(t, f, a, hi)
-            elif level == lo and t_hi is not None and t_lo is None:
-                t_lo = _crossing(t, f, a, lo)
-        if t_lo is not None:
-            break
-        i += -1 if rising else 1
-    if t_hi is None or t_lo is None or t_hi == t_lo:
-        fallback = t[i]
+    if rising:
+        a0, a1 = max(bound, 0), peak_i  # pairs (a, a + 1) for a in [a0, a1)
+        fa, fb = f[a0:a1], f[a0 + 1:a1 + 1]
+        hit_hi = np.flatnonzero((fa < hi) & (hi <= fb))
+        if hit_hi.size:
+            j_hi = hit_hi[-1]
+            hit_lo = np.flatnonzero((fa[: j_hi + 1] < lo) & (lo <= fb[: j_hi + 1]))
+        fallback = t[a0]
+    else:
+        a0, a1 = peak_i, min(bound, f.size - 1)
+        fa, fb = f[a0:a1], f[a0 + 1:a1 + 1]
+        hit_hi = np.flatnonzero((fa >= hi) & (hi > fb))
+        if hit_hi.size:
+            j_hi = hit_hi[0]
+            hit_lo = j_hi + np.flatnonzero((fa[j_hi:] >= lo) & (lo > fb[j_hi:]))
+        fallback = t[a1]
+    if not hit_hi.size or not hit_lo.size:
+        return float(fallback), False
+    j_lo = hit_lo[-1] if rising else hit_lo[0]
+    t_hi = _crossing(t, f, a0 + j_hi, hi)
+    t_lo = _crossing(t, f, a0 + j_lo, lo)
+    if t_hi == t_lo:
         return float(fallback), False
     slope = (hi - lo) / (t_hi - t_lo)
     return float(t_lo - (lo - base) / slope), True
+
+
+def _crossing(t: np.ndarray, f: np.ndarray, i: int, level: float) -> float:
+    """Time where f crosses ``level`` between samples i and i+1 (linear)."""
+    d = f[i + 1] - f[i]
+    frac = 0.5 if d == 0 else min(max((level - f[i]) / d, 0.0), 1.0)
+    return float(t[i] + frac * (t[i + 1] - t[i]))
 
 
 def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
