@@ -209,18 +209,20 @@ class SessionWriter:
 
 def write_session(folder: str | Path, session: Session, **meta) -> Path:
     """Write a whole session at once (importers, the simulator)."""
-    sensors = []
-    for role in ROLES:
-        data = getattr(session, role)
-        if data is not None:
-            sensors.append({"role": role, "has_gyro": data.has_gyro, "source": data.source,
-                            **{k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))}})
-    with SessionWriter(folder, runner=session.runner, mass_kg=session.mass_kg, sensors=sensors,
-                       meta={**session.meta, **meta}) as w:
-        for role in ROLES:
-            data = getattr(session, role)
-            if data is not None:
-                w.append(role, data)
+    sensors = {role: getattr(session, role) for role in ROLES if getattr(session, role) is not None}
+    return write_sensors(folder, sensors, runner=session.runner, mass_kg=session.mass_kg,
+                         meta={**session.meta, **meta})
+
+
+def write_sensors(folder: str | Path, sensors: dict[str, SensorData], *, runner: str = "", mass_kg: float = 70.0,
+                  meta: dict | None = None) -> Path:
+    """Write whole sensors (role -> samples) as a session folder; the pelvis may come later."""
+    described = [{"role": role, "has_gyro": data.has_gyro, "source": data.source,
+                  **{k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))}}
+                 for role, data in sensors.items()]
+    with SessionWriter(folder, runner=runner, mass_kg=mass_kg, sensors=described, meta=meta) as w:
+        for role, data in sensors.items():
+            w.append(role, data)
     return Path(folder)
 
 
@@ -257,6 +259,15 @@ def read_session(folder: str | Path) -> Session:
     RecordingError
         No folder, no or corrupt manifest, unknown format version, missing files.
     """
+    sensors, manifest = read_sensors(folder)
+    if "pelvis" not in sensors:
+        raise RecordingError(f"{folder}: the session has no pelvis sensor")
+    return Session(sensors["pelvis"], sensors.get("trunk"), float(manifest.get("mass_kg", 70.0)),
+                   manifest.get("runner", ""), dict(manifest.get("meta", {}), folder=str(folder)))
+
+
+def read_sensors(folder: str | Path) -> tuple[dict[str, SensorData], dict]:
+    """Every sensor of a session folder (role -> samples) and its manifest."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RecordingError(f"{folder}: no such session folder")
@@ -278,9 +289,7 @@ def read_session(folder: str | Path) -> Session:
         if role not in ROLES:
             raise RecordingError(f"{folder / MANIFEST}: unknown sensor role {role!r}")
         if not path.exists():
-            if role == "pelvis":
-                raise RecordingError(f"{path}: missing; the session has no pelvis samples")
-            continue
+            raise RecordingError(f"{path}: missing; the manifest lists it")
         table, truncated = _read_stream(path)
         if truncated:
             warnings.warn(f"{path}: the last batch was cut off (the recorder was killed); "
@@ -291,7 +300,4 @@ def read_session(folder: str | Path) -> Session:
             col[TIME_COL], np.column_stack([col[c] for c in ACC_COLS]),
             np.column_stack([col[c] for c in GYR_COLS]) if has_gyro else None,
             role, source=str(path), meta={k: v for k, v in s.items() if k not in ("role", "files")})
-    if "pelvis" not in sensors:
-        raise RecordingError(f"{folder}: the session has no pelvis sensor")
-    return Session(sensors["pelvis"], sensors.get("trunk"), float(manifest.get("mass_kg", 70.0)),
-                   manifest.get("runner", ""), dict(manifest.get("meta", {}), folder=str(folder)))
+    return sensors, manifest

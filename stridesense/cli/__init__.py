@@ -18,6 +18,7 @@ from stridesense.errors import StridesenseError
 COMMAND_MODULES = [
     "stridesense.cli.analysis",  # demo, analyze, replay, simulate
     "stridesense.cli.batch",  # batch
+    "stridesense.cli.importing",  # import
 ]
 
 EXIT_USER_ERROR = 2
