@@ -72,6 +72,7 @@ class SessionSummary:
     n_bouts: int
     missing_reasons: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
+    activity: dict = field(default_factory=dict)  # seconds standing / walking / running / other, stops
 
     def mean(self, metric: str, scope: str = "all") -> float:
         """Mean of a metric over trusted steps of one side (L, R) or all."""
@@ -103,6 +104,7 @@ class SessionSummary:
             "running_time_s": self.running_time_s,
             "n_bouts": self.n_bouts,
             "quality_counts": self.quality_counts,
+            "activity": self.activity,
             "missing_reasons": self.missing_reasons,
             "metrics": self.to_frame().replace({np.nan: None}).to_dict(orient="records"),
             "flags": [f.to_dict() for f in self.flags],

@@ -125,7 +125,14 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         "mass_kg": session.mass_kg,
         "duration_s": t1 - t0,
     }
-    return AnalysisResult(steps=steps[TABLE_COLUMNS], summary=_summarize(steps, missing), missing_reasons=missing, info=info)
+    from stridesense.imu.activity import classify_activity
+
+    activity = classify_activity(pel.time_s, pel.acc_mps2, analyzer.pelvis.rate_hz)
+    info["activity"] = activity.totals()
+    summary = _summarize(steps, missing)
+    if summary is not None:
+        summary.activity = info["activity"]
+    return AnalysisResult(steps=steps[TABLE_COLUMNS], summary=summary, missing_reasons=missing, info=info)
 
 
 def _summarize(steps: pd.DataFrame, missing: dict[str, str]):

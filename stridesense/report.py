@@ -52,6 +52,11 @@ def render_summary(summary, console: Console) -> None:
             f"{_fmt(fat['first_fifth'], d)} -> {_fmt(fat['last_fifth'], d)}",
         )
     console.print(table)
+    if summary.activity:
+        a = summary.activity
+        console.print(f"activity: running {a.get('running_s', 0) / 60:.1f} min, walking {a.get('walking_s', 0) / 60:.1f} "
+                      f"min, standing {a.get('standing_s', 0) / 60:.1f} min, other {a.get('other_s', 0) / 60:.1f} min; "
+                      f"{a.get('stops', 0)} stop(s) between running bouts")
     if "loading_rate_bw_s" in summary.stats.index:
         console.print("* loading rate is experimental: wearable estimates are not precise (see the flags' sources)")
     untrusted = summary.n_steps - summary.n_trusted
