@@ -104,6 +104,6 @@ def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
     if abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S):
         return None
     # Means weighted by samples per block, as over the samples themselves.
-    mean_pre = np.average(pre[:, 1:3], axis=0, weights=pre[:, 0])
-    mean_post = np.average(post[:, 1:3], axis=0, weights=post[:, 0])
+    mean_pre = (pre[:, 1:3] * pre[:, :1]).sum(axis=0) / pre[:, 0].sum()
+    mean_post = (post[:, 1:3] * post[:, :1]).sum(axis=0) / post[:, 0].sum()
     return float(np.degrees(np.linalg.norm(mean_post - mean_pre)))

@@ -21,7 +21,7 @@ from stridesense.imu.consts import GYRO_COLUMNS, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.data import SensorData, Session
 from stridesense.pipeline import Analyzer
 
-PROGRESS_PUSHES = 20  # with a progress callback, the session goes in this many chunks
+CHUNK_S = 60.0  # offline analysis pushes a minute at a time: the same path as live, and bounded memory
 
 
 @dataclass
@@ -90,9 +90,8 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        chunk_s = (t1 - t0) / PROGRESS_PUSHES + 1e-6 if progress else (t1 - t0) + 1.0
-        for c0 in np.arange(t0, t1 + 1e-9, chunk_s):
-            c1 = c0 + chunk_s
+        edges = np.append(np.arange(t0, t1, CHUNK_S), t1 + 1.0)
+        for c0, c1 in zip(edges[:-1], edges[1:]):
             analyzer.push(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
             if progress:
                 progress(min(c1, t1) - t0, t1 - t0)

@@ -472,9 +472,9 @@ class Analyzer:
         tr = self.trunk.signals(t_from, t_to) if self._has_trunk and self.trunk.alignment is not None else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
-        reasons = [[] for _ in range(n_side)]
+        reasons: dict[int, list[str]] = {}
         for k in need:
-            r = reasons[k]
+            r = reasons.setdefault(k, [])
             if not self._ok[k] or not self._agree[k]:
                 r.append("low_confidence")
             if not self.pelvis.has_gyro:
@@ -499,7 +499,8 @@ class Analyzer:
             b_start = k - 1 if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S else k
             sl = slice(b_start, b_end + 1)
             rows += step_rows(
-                ic[sl], to[sl], side[sl], reasons[sl], range(k - b_start, k - b_start + 1), pel, tr,
+                ic[sl], to[sl], side[sl], [reasons.get(j, []) for j in range(b_start, b_end + 1)],
+                range(k - b_start, k - b_start + 1), pel, tr,
                 self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
                 trunk_reason="trunk_missing" if self._has_trunk else None,
             )
