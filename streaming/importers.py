@@ -72,8 +72,18 @@ def quiet_norm_g(time_s: np.ndarray, acc_mps2: np.ndarray) -> float:
     return value / GRAVITY_MPS2
 
 
+MIXED_UNIT_RATIO = 6.0  # axes of one accelerometer never differ this much in spread; g vs m/s^2 is 9.8
+
+
 def check_units(data: SensorData, acc_unit: str, gyr_unit: str | None) -> None:
     """Refuse units that physics contradicts, suggesting the right one."""
+    spread = np.percentile(data.acc_mps2, 99, axis=0) - np.percentile(data.acc_mps2, 1, axis=0)
+    if spread.min() > 0 and spread.max() / spread.min() > MIXED_UNIT_RATIO and spread.max() > GRAVITY_MPS2:
+        odd = "xyz"[int(np.argmin(spread))]
+        raise InputError(
+            f"the acceleration axes disagree in scale (spread {', '.join(f'{v:.3g}' for v in spread)}): the {odd} "
+            "column looks like it is in another unit than the others (mixed units); export all axes in one unit",
+            data.source)
     g = quiet_norm_g(data.time_s, data.acc_mps2)
     if not 0.7 < g < 1.3:
         raw = g * GRAVITY_MPS2 / ACC_UNITS[acc_unit]

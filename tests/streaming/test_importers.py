@@ -131,3 +131,13 @@ def test_import_cli_dry_run_writes_nothing_and_two_imports_make_one_session(tmp_
     assert main(["import", "polar-sensor-logger", *map(str, files["pelvis"]), "--role", "pelvis",
                  "--out", str(out)]) == 2
     assert "already has a pelvis" in capsys.readouterr().err
+
+
+def test_mixed_units_between_axes_are_refused(tmp_path, sim_short):
+    pel = sim_short.session.pelvis
+    acc = pel.acc_mps2.copy()
+    acc[:, 0] /= 9.80665  # x exported in g, y and z in m/s^2
+    df = pd.DataFrame({"time_s": pel.time_s, "acc_x": acc[:, 0], "acc_y": acc[:, 1], "acc_z": acc[:, 2]})
+    df.to_csv(tmp_path / "mixed.csv", index=False)
+    with pytest.raises(InputError, match="mixed units"):
+        read_csv_export(tmp_path / "mixed.csv", role="pelvis")
