@@ -94,13 +94,16 @@ def classify_window(norm_g: np.ndarray, fs: float) -> str:
 
 def classify_activity(time_s: np.ndarray, acc_mps2: np.ndarray, sampling_rate_hz: float) -> Activity:
     """Activity bouts of a session from the pelvis sensor's specific force (any frame, m/s^2)."""
+    # Features need no more than 50 Hz: decimate (plain striding) to keep long sessions quick.
+    step = max(int(sampling_rate_hz // 50), 1)
+    time_s, acc_mps2, fs = time_s[::step], acc_mps2[::step], sampling_rate_hz / step
     norm = np.linalg.norm(acc_mps2, axis=1) / GRAVITY_MPS2
     t0 = np.floor(time_s[0])
     starts = np.arange(t0, time_s[-1] - WINDOW_S + 1e-9, HOP_S)
     labels = []
     for s in starts:
         i0, i1 = np.searchsorted(time_s, [s, s + WINDOW_S])
-        labels.append(classify_window(norm[i0:i1], sampling_rate_hz) if i1 - i0 > 10 else "other")
+        labels.append(classify_window(norm[i0:i1], fs) if i1 - i0 > 10 else "other")
     # Hysteresis: a new label needs two windows in a row.
     smooth = list(labels)
     for i in range(1, len(labels)):

@@ -31,6 +31,13 @@ class GrowingArray:
         self._buf[self._n:need] = rows
         self._n = need
 
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` rows in all, so that appends up to that size never copy."""
+        if rows > self._buf.shape[0]:
+            grown = np.empty((rows,) + self._buf.shape[1:], dtype=self._buf.dtype)
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+
     @property
     def view(self) -> np.ndarray:
         """The filled rows; writes go into the buffer."""

@@ -107,3 +107,30 @@ def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
     mean_pre = (pre[:, 1:3] * pre[:, :1]).sum(axis=0) / pre[:, 0].sum()
     mean_post = (post[:, 1:3] * post[:, :1]).sum(axis=0) / post[:, 0].sum()
     return float(np.degrees(np.linalg.norm(mean_post - mean_pre)))
+
+
+def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray,
+                     starts_s: np.ndarray) -> np.ndarray:
+    """:func:`block_stats` for consecutive 1-s blocks starting at ``starts_s`` (vectorised)."""
+    edges = np.searchsorted(time_s, np.append(starts_s, starts_s[-1] + 1.0))
+    i0, i1 = edges[:-1], edges[1:]
+    n = (i1 - i0).astype(float)
+    out = np.full((starts_s.size, 6), np.nan)
+    out[:, 0] = n
+    out[:, 3] = 0.0
+    ok = n >= 2
+    if not ok.any():
+        return out
+    norm = np.linalg.norm(f_world_mps2[i0[0]:i1[-1]], axis=1)
+    ang = angles_rad[i0[0]:i1[-1]]
+    rel = i0 - i0[0]
+    safe = np.minimum(rel, max(norm.size - 1, 0))
+    sums = np.add.reduceat(np.column_stack([ang[:, 1], ang[:, 2], norm, norm * norm]), safe, axis=0)
+    nn = np.maximum(n, 1)[:, None]
+    mean = sums / nn
+    out[ok, 1] = mean[ok, 0]
+    out[ok, 2] = mean[ok, 1]
+    out[ok, 3] = np.sqrt(np.clip(mean[ok, 3] - mean[ok, 2] ** 2, 0, None))
+    out[ok, 4] = angles_rad[i0[ok], 0]
+    out[ok, 5] = angles_rad[i1[ok] - 1, 0]
+    return out

@@ -85,6 +85,9 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     """
     analyzer = Analyzer(mass_kg=session.mass_kg)
     pel, tr = session.pelvis.validate(), session.trunk.validate() if session.trunk is not None else None
+    analyzer.pelvis.reserve(pel.n)
+    if tr is not None:
+        analyzer.trunk.reserve(tr.n)
     t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
     t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
     caught: list[str] = []

@@ -118,6 +118,11 @@ class SensorTrack:
         if self.saturation_mps2 is None and "acc_range_g" in chunk.meta:
             self.saturation_mps2 = float(chunk.meta["acc_range_g"]) * GRAVITY_MPS2
 
+    def reserve(self, n_samples: int) -> None:
+        """Room for a session of ``n_samples`` (offline analysis knows it): no re-allocation on the way."""
+        for buf in (*self._raw.values(), *self._out.values()):
+            buf.reserve(n_samples + 16)
+
     def raw_data(self, j0: int = 0, j1: int | None = None) -> SensorData:
         """The samples received (or rows j0:j1 of them), as one SensorData (no copy)."""
         raw = self._raw
@@ -180,9 +185,11 @@ class SensorTrack:
         t_avail = self.time_s[-1]
         span = mounting.GAP_S + mounting.WINDOW_S
         # 1-s blocks on the grid t0 + whole seconds; the test runs on their statistics.
-        while self.t0 + len(self._blocks) + 1.0 <= t_avail:
-            self._blocks.append(mounting.block_stats(self.time_s, self.angles, self.f_world,
-                                                     self.t0 + len(self._blocks)))
+        n_done = len(self._blocks)
+        n_full = int(np.floor(t_avail - self.t0 - 1.0 + 1e-9)) + 1
+        if n_full > n_done:
+            starts = self.t0 + np.arange(n_done, n_full, dtype=float)
+            self._blocks.extend(mounting.block_stats_many(self.time_s, self.angles, self.f_world, starts))
         blocks = np.array(self._blocks) if self._blocks else np.empty((0, 6))
         while self._pending_s is None and self._next_check_s + span <= t_avail:
             m = int(round(self._next_check_s - self.t0))
@@ -424,21 +431,25 @@ class Analyzer:
         p = self.pelvis
         t, ang, f_w = p.time_s, p.angles, p.f_world
         i0 = np.searchsorted(t, self._ic[k0:k1])
-        i1 = np.maximum(np.searchsorted(t, self._to[k0:k1]), i0 + 2)
-        rows = []
-        for a, b in zip(i0, np.minimum(i1, t.size)):
-            yaw = ang[a:b, 0]
-            # Lateral specific force in the pelvis frame's left direction (horizontal).
-            lateral = float(np.mean(f_w[a:b, 0] * np.sin(yaw) - f_w[a:b, 1] * np.cos(yaw)))
-            if not p.has_gyro:
-                # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
-                # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
-                # the pelvis (swing side dropping: +y in left stance), not by the medial push.
-                rows.append([-lateral])
-                continue
-            yaw_rate = (yaw[-1] - yaw[0]) / max(t[b - 1] - t[a], 1e-6) if b - a > 1 else 0.0
-            rows.append([yaw_rate, lateral, float(np.mean(ang[a:b, 2]))])
-        return np.array(rows, dtype=float).reshape(len(rows), -1)
+        i1 = np.minimum(np.maximum(np.searchsorted(t, self._to[k0:k1]), i0 + 2), t.size)
+        lo, hi = int(i0.min()), int(i1.max())
+        yaw = ang[lo:hi, 0]
+        # Lateral specific force in the pelvis frame's left direction (horizontal).
+        lateral = f_w[lo:hi, 0] * np.sin(yaw) - f_w[lo:hi, 1] * np.cos(yaw)
+        # Stances do not overlap: sums over [i0, i1) are every other reduceat segment.
+        idx = np.column_stack([i0 - lo, i1 - lo]).ravel()
+        n = (i1 - i0).astype(float)
+        if idx[-1] >= hi - lo:
+            idx = idx[:-1]
+        sums = np.add.reduceat(np.column_stack([lateral, ang[lo:hi, 2]]), idx, axis=0)[::2]
+        lateral_mean, roll_mean = sums[:, 0] / n, sums[:, 1] / n
+        if not p.has_gyro:
+            # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
+            # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
+            # the pelvis (swing side dropping: +y in left stance), not by the medial push.
+            return -lateral_mean[:, None]
+        yaw_rate = (ang[i1 - 1, 0] - ang[i0, 0]) / np.maximum(t[i1 - 1] - t[i0], 1e-6)
+        return np.column_stack([yaw_rate, lateral_mean, roll_mean])
 
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
