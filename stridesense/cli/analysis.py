@@ -18,10 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_demo)
 
     p = sub.add_parser("analyze", help="analyse a session: per-step table and summary")
-    p.add_argument("session", nargs="?", help="a session folder (from `record` or `import`)")
-    p.add_argument("--pelvis", help="pelvis sensor, generic CSV (METRICS.md)")
-    p.add_argument("--trunk", help="trunk sensor, generic CSV (optional)")
-    p.add_argument("--mass-kg", type=float, default=None, help="body mass, kg (default: the session's, or 70)")
+    _session_args(p)
     p.add_argument("--out", help="step table to write (.csv or .parquet)")
     p.add_argument("--summary-out", help="session summary table to write (.csv or .parquet)")
     p.add_argument("--plot", help="a PNG of the session's metrics over time")
@@ -29,10 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_analyze)
 
     p = sub.add_parser("replay", help="replay a session through the live pipeline: steps and cues as they come")
-    p.add_argument("session", nargs="?", help="a session folder (from `record` or `import`)")
-    p.add_argument("--pelvis", help="pelvis sensor, generic CSV")
-    p.add_argument("--trunk", help="trunk sensor, generic CSV")
-    p.add_argument("--mass-kg", type=float, default=None)
+    _session_args(p)
     p.add_argument("--speed", type=float, default=10.0, help="times real time (0: as fast as possible)")
     p.add_argument("--every", type=int, default=10, help="print every Nth step (cues always)")
     p.add_argument("--out", help="step table to write at the end (.csv or .parquet)")
@@ -50,6 +44,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--native", action="store_true",
                    help="also write OUTDIR/session, a native session folder (as `record` writes)")
     p.set_defaults(func=run_simulate)
+
+
+def _session_args(p: argparse.ArgumentParser) -> None:
+    """The ways to name a session: a session folder, or per-sensor generic CSVs."""
+    p.add_argument("session", nargs="?", help="a session folder (from `record` or `import`)")
+    p.add_argument("--pelvis", help="pelvis sensor, generic CSV (METRICS.md)")
+    p.add_argument("--trunk", help="trunk sensor, generic CSV (optional)")
+    p.add_argument("--mass-kg", type=float, default=None, help="body mass, kg (default: the session's, or 70)")
+
+
+def _check_session_args(args, verb: str) -> None:
+    if args.session and (args.pelvis or args.trunk):
+        raise InputError("give either a session folder or --pelvis/--trunk files, not both")
+    if not args.session and not args.pelvis:
+        raise InputError(f"nothing to {verb}: give a session folder or --pelvis FILE.csv")
+    if args.session and not Path(args.session).is_dir():
+        raise InputError(f"{args.session}: not a session folder (for a CSV file use --pelvis)")
 
 
 def _console(quiet: bool = False):
@@ -98,12 +109,7 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
 
 
 def run_analyze(args) -> int:
-    if args.session and (args.pelvis or args.trunk):
-        raise InputError("give either a session folder or --pelvis/--trunk files, not both")
-    if not args.session and not args.pelvis:
-        raise InputError("nothing to analyse: give a session folder or --pelvis FILE.csv")
-    if args.session and not Path(args.session).is_dir():
-        raise InputError(f"{args.session}: not a session folder (for a CSV file use --pelvis)")
+    _check_session_args(args, "analyse")
     for name in ("out", "summary_out"):
         value = getattr(args, name)
         if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -180,8 +186,7 @@ def run_replay(args) -> int:
     from stridesense.pipeline import Analyzer
     from stridesense.streaming.replay import replay_chunks
 
-    if not args.session and not args.pelvis:
-        raise InputError("nothing to replay: give a session folder or --pelvis FILE.csv")
+    _check_session_args(args, "replay")
     session = load_session(args.pelvis, args.trunk, session_dir=args.session, mass_kg=args.mass_kg)
     session.pelvis.validate()
     console = _console()
