@@ -37,6 +37,10 @@ class BatchResult:
         Sessions analysed now, and sessions whose cached results were reused.
     failed
         Session -> error message.
+    sessions
+        One row per session: runner, date, running_time_s, steps.
+    load_flags
+        Runner -> week-on-week load flags (models.training_load).
     """
 
     steps: pd.DataFrame
@@ -44,6 +48,8 @@ class BatchResult:
     analysed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    sessions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    load_flags: dict = field(default_factory=dict)
 
 
 def find_sessions(root: str | Path) -> list[Path]:
@@ -87,6 +93,15 @@ def analyse_one(folder: str, mass_kg: float | None) -> tuple[pd.DataFrame, pd.Da
             result = analyze(pelvis=folder_p / "pelvis.csv", trunk=trunk if trunk.exists() else None,
                              mass_kg=70.0 if mass_kg is None else mass_kg)
     summary = result.summary.to_frame() if result.summary is not None else pd.DataFrame()
+    runner, date = "", None
+    manifest = folder_p / "manifest.json"
+    if manifest.exists():
+        meta = json.loads(manifest.read_text())
+        runner, date = meta.get("runner", ""), meta.get("created")
+    if date is None:
+        date = pd.Timestamp(min(f.stat().st_mtime for f in folder_p.iterdir() if f.is_file()), unit="s").isoformat()
+    summary = summary.assign(runner=runner or folder_p.parent.name, date=date,
+                             running_time_s=float(result.steps["step_time_s"].sum()), n_steps=len(result.steps))
     return result.steps, summary
 
 
@@ -176,4 +191,21 @@ def run_batch(
     if len(result.steps):
         result.steps.to_parquet(out, index=False)
         result.summaries.to_parquet(out.with_name(out.stem + ".summary.parquet"), index=False)
+        _training_load(result)
     return result
+
+
+def _training_load(result: BatchResult) -> None:
+    """Sessions per runner, and their week-on-week load flags."""
+    from stridesense.models.training_load import load_flags, weekly_load
+
+    cols = ["session", "runner", "date", "running_time_s", "n_steps"]
+    if not set(cols) <= set(result.summaries.columns):
+        return
+    sessions = result.summaries[cols].drop_duplicates("session").reset_index(drop=True)
+    sessions["date"] = pd.to_datetime(sessions["date"], utc=True, format="ISO8601").dt.tz_localize(None)
+    result.sessions = sessions
+    for runner, part in sessions.groupby("runner"):
+        flags = load_flags(weekly_load(part))
+        if flags:
+            result.load_flags[runner] = flags

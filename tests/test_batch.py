@@ -45,3 +45,19 @@ def test_batch_command_reports_failures_in_one_line_each(archive, tmp_path, caps
     out = capsys.readouterr().out
     assert "3 sessions analysed" in out and "failed: " in out
     assert main(["batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.parquet")]) == 2
+
+
+def test_batch_flags_a_runner_whose_weekly_running_time_rises_more_than_ten_percent(tmp_path):
+    import json
+
+    root = tmp_path / "club"
+    for i, (date, duration) in enumerate((("2026-11-02T08:00:00+00:00", 40), ("2026-11-10T08:00:00+00:00", 60))):
+        folder = write_session(root / f"run{i}", simulate_session(SimConfig(seed=i, duration_s=duration,
+                                                                            trunk_rate_hz=None)).session)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest.update(created=date, runner="ana")
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = run_batch(root, tmp_path / "r.parquet", n_workers=1)
+    assert list(result.sessions["runner"]) == ["ana", "ana"]
+    flags = result.load_flags["ana"]
+    assert len(flags) == 1 and flags[0].id == "weekly_running_time_s" and "2026-11-09" in flags[0].message

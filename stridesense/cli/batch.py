@@ -37,4 +37,7 @@ def run(args) -> int:
                   f"{len(result.failed)} failed; {len(result.steps)} steps -> {args.out}")
     for folder, error in result.failed.items():
         console.print(f"failed: {folder}: {error}", markup=False)
+    for runner, flags in result.load_flags.items():
+        for flag in flags:
+            console.print(f"{runner}: {flag.message} ({flag.source.split(': ')[0]})", markup=False)
     return 1 if result.failed and not (result.analysed or result.skipped) else 0
