@@ -148,20 +148,6 @@ class SensorData:
         return self
 
 
-def concat(parts: list[SensorData]) -> SensorData:
-    """Join consecutive chunks of one sensor into one :class:`SensorData`."""
-    if not parts:
-        raise InputError("nothing to join")
-    first = parts[0]
-    gyr = None if first.gyr_radps is None else np.concatenate([p.gyr_radps for p in parts])
-    return replace(
-        first,
-        time_s=np.concatenate([p.time_s for p in parts]),
-        acc_mps2=np.concatenate([p.acc_mps2 for p in parts]),
-        gyr_radps=gyr,
-    )
-
-
 @dataclass(frozen=True)
 class Session:
     """One run: a pelvis sensor, optionally a trunk sensor, and the runner.

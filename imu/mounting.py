@@ -81,18 +81,8 @@ def realign(
     return u @ vt
 
 
-def block_stats(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray, t0_s: float) -> np.ndarray:
-    """Stats of the 1-s block starting at ``t0_s``: n, mean pitch, mean roll, std |f|, first and last yaw."""
-    i0, i1 = np.searchsorted(time_s, [t0_s, t0_s + 1.0])
-    if i1 - i0 < 2:
-        return np.array([i1 - i0, np.nan, np.nan, 0.0, np.nan, np.nan])
-    norm = np.linalg.norm(f_world_mps2[i0:i1], axis=1)
-    a = angles_rad[i0:i1]
-    return np.array([i1 - i0, a[:, 1].mean(), a[:, 2].mean(), norm.std(), a[0, 0], a[-1, 0]])
-
-
 def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
-    """:func:`posture_shift_deg` at the start of block ``m`` from 1-s block stats (rows of block_stats)."""
+    """:func:`posture_shift_deg` at the start of block ``m`` from 1-s block stats (rows of block_stats_many)."""
     gap, win = int(GAP_S), int(WINDOW_S)
     lo, hi = m - gap - win, m + gap + win
     if lo < 0 or hi > len(blocks):
@@ -111,7 +101,12 @@ def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
 
 def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray,
                      starts_s: np.ndarray) -> np.ndarray:
-    """:func:`block_stats` for consecutive 1-s blocks starting at ``starts_s`` (vectorised)."""
+    """Stats of consecutive 1-s blocks starting at ``starts_s``.
+
+    Returns
+    -------
+    (m, 6): samples, mean pitch, mean roll (rad), SD of |f| (m/s^2), first and last yaw (rad).
+    """
     edges = np.searchsorted(time_s, np.append(starts_s, starts_s[-1] + 1.0))
     i0, i1 = edges[:-1], edges[1:]
     n = (i1 - i0).astype(float)

@@ -1,7 +1,7 @@
 """Uniform sampling on the session clock, with gaps kept visible.
 
 Devices jitter and drop packets; filters want a uniform rate.  Samples are
-interpolated linearly onto ``t0 + k / rate``.  A hole longer than
+interpolated linearly onto ``t0 + k / rate`` (stridesense.pipeline.SensorTrack).  A hole longer than
 ``max(3 samples, 30 ms)`` is a *gap*: it is bridged so that recursive filters
 keep going, but its interval is returned so that every step touching it is
 flagged, never silently trusted.
@@ -12,12 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from stridesense.imu.data import SensorData
-
-
-def nominal_rate_hz(time_s: np.ndarray) -> float:
-    """Nominal sample rate from the median interval of the first 1000 samples, Hz."""
-    dt = np.diff(time_s[:1000])
-    return float(1.0 / np.median(dt))
 
 
 def find_gaps(time_s: np.ndarray, rate_hz: float) -> list[tuple[float, float]]:
@@ -41,20 +35,3 @@ def interpolate(data: SensorData, grid_s: np.ndarray) -> tuple[np.ndarray, np.nd
     if data.gyr_radps is not None:
         gyr = np.column_stack([np.interp(grid_s, data.time_s, data.gyr_radps[:, i]) for i in range(3)])
     return acc, gyr
-
-
-def to_uniform(data: SensorData, rate_hz: float | None = None) -> tuple[SensorData, list[tuple[float, float]]]:
-    """Resample one sensor onto a uniform grid starting at its first sample.
-
-    Returns
-    -------
-    data
-        The uniformly sampled sensor (same frame and units).
-    gaps
-        Intervals ``(start_s, end_s)`` that were bridged.
-    """
-    rate = rate_hz or nominal_rate_hz(data.time_s)
-    grid = uniform_grid(data.time_s[0], data.time_s[-1], rate)
-    acc, gyr = interpolate(data, grid)
-    out = SensorData(grid, acc, gyr, data.role, data.source, dict(data.meta, sampling_rate_hz=rate))
-    return out, find_gaps(data.time_s, rate)

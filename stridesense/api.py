@@ -138,10 +138,8 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
 
 
 def _summarize(steps: pd.DataFrame, missing: dict[str, str]):
-    try:
-        from stridesense.models.summary import summarize
-    except ImportError:  # pragma: no cover - during development only
-        return None
+    from stridesense.models.summary import summarize
+
     return summarize(steps, missing_reasons=missing)
 
 

@@ -86,12 +86,9 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
     from stridesense.api import write_table
 
     if result.summary is not None:
-        try:
-            from stridesense.report import render_summary
+        from stridesense.report import render_summary
 
-            render_summary(result.summary, console)
-        except ImportError:  # pragma: no cover - during development only
-            pass
+        render_summary(result.summary, console)
     steps = result.steps
     n_ok = int((steps["quality"] == "ok").sum())
     console.print(f"{len(steps)} steps ({n_ok} without quality remarks) over {result.info['duration_s']:.0f} s")
