@@ -24,7 +24,8 @@ from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.impact import impact_metrics
 
 G = GRAVITY_MPS2
-TURNING_RADPS = 0.15  # heading change above this in a step flags it as `turning`
+TURNING_RADPS = 0.15
+MIN_LOADING_RATE_HZ = 100.0  # a heel-strike transient rises in ~30 ms: slower sampling cannot see its slope  # heading change above this in a step flags it as `turning`
 
 
 @dataclass
@@ -170,7 +171,7 @@ def step_rows(
             "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
             "trunk_lean_deg": np.nan,
             "peak_vgrf_bw": impact.peak_bw,
-            "loading_rate_bw_s": impact.loading_rate_bw_s,
+            "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
             "braking_mps": braking_mps(a_fwd, fs),

@@ -115,6 +115,11 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         missing.update({c: "the trunk sensor could not be calibrated" for c in TRUNK_COLUMNS})
     if not pel.has_gyro:
         missing.update({c: "the pelvis sensor has no gyroscope" for c in GYRO_COLUMNS})
+    from stridesense.models.steps import MIN_LOADING_RATE_HZ
+
+    if analyzer.pelvis.rate_hz < MIN_LOADING_RATE_HZ:
+        missing["loading_rate_bw_s"] = (f"the pelvis sensor samples at {analyzer.pelvis.rate_hz:.0f} Hz; the impact "
+                                        f"transient needs {MIN_LOADING_RATE_HZ:.0f} Hz or more")
     if tr is not None and not tr.has_gyro and "pelvis_trunk_rotation_deg" not in missing:
         missing["pelvis_trunk_rotation_deg"] = "the trunk sensor has no gyroscope"
     info = {

@@ -139,3 +139,16 @@ def test_a_saturated_accelerometer_flags_its_steps(keep_meta):
     a.flush()
     q = a.steps["quality"]
     assert q.str.contains("saturated").mean() > 0.9  # a 1.5 g range: nearly every stance clips on some axis
+
+
+def test_a_50_hz_sensor_is_analysed_but_gives_no_loading_rate():
+    from stridesense.api import analyze_session
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=4, duration_s=50, pelvis_rate_hz=50.0, trunk_rate_hz=50.0))
+    result = analyze_session(sim.session)
+    c = compare_to_truth(result.steps, sim.truth)
+    assert c.n_matched == c.n_truth and c.n_extra == 0
+    assert c.ic_median_abs_ms <= 10.0  # 20 ms between samples
+    assert result.steps["loading_rate_bw_s"].isna().all()
+    assert "100 Hz" in result.missing_reasons["loading_rate_bw_s"]
