@@ -60,7 +60,7 @@ t = time.perf_counter()
 result = analyze_session(session)
 stages["whole analysis (analyze_session)"] = time.perf_counter() - t
 
-print(f"\nstage                               seconds   samples/s   x real time")
+print("\nstage                               seconds   samples/s   x real time")
 for name, sec in stages.items():
     print(f"{name:34s} {sec:8.2f} {n_samples / sec:11,.0f} {duration / sec:12,.0f}")
 print(f"  {len(result.steps)} steps")

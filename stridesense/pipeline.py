@@ -1,7 +1,7 @@
 """The analysis pipeline: sensor chunks in, per-step rows out.
 
-One code path serves offline analysis (the whole session as one chunk), live
-streaming (a few packets at a time) and replay (any speed):
+One code path serves offline analysis (stridesense.api pushes a minute at a
+time), live streaming (a few packets at a time) and replay (any speed):
 
     analyzer = Analyzer(mass_kg=70)
     analyzer.push(pelvis=chunk, trunk=chunk)   # -> steps completed so far (DataFrame)
@@ -9,8 +9,9 @@ streaming (a few packets at a time) and replay (any speed):
 
 Per sensor (`SensorTrack`): uniform resampling, standing calibration, the
 impact-robust orientation filter, the forward axis from the first 20 s of
-running, segment angles.  Then the pelvis gives contacts and sides, and each
-step whose stride is complete is measured.  Every decision depends on the
+running, segment angles, and a watch for a sensor that slips on the body
+(imu.mounting).  Then the pelvis gives contacts and sides, and each step
+whose stride is complete is measured.  Every decision depends on the
 samples only, never on where chunks were cut, so chunked and whole analyses
 agree to floating-point tolerance (tests/test_pipeline.py).
 """
@@ -138,7 +139,6 @@ class SensorTrack:
         if not self.has_data:
             return
         raw_t = self._raw["t"].view
-        data = None
         if self.rate_hz is None:
             if raw_t.size < 1000 and not final:
                 return
