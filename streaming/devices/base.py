@@ -1,0 +1,70 @@
+"""What every sensor family's protocol module provides.
+
+A family module is pure: UUIDs, the bytes that start streaming, and a
+decoder from notification bytes to samples (no I/O, so it can be fuzzed).
+The Bluetooth client (to come) drives it; tests drive it with encoded bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImuSamples:
+    """Samples decoded from one notification.
+
+    Attributes
+    ----------
+    kind
+        "acc", "gyr" or "imu" (both).
+    acc_mps2, gyr_radps
+        (n, 3) in SI units, sensor frame, or None.
+    device_time_s
+        (n,) the device's own clock, s, or None when the protocol has none.
+    counter
+        A packet counter if the protocol has one.
+    """
+
+    kind: str
+    acc_mps2: np.ndarray | None
+    gyr_radps: np.ndarray | None
+    device_time_s: np.ndarray | None = None
+    counter: int | None = None
+
+    @property
+    def n(self) -> int:
+        a = self.acc_mps2 if self.acc_mps2 is not None else self.gyr_radps
+        return 0 if a is None else a.shape[0]
+
+
+class DeviceFamily:
+    """A sensor family: how to recognise, start and decode it (class attributes and methods)."""
+
+    name: str = ""
+    service_uuid: str = ""
+    notify_uuids: tuple[str, ...] = ()
+    control_uuid: str | None = None
+    experimental: bool = True
+
+    @classmethod
+    def matches(cls, name: str | None, service_uuids: list[str]) -> bool:
+        """True if an advertisement looks like this family."""
+        raise NotImplementedError
+
+    @classmethod
+    def start_commands(cls, rate_hz: float) -> list[tuple[str, bytes]]:
+        """(characteristic, bytes) writes that start accelerometer + gyroscope streaming."""
+        raise NotImplementedError
+
+    @classmethod
+    def decoder(cls):
+        """A stateful decoder: ``decode(char_uuid, payload) -> list[ImuSamples]``."""
+        raise NotImplementedError
+
+    @classmethod
+    def encoder(cls, rate_hz: float):
+        """The inverse, for tests and the simulated device: samples -> notification bytes."""
+        raise NotImplementedError
