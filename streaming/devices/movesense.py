@@ -1,0 +1,152 @@
+"""Movesense sensors running the gatt_sensordata_app firmware (GATT SensorData Protocol).
+
+From Movesense's sample app and its Python client: service
+34802252-7185-4d5d-b431-630e7050e8f0, write 34800001-..., notify
+34800002-...  Commands are ``[1, ref, path]`` (subscribe, path such as
+``/Meas/IMU6/208``), ``[2, ref]`` (unsubscribe), ``[0, ref]`` (hello).
+Notifications: ``[1, ref, u16 status]`` answers a command (HTTP-like, 200 =
+OK); ``[2, ref, u32 timestamp_ms, data]`` carries data; ``[3, ref, more]``
+continues a data packet too long for one notification (its bytes are
+appended to the previous one's).  IMU6 data: N acceleration vectors (3 x
+float32, m/s^2) then N angular-rate vectors (3 x float32, deg/s); the
+timestamp is the first sample's, in ms on the device clock (u32, wraps after
+49.7 days).  Supported rates: 13, 26, 52, 104, 208, 416 Hz.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from stridesense.errors import ProtocolError
+from stridesense.streaming.devices.base import DeviceFamily, ImuSamples
+
+SERVICE = "34802252-7185-4d5d-b431-630e7050e8f0"
+WRITE = "34800001-7185-4d5d-b431-630e7050e8f0"
+NOTIFY = "34800002-7185-4d5d-b431-630e7050e8f0"
+RATES_HZ = (13, 26, 52, 104, 208, 416)
+REF = 42  # our subscription's reference number
+RESPONSE, DATA, DATA_PART2 = 1, 2, 3
+
+
+class MovesenseDecoder:
+    """Joins continuation packets; decodes IMU6 into samples with device time."""
+
+    def __init__(self, rate_hz: float):
+        self.rate_hz = rate_hz
+        self._pending: bytes | None = None
+        self._last_ms: int | None = None
+        self._wraps = 0
+
+    def decode(self, char_uuid: str, payload: bytes) -> list[ImuSamples]:
+        if char_uuid.lower() != NOTIFY:
+            raise ProtocolError(f"Movesense data comes on {NOTIFY}, not {char_uuid}", payload)
+        payload = bytes(payload)
+        if len(payload) < 2:
+            raise ProtocolError("a Movesense notification shorter than its 2-byte header", payload)
+        kind = payload[0]
+        if kind == RESPONSE:
+            check_response(payload)
+            return []
+        if kind == DATA_PART2:
+            if self._pending is None:
+                raise ProtocolError("a continuation packet with no data packet before it", payload)
+            self._pending += payload[2:]
+            return []
+        if kind != DATA:
+            raise ProtocolError(f"unknown Movesense packet type {kind}", payload)
+        out = self.flush()
+        self._pending = payload
+        return out
+
+    def flush(self) -> list[ImuSamples]:
+        """Decode the data packet held back (a continuation may have followed it)."""
+        if self._pending is None:
+            return []
+        packet, self._pending = self._pending, None
+        body = len(packet) - 6
+        if body <= 0 or body % 24:
+            raise ProtocolError(f"IMU6 data of {body} bytes is not a whole number of samples", packet)
+        n = body // 24
+        (ts_ms,) = struct.unpack_from("<I", packet, 2)
+        values = np.frombuffer(packet, dtype="<f4", offset=6).astype(float)
+        if not np.isfinite(values).all():
+            raise ProtocolError("IMU6 data holds non-finite numbers", packet)
+        if self._last_ms is not None and ts_ms < self._last_ms - 2**31:
+            self._wraps += 1  # the u32 millisecond clock wrapped
+        self._last_ms = ts_ms
+        t0 = (ts_ms + self._wraps * 2**32) / 1000.0
+        acc = values[: 3 * n].reshape(n, 3)
+        gyr = np.radians(values[3 * n:].reshape(n, 3))
+        return [ImuSamples("imu", acc, gyr, t0 + np.arange(n) / self.rate_hz, counter=ts_ms)]
+
+
+def check_response(payload: bytes) -> None:
+    """Raise ProtocolError unless a ``[1, ref, u16 status]`` response says 2xx."""
+    if len(payload) < 4:
+        raise ProtocolError("a Movesense response shorter than 4 bytes", payload)
+    (status,) = struct.unpack_from("<H", payload, 2)
+    if not 200 <= status < 300:
+        raise ProtocolError(f"the Movesense sensor refused the command (status {status})", payload)
+
+
+class MovesenseEncoder:
+    """Samples -> IMU6 notifications as the firmware sends them (8 samples a packet, split at 155 bytes)."""
+
+    def __init__(self, rate_hz: float, samples_per_packet: int = 8, mtu_payload: int = 155):
+        self.rate_hz, self.n, self.mtu = rate_hz, samples_per_packet, mtu_payload
+
+    def encode(self, acc_mps2, gyr_radps, device_time_s) -> list[tuple[str, bytes]]:
+        out = []
+        acc, gyr, t = np.asarray(acc_mps2), np.degrees(np.asarray(gyr_radps)), np.asarray(device_time_s)
+        for i in range(0, len(t) - self.n + 1, self.n):
+            ts = int(round(t[i] * 1000)) % 2**32
+            body = acc[i:i + self.n].astype("<f4").tobytes() + gyr[i:i + self.n].astype("<f4").tobytes()
+            packet = bytes([DATA, REF]) + struct.pack("<I", ts) + body
+            out.append((NOTIFY, packet[: self.mtu]))
+            for j in range(self.mtu, len(packet), self.mtu - 2):
+                out.append((NOTIFY, bytes([DATA_PART2, REF]) + packet[j:j + self.mtu - 2]))
+        return out
+
+    def respond(self, char_uuid: str, written: bytes) -> list[tuple[str, bytes]]:
+        if char_uuid.lower() != WRITE or len(written) < 2:
+            return []
+        ok = written[0] in (0, 2) or (written[0] == 1 and written[2:].decode(errors="replace").strip("/").startswith(
+            "Meas/IMU6/") and int(written[2:].decode().rsplit("/", 1)[1]) in RATES_HZ)
+        return [(NOTIFY, bytes([RESPONSE, written[1]]) + struct.pack("<H", 200 if ok else 400))]
+
+
+class Movesense(DeviceFamily):
+    """Movesense with gatt_sensordata_app (IMU6: accelerometer + gyroscope)."""
+
+    name = "movesense"
+    service_uuid = SERVICE
+    notify_uuids = (NOTIFY,)
+    control_uuid = WRITE
+    experimental = True  # layout from Movesense's sample client; no documented byte example checked
+
+    @classmethod
+    def matches(cls, name, service_uuids):
+        return bool(name and name.startswith("Movesense")) or SERVICE in [u.lower() for u in service_uuids]
+
+    @classmethod
+    def rate(cls, rate_hz: float) -> int:
+        """The nearest supported IMU6 rate."""
+        return min(RATES_HZ, key=lambda r: abs(r - rate_hz))
+
+    @classmethod
+    def start_commands(cls, rate_hz):
+        return [(WRITE, bytes([1, REF]) + f"/Meas/IMU6/{cls.rate(rate_hz)}".encode())]
+
+    @classmethod
+    def stop_commands(cls):
+        return [(WRITE, bytes([2, REF]))]
+
+    @classmethod
+    def decoder(cls, rate_hz: float = 208.0):
+        return MovesenseDecoder(cls.rate(rate_hz))
+
+    @classmethod
+    def encoder(cls, rate_hz):
+        return MovesenseEncoder(cls.rate(rate_hz))
