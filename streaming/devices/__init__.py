@@ -1,13 +1,14 @@
 """Sensor families' protocols: UUIDs, start bytes, pure decoders (see base.py).
 
-Covered so far: WitMotion BLE 5.0 and Movesense GSP (both experimental).
-Polar PMD is still to come (issue 3).
+Covered: Polar PMD, Movesense GSP and WitMotion BLE 5.0, all experimental
+until checked against recorded bytes from real sensors (docs/devices.md).
 """
 
 from stridesense.streaming.devices.movesense import Movesense
+from stridesense.streaming.devices.polar_pmd import PolarPmd
 from stridesense.streaming.devices.witmotion import WitMotion
 
-FAMILIES = {WitMotion.name: WitMotion, Movesense.name: Movesense}
+FAMILIES = {PolarPmd.name: PolarPmd, Movesense.name: Movesense, WitMotion.name: WitMotion}
 
 
 def family_for(name: str | None, service_uuids: list[str]):
