@@ -58,4 +58,4 @@ def test_random_bytes_never_crash_and_the_buffer_stays_small(chunks):
 
 def test_advertisements_are_recognised():
     assert family_for("WT901BLE68", []) is WitMotion
-    assert family_for("Polar Sense 1234", []) is None
+    assert family_for("Forerunner 265", []) is None
