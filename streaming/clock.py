@@ -22,18 +22,25 @@ ENVELOPE_WINDOW_S = 2.0  # one minimum of the arrival lag per window
 class DeviceClock:
     """Fit ``host = offset + (1 + drift) * device`` from packets as they come.
 
+    Only the smallest arrival lag of each ENVELOPE_WINDOW_S window is kept, so
+    memory and the cost of :meth:`fit` grow with session length in windows,
+    not packets (an hour: 1800 windows).
+
     Attributes
     ----------
     nominal_rate_hz
         The stream's sample rate, for gap detection.
     gaps
         (start_s, end_s, n_missing) on the device clock.
+    n_packets
+        Packets seen.
     """
 
     nominal_rate_hz: float
     gaps: list = field(default_factory=list)
-    _device: list = field(default_factory=list)
-    _lag: list = field(default_factory=list)
+    n_packets: int = 0
+    _first_device_s: float | None = None
+    _minima: dict = field(default_factory=dict)  # window -> (device time s, lag s)
     _last_device_s: float | None = None
 
     def add_packet(self, device_time_s: np.ndarray, host_time_s: float) -> None:
@@ -47,25 +54,24 @@ class DeviceClock:
             if gap > 1.5 * period:
                 self.gaps.append((self._last_device_s, float(device_time_s[0]), int(round(gap / period)) - 1))
         self._last_device_s = float(device_time_s[-1])
+        self.n_packets += 1
         # The packet left the device after its last sample: that sample bounds the lag.
-        self._device.append(float(device_time_s[-1]))
-        self._lag.append(host_time_s - float(device_time_s[-1]))
+        d = float(device_time_s[-1])
+        lag = host_time_s - d
+        if self._first_device_s is None:
+            self._first_device_s = d
+        window = int((d - self._first_device_s) // ENVELOPE_WINDOW_S)
+        best = self._minima.get(window)
+        if best is None or lag < best[1]:
+            self._minima[window] = (d, lag)
 
     def fit(self) -> tuple[float, float]:
         """(offset_s, drift) of host = offset + (1 + drift) * device, from the arrival-lag envelope."""
-        d, lag = np.asarray(self._device), np.asarray(self._lag)
-        if d.size == 0:
+        if not self._minima:
             raise ValueError("no packets yet")
-        bins = np.floor((d - d[0]) / ENVELOPE_WINDOW_S).astype(int)
-        xs, ys = [], []
-        for b in np.unique(bins):
-            m = bins == b
-            i = int(np.argmin(lag[m]))
-            xs.append(d[m][i])
-            ys.append(lag[m][i])
-        xs, ys = np.asarray(xs), np.asarray(ys)
-        if xs.size < 2:
-            return float(ys[0]), 0.0
+        xs, ys = np.array(list(self._minima.values())).T
+        if xs.size < 3:
+            return float(ys.min()), 0.0
         drift, offset = np.polyfit(xs - xs[0], ys, 1)
         return float(offset - drift * xs[0]), float(drift)
 

@@ -164,15 +164,27 @@ class SessionWriter:
 
     def append_raw(self, role: str, host_time_s: float, char_uuid: str, payload: bytes) -> None:
         """Keep one notification's original bytes, so the session can be decoded again."""
+        self.append_raw_many(role, [host_time_s], [char_uuid], [payload])
+
+    def append_raw_many(self, role: str, host_time_s: list, char_uuid: list, payload: list) -> None:
+        """Keep many notifications' original bytes (session clock arrival times, s)."""
+        if not payload:
+            return
         try:
             if role not in self._raw:
                 self._raw[role] = _StreamFile(self.folder / f"{role}.raw.arrow", RAW_SCHEMA)
                 self.manifest["sensors"][[s["role"] for s in self.manifest["sensors"]].index(role)]["files"][
                     "raw"] = f"{role}.raw.arrow"
                 self._write_manifest()
-            self._raw[role].write({"host_time_s": [host_time_s], "char_uuid": [char_uuid], "payload": [payload]})
+            self._raw[role].write({"host_time_s": host_time_s, "char_uuid": char_uuid, "payload": payload})
         except OSError as e:
             raise _recording_error(e, f"{role} raw bytes") from None
+
+    def update_sensor(self, role: str, **facts) -> None:
+        """Add facts learnt while recording (firmware, achieved rate, clock fit) to the manifest."""
+        sensor = self.manifest["sensors"][[s["role"] for s in self.manifest["sensors"]].index(role)]
+        sensor.update(facts)
+        self._write_manifest()
 
     def event(self, kind: str, **fields) -> None:
         """Record an event (connect, disconnect, gap, dropped packet...), one JSON line."""

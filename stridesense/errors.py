@@ -55,6 +55,10 @@ class ProtocolError(StridesenseError):
         super().__init__(message)
 
 
+class CommandRefused(ProtocolError):
+    """A device answered a control-point command with an error status."""
+
+
 class DeviceError(StridesenseError):
     """A Bluetooth device could not be found, connected or started."""
 

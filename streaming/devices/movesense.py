@@ -19,7 +19,7 @@ import struct
 
 import numpy as np
 
-from stridesense.errors import ProtocolError
+from stridesense.errors import CommandRefused, ProtocolError
 from stridesense.streaming.devices.base import DeviceFamily, ImuSamples
 
 SERVICE = "34802252-7185-4d5d-b431-630e7050e8f0"
@@ -31,7 +31,13 @@ RESPONSE, DATA, DATA_PART2 = 1, 2, 3
 
 
 class MovesenseDecoder:
-    """Joins continuation packets; decodes IMU6 into samples with device time."""
+    """Joins continuation packets; decodes IMU6 into samples with device time.
+
+    A data packet is returned when the next one starts (or at :meth:`flush`),
+    since a continuation may still follow it (``holds_back``).
+    """
+
+    holds_back = True
 
     def __init__(self, rate_hz: float):
         self.rate_hz = rate_hz
@@ -88,7 +94,7 @@ def check_response(payload: bytes) -> None:
         raise ProtocolError("a Movesense response shorter than 4 bytes", payload)
     (status,) = struct.unpack_from("<H", payload, 2)
     if not 200 <= status < 300:
-        raise ProtocolError(f"the Movesense sensor refused the command (status {status})", payload)
+        raise CommandRefused(f"the Movesense sensor refused the command (status {status})", payload)
 
 
 class MovesenseEncoder:

@@ -22,7 +22,7 @@ import struct
 
 import numpy as np
 
-from stridesense.errors import ProtocolError
+from stridesense.errors import CommandRefused, ProtocolError
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.streaming.devices.base import DeviceFamily, ImuSamples
 
@@ -68,6 +68,10 @@ class PolarDecoder:
         payload = bytes(payload)
         if char_uuid.lower() == CONTROL:
             check_response(payload)
+            if payload[1] == 0x02 and payload[2] in (ACC, GYRO):
+                factor = start_response_factor(payload)
+                if factor is not None:
+                    self.factors[payload[2]] = factor
             return []
         if char_uuid.lower() != DATA:
             raise ProtocolError(f"Polar PMD data comes on {DATA}, not {char_uuid}", payload)
@@ -122,35 +126,66 @@ class PolarDecoder:
         return np.vstack(blocks)
 
 
+SETTING_SIZES = {0: 2, 1: 2, 2: 2, 3: 4, 4: 1, 5: 4}  # PMD setting type -> bytes per value
+FACTOR_SETTING = 5
+
+
+def start_response_factor(payload: bytes) -> float | None:
+    """The float32 conversion factor a start reply ``F0 02 type status more [settings]`` carries, if any.
+
+    Settings are ``[type][count][count x value]``; the factor (type 5) is a
+    little-endian float32 that multiplies every raw sample of the stream.
+    """
+    params, i = payload[5:], 0
+    while i + 2 <= len(params):
+        kind, count = params[i], params[i + 1]
+        size = SETTING_SIZES.get(kind)
+        if size is None or i + 2 + size * count > len(params):
+            return None  # an unknown or cut-off setting: nothing after it can be read
+        if kind == FACTOR_SETTING and count >= 1:
+            (factor,) = struct.unpack_from("<f", params, i + 2)
+            if not np.isfinite(factor) or factor <= 0:
+                raise ProtocolError(f"a PMD conversion factor of {factor}", payload)
+            return float(factor)
+        i += 2 + size * count
+    return None
+
+
 def check_response(payload: bytes) -> None:
     """Raise ProtocolError unless a control-point reply ``F0 op type status`` says success."""
     if len(payload) < 4 or payload[0] != 0xF0:
         raise ProtocolError("not a PMD control-point response", payload)
     if payload[3] != 0:
-        raise ProtocolError(f"the Polar sensor refused the request (op {payload[1]}, type {payload[2]}, "
+        raise CommandRefused(f"the Polar sensor refused the request (op {payload[1]}, type {payload[2]}, "
                             f"error {payload[3]})", payload)
 
 
 class PolarEncoder:
-    """Samples -> delta-compressed 16-bit PMD frames, as a Verity Sense sends them."""
+    """Samples -> delta-compressed 16-bit PMD frames, as a Verity Sense sends them.
 
-    def __init__(self, rate_hz: float, samples_per_frame: int = 36, bit_width: int = 12):
-        self.rate_hz, self.n, self.width = rate_hz, samples_per_frame, bit_width
+    The gyroscope is sent in units of GYRO_FACTOR deg/s, announced in the
+    start reply; each frame's delta bit width is the smallest that holds its
+    deltas, so the compression is lossless.
+    """
+
+    GYRO_FACTOR = 2000.0 / 32768.0
+
+    def __init__(self, rate_hz: float, samples_per_frame: int = 36):
+        self.rate_hz, self.n = rate_hz, samples_per_frame
 
     def frame(self, mtype: int, values: np.ndarray, t_last_s: float) -> bytes:
-        ints = np.round(values).astype(np.int64)
+        ints = np.clip(np.round(values), -32768, 32767).astype(np.int64)
         ref = b"".join(int(v).to_bytes(2, "little", signed=True) for v in ints[0])
         deltas = np.diff(ints, axis=0)
-        limit = 1 << (self.width - 1)
-        deltas = np.clip(deltas, -limit, limit - 1)
         ts_ns = int(round((t_last_s - POLAR_EPOCH_S) * 1e9))
-        body = ref + bytes([self.width, len(deltas)]) + pack_deltas(deltas, self.width) if len(deltas) else ref
+        width = max(2, int(np.abs(deltas).max(initial=0)).bit_length() + 1)
+        body = ref + bytes([width, len(deltas)]) + pack_deltas(deltas, width) if len(deltas) else ref
         return bytes([mtype]) + struct.pack("<Q", ts_ns) + bytes([0x81]) + body
 
     def encode(self, acc_mps2, gyr_radps, device_time_s) -> list[tuple[str, bytes]]:
         out = []
         acc = np.asarray(acc_mps2) / UNIT[ACC]
-        gyr = np.asarray(gyr_radps) / UNIT[GYRO]
+        gyr = np.asarray(gyr_radps) / UNIT[GYRO] / self.GYRO_FACTOR
         t = np.asarray(device_time_s)
         for i in range(0, len(t) - self.n + 1, self.n):
             sl = slice(i, i + self.n)
@@ -162,7 +197,11 @@ class PolarEncoder:
         if char_uuid.lower() != CONTROL or len(written) < 2:
             return []
         ok = written[0] in (1, 2, 3) and written[1] in (ACC, GYRO)
-        return [(CONTROL, bytes([0xF0, written[0], written[1], 0 if ok else 1, 0]))]
+        reply = bytes([0xF0, written[0], written[1], 0 if ok else 1, 0])
+        if ok and written[0] == 2:
+            factor = 1.0 if written[1] == ACC else self.GYRO_FACTOR
+            reply += bytes([FACTOR_SETTING, 1]) + struct.pack("<f", factor)
+        return [(CONTROL, reply)]
 
 
 class PolarPmd(DeviceFamily):

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "stridesense.cli.analysis",  # demo, analyze, replay, simulate
     "stridesense.cli.batch",  # batch
     "stridesense.cli.importing",  # import
+    "stridesense.cli.recording",  # scan, record
 ]
 
 EXIT_USER_ERROR = 2

@@ -32,15 +32,19 @@ def test_a_raw_16_bit_acc_frame_with_its_timestamp_on_the_last_sample():
 def test_round_trip_of_delta_frames(sim_short):
     d = sim_short.session.pelvis.slice_time(10, 12)
     t = POLAR_EPOCH_S + 7e8 + np.arange(d.n) / 208
-    notes = PolarPmd.encoder(208).encode(d.acc_mps2, d.gyr_radps, t)
-    dec = PolarPmd.decoder(208)
+    enc, dec = PolarPmd.encoder(208), PolarPmd.decoder(208)
+    for char, written in PolarPmd.start_commands(208):  # the start replies carry the gyro's conversion factor
+        for c, reply in enc.respond(char, written):
+            dec.decode(c, reply)
+    notes = enc.encode(d.acc_mps2, d.gyr_radps, t)
     out = [s for c, p in notes for s in dec.decode(c, p)]
     acc = np.concatenate([s.acc_mps2 for s in out if s.kind == "acc"])
     gyr = np.concatenate([s.gyr_radps for s in out if s.kind == "gyr"])
     n = acc.shape[0]
     assert n == (d.n // 36) * 36
     assert np.abs(acc - d.acc_mps2[:n]).max() <= 0.5 * 9.80665 / 1000 + 1e-9  # 1 mG steps
-    assert np.abs(gyr - d.gyr_radps[:n]).max() <= np.radians(0.5) + 1e-9  # 1 deg/s steps
+    step = np.radians(2000 / 32768)  # the factor announced in the start reply
+    assert np.abs(gyr - d.gyr_radps[:n]).max() <= step / 2 + 1e-9
     times = np.concatenate([s.device_time_s for s in out if s.kind == "acc"])
     assert np.abs(times - t[:n]).max() < 1e-6
 
@@ -54,6 +58,7 @@ def test_start_and_the_sensor_answer():
     for char, written in cmds:
         for c, reply in enc.respond(char, written):
             assert dec.decode(c, reply) == []
+    assert dec.factors[GYRO] == pytest.approx(2000 / 32768)
     with pytest.raises(ProtocolError, match="refused"):
         dec.decode(CONTROL, bytes([0xF0, 2, GYRO, 5, 0]))
 
@@ -82,3 +87,12 @@ def test_random_frames_give_samples_or_protocol_errors_only(frame):
 
 def test_advertisement_is_recognised():
     assert family_for("Polar Sense B36A2F2C", []) is PolarPmd
+
+
+def test_a_start_reply_with_a_cut_off_or_unknown_setting_leaves_the_factor_alone():
+    dec = PolarPmd.decoder(208)
+    dec.decode(CONTROL, bytes([0xF0, 2, GYRO, 0, 0, 5, 1, 0, 0]))  # factor cut off
+    dec.decode(CONTROL, bytes([0xF0, 2, GYRO, 0, 0, 9, 1, 1, 2, 3, 4]))  # unknown setting type
+    assert dec.factors[GYRO] == 1.0
+    with pytest.raises(ProtocolError, match="factor"):
+        dec.decode(CONTROL, bytes([0xF0, 2, GYRO, 0, 0, 5, 1]) + struct.pack("<f", -1.0))

@@ -1,0 +1,563 @@
+"""A simulated BlueZ serving simulated sensors on a private D-Bus: Bluetooth without hardware.
+
+bleak's BlueZ backend talks to ``org.bluez`` on the D-Bus *system* bus, whose
+address it reads from ``DBUS_SYSTEM_BUS_ADDRESS``.  :class:`PrivateBus` starts
+a private ``dbus-daemon``; :class:`FakeBlueZ` runs *this module* in a process
+of its own on that bus.  It exports an adapter and devices with BlueZ's
+object paths, properties and methods, and the devices' GATT services and
+characteristics.  Each device answers control-point writes as its family's
+protocol says and notifies the simulator's signals in its family's bytes, in
+real time, on its own drifting clock.  The body moves whether or not anyone
+listens: a device out of range loses what it measures meanwhile.
+
+Used by the tests, ``benchmarks/bench_ble.py`` and anyone trying ``stridesense
+scan`` / ``record`` without sensors.  The spec (JSON) is documented in
+:func:`load_spec`.
+
+This module deliberately does not use ``from __future__ import annotations``:
+dbus-fast reads D-Bus signatures from the annotations at class creation.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from dbus_fast import BusType, DBusError
+from dbus_fast.aio import MessageBus
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_property, method
+
+BLUEZ = "org.bluez"
+ADAPTER_PATH = "/org/bluez/hci0"
+TICK_S = 0.004  # how often a device releases the packets its clock has reached
+RSSI_EVERY_S = 0.5
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={dir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+class PrivateBus:
+    """A private dbus-daemon standing in for the system bus (a context manager).
+
+    ``address`` is what ``DBUS_SYSTEM_BUS_ADDRESS`` must be for bleak to use it.
+    """
+
+    def __init__(self):
+        exe = shutil.which("dbus-daemon")
+        if exe is None:
+            raise RuntimeError("dbus-daemon is not installed (Debian package dbus)")
+        self._dir = tempfile.TemporaryDirectory(prefix="stridesense-dbus-")
+        conf = Path(self._dir.name) / "bus.conf"
+        conf.write_text(BUS_CONFIG.format(dir=self._dir.name))
+        self.process = subprocess.Popen([exe, f"--config-file={conf}", "--nofork", "--print-address=1"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.address = self.process.stdout.readline().strip()
+        if not self.address:
+            self.close()
+            raise RuntimeError("dbus-daemon did not start")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+        self.process.stdout.close()
+        self._dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FakeBlueZ:
+    """This module run as a process on a private bus, serving the devices of ``spec`` (a context manager)."""
+
+    def __init__(self, bus_address: str, spec: dict, ready_timeout_s: float = 60.0):
+        self._tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(spec, self._tmp)
+        self._tmp.close()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
+        self.process = subprocess.Popen([sys.executable, "-m", "stridesense.streaming.fake_bluez", self._tmp.name],
+                                        stdout=subprocess.PIPE, text=True, env=env)
+        line = self.process.stdout.readline().strip()
+        if line != "ready":
+            self.close()
+            raise RuntimeError(f"the fake BlueZ did not start (said {line!r})")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        os.unlink(self._tmp.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def load_spec(path: str) -> dict:
+    """Read a spec file; every key but ``devices`` has a default.
+
+    Keys: ``seed`` and ``duration_s`` of the simulated run (stridesense's
+    simulator, both sensors at ``rate_hz``), ``flood`` (send every packet at
+    once, for throughput benchmarks), and ``devices``, each a dict with
+    ``address``, ``name``, ``family`` ("polar" | "movesense" | "witmotion" |
+    None for an unrelated device), ``role`` (the simulated segment it
+    streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
+    out of range, link lost), ``refuse`` (answer start commands with an error),
+    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock.
+    """
+    spec = json.loads(Path(path).read_text())
+    spec.setdefault("seed", 11)
+    spec.setdefault("duration_s", 120.0)
+    spec.setdefault("rate_hz", 208.0)
+    spec.setdefault("flood", False)
+    return spec
+
+
+def simulation_config(seed: int, duration_s: float, rate_hz: float):
+    """The simulated run a spec's devices stream: both sensors at ``rate_hz``, sampled together."""
+    from stridesense.models.simulator import SimConfig
+
+    return SimConfig(seed=int(seed), duration_s=float(duration_s), pelvis_rate_hz=float(rate_hz),
+                     trunk_rate_hz=float(rate_hz), trunk_start_offset_s=0.0)
+
+
+def _path_of(address: str) -> str:
+    return f"{ADAPTER_PATH}/dev_{address.replace(':', '_')}"
+
+
+class Adapter1(ServiceInterface):
+    def __init__(self, world):
+        super().__init__("org.bluez.Adapter1")
+        self.world = world
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Address(self) -> "s":
+        return "00:1A:7D:DA:71:13"
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Powered(self) -> "b":
+        return True
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Discovering(self) -> "b":
+        return self.world.discovering
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Roles(self) -> "as":
+        return ["central", "peripheral"]
+
+    @method()
+    def SetDiscoveryFilter(self, properties: "a{sv}"):
+        return None
+
+    @method()
+    def StartDiscovery(self):
+        self.world.start_discovery()
+
+    @method()
+    def StopDiscovery(self):
+        self.world.discovering = False
+        self.emit_properties_changed({"Discovering": False})
+
+
+class Device1(ServiceInterface):
+    def __init__(self, dev):
+        super().__init__("org.bluez.Device1")
+        self.dev = dev
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Address(self) -> "s":
+        return self.dev.address
+
+    @dbus_property(access=PropertyAccess.READ)
+    def AddressType(self) -> "s":
+        return "public"
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Name(self) -> "s":
+        return self.dev.name
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Alias(self) -> "s":
+        return self.dev.name
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Adapter(self) -> "o":
+        return ADAPTER_PATH
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Paired(self) -> "b":
+        return False
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Trusted(self) -> "b":
+        return False
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Blocked(self) -> "b":
+        return False
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Connected(self) -> "b":
+        return self.dev.connected
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ServicesResolved(self) -> "b":
+        return self.dev.connected
+
+    @dbus_property(access=PropertyAccess.READ)
+    def RSSI(self) -> "n":
+        return self.dev.rssi
+
+    @dbus_property(access=PropertyAccess.READ)
+    def UUIDs(self) -> "as":
+        return [self.dev.service_uuid] if self.dev.service_uuid else []
+
+    @method()
+    async def Connect(self):
+        await asyncio.sleep(0.02)
+        if not self.dev.in_range():
+            raise DBusError("org.bluez.Error.Failed", "le-connection-abort-by-local")
+        self.dev.connected = True
+        self.emit_properties_changed({"Connected": True})
+        self.emit_properties_changed({"ServicesResolved": True})
+
+    @method()
+    def Disconnect(self):
+        self.dev.link_lost()
+
+
+class GattService1(ServiceInterface):
+    def __init__(self, uuid: str, device_path: str):
+        super().__init__("org.bluez.GattService1")
+        self.uuid, self.device_path = uuid, device_path
+
+    @dbus_property(access=PropertyAccess.READ)
+    def UUID(self) -> "s":
+        return self.uuid
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Device(self) -> "o":
+        return self.device_path
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Primary(self) -> "b":
+        return True
+
+
+class GattCharacteristic1(ServiceInterface):
+    def __init__(self, dev, uuid: str, service_path: str, flags: list):
+        super().__init__("org.bluez.GattCharacteristic1")
+        self.dev, self.uuid, self.service_path, self.flags = dev, uuid, service_path, flags
+        self.value = b""
+        self.notifying = False
+
+    @dbus_property(access=PropertyAccess.READ)
+    def UUID(self) -> "s":
+        return self.uuid
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Service(self) -> "o":
+        return self.service_path
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Flags(self) -> "as":
+        return self.flags
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Notifying(self) -> "b":
+        return self.notifying
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Value(self) -> "ay":
+        return self.value
+
+    @dbus_property(access=PropertyAccess.READ)
+    def MTU(self) -> "q":
+        return 247
+
+    @method()
+    def ReadValue(self, options: "a{sv}") -> "ay":
+        return self.value
+
+    @method()
+    def WriteValue(self, value: "ay", options: "a{sv}"):
+        if not self.dev.connected:
+            raise DBusError("org.bluez.Error.NotConnected", "Not connected")
+        self.dev.written(self.uuid, bytes(value))
+
+    @method()
+    def StartNotify(self):
+        if not self.dev.connected:
+            raise DBusError("org.bluez.Error.NotConnected", "Not connected")
+        self.notifying = True
+        self.dev.notifying_changed()
+
+    @method()
+    def StopNotify(self):
+        self.notifying = False
+        self.dev.notifying_changed()
+
+    def notify(self, payload: bytes) -> None:
+        self.value = payload
+        self.emit_properties_changed({"Value": payload})
+
+
+class _PatientSocket:
+    """A socket whose send answers "nothing sent" when the buffer is full, instead of raising.
+
+    dbus-fast treats EAGAIN on send as fatal and closes the bus; with this the
+    writer simply waits until the socket is writable again.
+    """
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+
+    def send(self, data):
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def sendmsg(self, *args):
+        try:
+            return self._sock.sendmsg(*args)
+        except BlockingIOError:
+            return 0
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class SimDevice:
+    """One simulated sensor: its D-Bus objects, its protocol and its stream of packets."""
+
+    def __init__(self, world, d: dict, index: int):
+        from stridesense.streaming.devices import FAMILIES
+
+        self.world, self.address, self.name = world, d["address"], d["name"]
+        self.rssi = int(d.get("rssi", -60))
+        self.drops = [tuple(x) for x in d.get("drops", [])]
+        self.refuse = bool(d.get("refuse", False))
+        self.path = _path_of(self.address)
+        self.connected = False
+        self.exported = False
+        self.family = FAMILIES[d["family"]] if d.get("family") else None
+        self.service_uuid = self.family.service_uuid if self.family else "0000180f-0000-1000-8000-00805f9b34fb"
+        self.device = Device1(self)
+        self.chars: dict[str, GattCharacteristic1] = {}
+        self.service = None
+        self.started: set = set()  # what the device was told to stream
+        self.packets: list = []  # (release body time s, char uuid, bytes)
+        self.next_packet = 0
+        if self.family is None:
+            return
+        service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
+        self.service = (service_path, GattService1(self.family.service_uuid, self.path))
+        uuids = list(dict.fromkeys([*self.family.notify_uuids, self.family.control_uuid]))
+        for k, uuid in enumerate(uuids):
+            flags = (["notify"] if uuid in self.family.notify_uuids else []) + (
+                ["write", "write-without-response"] if uuid == self.family.control_uuid else [])
+            self.chars[uuid] = GattCharacteristic1(self, uuid, service_path, flags)
+            self.chars[uuid].path = f"{service_path}/char{0x11 + 0x20 * index + 2 * k:04x}"
+        self._encode(d, world.sim.session, world.rate_hz)
+
+    def _encode(self, d: dict, session, rate_hz: float) -> None:
+        """Every packet of the run, in the family's bytes, with the body time it leaves the device."""
+        data = getattr(session, d.get("role", "pelvis"))
+        t_body = data.time_s - data.time_s[0]
+        clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
+        if self.family.name == "polar":
+            clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
+        enc = self.family.encoder(rate_hz)
+        chunk = getattr(enc, "n", 1)
+        for i in range(0, data.n - chunk + 1, chunk):
+            sl = slice(i, i + chunk)
+            gyr = data.gyr_radps[sl] if data.gyr_radps is not None else np.zeros((chunk, 3))
+            for char, payload in enc.encode(data.acc_mps2[sl], gyr, clock[sl]):
+                self.packets.append((float(t_body[i + chunk - 1]), char.lower(), payload))
+        self.encoder = enc
+
+    def in_range(self) -> bool:
+        t = self.world.body_time()
+        return not any(at <= t < at + dur for at, dur in self.drops)
+
+    def export(self, bus: MessageBus) -> None:
+        if self.exported:
+            return
+        self.exported = True
+        bus.export(self.path, self.device)
+        if self.service:
+            bus.export(*self.service)
+            for char in self.chars.values():
+                bus.export(char.path, char)
+
+    def link_lost(self) -> None:
+        self.started.clear()
+        for char in self.chars.values():
+            char.notifying = False
+        if self.connected:
+            self.connected = False
+            self.device.emit_properties_changed({"ServicesResolved": False})
+            self.device.emit_properties_changed({"Connected": False})
+
+    def written(self, uuid: str, value: bytes) -> None:
+        uuid = uuid.lower()
+        replies = self.encoder.respond(uuid, value)
+        if self.family.name == "polar" and len(value) >= 2:
+            if value[0] == 2:
+                self.started.add(value[1])
+            elif value[0] == 3:
+                self.started.discard(value[1])
+        elif self.family.name == "movesense" and value:
+            if value[0] == 1:
+                self.started.add("imu6")
+            elif value[0] == 2:
+                self.started.discard("imu6")
+        if self.refuse:
+            self.started.clear()
+            replies = [(c, _refusal(self.family.name, r)) for c, r in replies]
+        for char, payload in replies:
+            if self.chars[char.lower()].notifying:
+                self.chars[char.lower()].notify(payload)
+        self.world.body_clock_starts()
+
+    def notifying_changed(self) -> None:
+        if self.family.name == "witmotion":  # streams as soon as notifications are on
+            self.started = {"imu"} if any(c.notifying for c in self.chars.values()) else set()
+            self.world.body_clock_starts()
+
+    def _wanted(self, payload: bytes) -> bool:
+        if self.family.name == "polar":
+            return payload[0] in self.started
+        return bool(self.started)
+
+    def release(self, t_body: float) -> int:
+        """Send the packets the device's clock has reached; those measured out of range are lost."""
+        sent = 0
+        packets = self.packets
+        while self.next_packet < len(packets) and packets[self.next_packet][0] <= t_body:
+            _, char, payload = packets[self.next_packet]
+            self.next_packet += 1
+            c = self.chars[char]
+            if self.connected and c.notifying and self._wanted(payload):
+                c.notify(payload)
+                sent += 1
+        return sent
+
+
+def _refusal(family: str, reply: bytes) -> bytes:
+    """The family's control-point reply turned into an error answer."""
+    if family == "polar":
+        return reply[:3] + bytes([0x05]) + reply[4:]  # 5: invalid state
+    if family == "movesense":
+        return reply[:2] + (503).to_bytes(2, "little")
+    return reply
+
+
+class World:
+    """The adapter, the devices and the body clock they share."""
+
+    def __init__(self, spec: dict):
+        from stridesense.models.simulator import simulate_session
+
+        self.spec = spec
+        self.rate_hz = float(spec["rate_hz"])
+        self.sim = simulate_session(simulation_config(spec["seed"], spec["duration_s"], self.rate_hz))
+        self.discovering = False
+        self.adapter = Adapter1(self)
+        self.devices = [SimDevice(self, d, i) for i, d in enumerate(spec["devices"])]
+        self.bus: MessageBus | None = None
+        self._body_t0: float | None = None
+        self.flood = bool(spec["flood"])
+
+    def body_clock_starts(self) -> None:
+        """The simulated run starts when the first device is told to stream."""
+        if self._body_t0 is None:
+            self._body_t0 = time.monotonic()
+
+    def body_time(self) -> float:
+        return 0.0 if self._body_t0 is None else time.monotonic() - self._body_t0
+
+    def start_discovery(self) -> None:
+        self.discovering = True
+        self.adapter.emit_properties_changed({"Discovering": True})
+        for dev in self.devices:
+            if dev.in_range():
+                if dev.exported:
+                    dev.device.emit_properties_changed({"RSSI": dev.rssi})
+                else:
+                    dev.export(self.bus)
+
+    async def run(self) -> None:
+        self.bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+        self.bus._writer.sock = _PatientSocket(self.bus._writer.sock)
+        self.bus.export(ADAPTER_PATH, self.adapter)
+        await self.bus.request_name(BLUEZ)
+        print("ready", flush=True)
+        next_rssi = 0.0
+        while True:
+            now = time.monotonic()
+            t_body = float("inf") if self.flood else self.body_time()
+            for dev in self.devices:
+                if dev.family is None:
+                    continue
+                if dev.connected and not dev.in_range():
+                    dev.link_lost()
+                if self._body_t0 is not None:
+                    dev.release(t_body)
+            if self.discovering and now >= next_rssi:
+                next_rssi = now + RSSI_EVERY_S
+                for dev in self.devices:
+                    if dev.in_range() and not dev.connected:
+                        dev.export(self.bus)
+                        jitter = int(np.random.default_rng().integers(-3, 4))
+                        dev.device.emit_properties_changed({"RSSI": dev.rssi + jitter})
+            await asyncio.sleep(TICK_S)
+
+
+def main(argv: list[str]) -> int:
+    spec = load_spec(argv[0])
+    world = World(spec)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(world.run())
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
