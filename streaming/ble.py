@@ -189,8 +189,10 @@ class SensorLink:
             if self._closing:
                 return
             self.status.connected = False
-            self._client = None
             self.queue.put_nowait((self.role, time.monotonic(), None, {"kind": "disconnect"}))
+            lost, self._client = self._client, None
+            if lost is not None:
+                await _quietly(lost.disconnect())  # releases the client's own D-Bus connection
             attempt = 0
             while not self._closing:
                 await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
@@ -368,6 +370,7 @@ class Recorder:
                       for role, target in sensors.items()}
         self.stop = asyncio.Event()
         self.t0 = time.monotonic()
+        self.t0_unix_s = time.time()
         self.writer: SessionWriter | None = None
         self._streams: dict[str, StreamDecoder] = {}
         self._pending: dict[str, list] = {}
@@ -402,7 +405,8 @@ class Recorder:
             {"role": role, "has_gyro": True, "family": link.family.name, "address": link.device.address,
              "name": link.device.name or "", "firmware": link.firmware or "unknown",
              "nominal_rate_hz": self._stream(role).rate_hz, "experimental_decoder": link.family.experimental}
-            for role, link in self.links.items()], meta={"recorded_with": "stridesense record"})
+            for role, link in self.links.items()], meta={"recorded_with": "stridesense record",
+                  "session_clock_zero_unix_s": self.t0_unix_s})
         keepers = [asyncio.create_task(link.keep_alive()) for link in self.links.values()]
         consumer = asyncio.create_task(self._consume())
         deadline = None if duration_s is None else self.t0 + duration_s
@@ -534,6 +538,34 @@ class Recorder:
             self.writer.close()
 
 
+async def release_bluetooth() -> None:
+    """Close bleak's D-Bus connection of the running event loop.
+
+    bleak keeps one per event loop and closes it only when a later loop
+    starts using Bluetooth; a process that runs several loops (our command
+    line in tests, notebooks) would leave the socket open meanwhile.
+    """
+    try:
+        from bleak.backends.bluezdbus import manager
+    except ImportError:  # not Linux
+        return
+    instance = manager._global_instances.pop(asyncio.get_running_loop(), None)
+    if instance is not None and instance._bus is not None:
+        instance._bus.disconnect()
+
+
+def scan_now(timeout_s: float = 5.0, everything: bool = False) -> list[FoundSensor]:
+    """:func:`scan` in a fresh event loop."""
+
+    async def main():
+        try:
+            return await scan(timeout_s, everything)
+        finally:
+            await release_bluetooth()
+
+    return asyncio.run(main())
+
+
 def record(sensors: dict[str, str], folder: str | Path, *, duration_s: float | None = None, on_status=None,
            **kwargs) -> RecordResult:
     """Record until Ctrl-C (or ``duration_s``) in a fresh event loop; see :class:`Recorder`."""
@@ -549,5 +581,6 @@ def record(sensors: dict[str, str], folder: str | Path, *, duration_s: float | N
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            await release_bluetooth()
 
     return asyncio.run(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from stridesense.errors import InputError
@@ -32,13 +31,13 @@ def run_scan(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from stridesense.streaming.ble import scan
+    from stridesense.streaming.ble import scan_now
 
     if args.timeout_s <= 0:
         raise InputError("--timeout-s must be positive")
     console = Console()
     with console.status(f"Scanning for {args.timeout_s:g} s..."):
-        found = asyncio.run(scan(args.timeout_s, everything=args.all))
+        found = scan_now(args.timeout_s, everything=args.all)
     if not found:
         console.print("No supported sensors found. Are they switched on, charged and near?")
         return 1
@@ -86,9 +85,9 @@ def run_record(args) -> int:
                         rate_hz=args.rate_hz, connect_timeout_s=args.connect_timeout_s,
                         on_status=lambda rec: live.update(_status_table(rec)))
     lost = {r: s.lost_samples for r, s in result.status.items()}
-    console.print(f"Session closed after {result.duration_s:.0f} s: {result.folder}")
+    console.print(f"Session closed after {result.duration_s:.0f} s: {result.folder}", soft_wrap=True)
     if any(lost.values()):
         console.print("Lost while out of range (recorded as gaps): "
                       + ", ".join(f"{r} {n} samples" for r, n in lost.items()))
-    console.print(f"Analyse it with: stridesense analyze {result.folder}")
+    console.print(f"Analyse it with: stridesense analyze {result.folder}", soft_wrap=True)
     return 0

@@ -16,10 +16,17 @@ from ble_harness import PELVIS, RATE_HZ, SPEAKER, TRUNK, WITMOTION, bluez, needs
 from stridesense.api import analyze
 from stridesense.errors import DeviceError
 from stridesense.models.simulator import simulate_session, write_simulation
-from stridesense.streaming.ble import Recorder, scan
+from stridesense.streaming.ble import Recorder, release_bluetooth, scan
 from stridesense.streaming.recording import read_sensors
 
 pytestmark = needs_dbus
+
+
+@pytest.fixture(autouse=True)
+async def _bleak_bus_closed():
+    """Each test's event loop closes bleak's D-Bus connection (bleak would keep it until the next loop)."""
+    yield
+    await release_bluetooth()
 
 
 def _events(folder):
@@ -89,3 +96,125 @@ async def test_two_sensors_stream_60_s_and_the_recording_analyses_to_the_simulat
               "pelvis_trunk_rotation_deg": 0.5, "vertical_oscillation_cm": 0.3, "cadence_spm": 2.0}
     for col, bound in bounds.items():
         assert np.abs(got[col] - want[col]).max() < bound, col
+
+
+async def test_a_dropout_is_reconnected_and_recorded_as_a_gap_and_nothing_else_is_lost(bluez, tmp_path):
+    duration_s, drop_at, drop_for = 16.0, 5.0, 2.0
+    bluez([dict(PELVIS, drops=[[drop_at, drop_for]]), TRUNK], seed=3, duration_s=duration_s)
+    sim = simulate_session(sim_config(3, duration_s))
+    folder = tmp_path / "session"
+    recorder = Recorder({"pelvis": PELVIS["name"], "trunk": TRUNK["address"]}, folder)
+    # The pelvis delivers everything but the drop-out; stop once the trunk has it all.
+    result = await _record_until(recorder, {"trunk": sim.session.trunk.n // 36 * 36}, duration_s + 15)
+    assert result.status["pelvis"].reconnects == 1 and result.status["trunk"].reconnects == 0
+    events = _events(folder)
+    kinds = [(e["kind"], e["role"]) for e in events]
+    assert ("disconnect", "pelvis") in kinds and ("reconnect", "pelvis") in kinds
+    (gap,) = [e for e in events if e["kind"] == "gap"]
+    assert gap["role"] == "pelvis"
+    # The gap covers the drop-out plus the reconnection (back-off, scan, connect, restart).
+    assert drop_for <= gap["missing_samples"] / RATE_HZ < drop_for + 3.0
+
+    sensors, _ = read_sensors(folder)
+    for role, data in sensors.items():
+        truth = getattr(sim.session, role)
+        # Every recorded sample is the simulator's sample, in order; none is invented.
+        idx = np.searchsorted(truth.acc_mps2[:, 0], data.acc_mps2[:, 0])  # not sorted: match below instead
+        del idx
+        matched = _match_rows(truth.acc_mps2, data.acc_mps2)
+        assert (np.diff(matched) >= 1).all()
+        missing = np.setdiff1d(np.arange(matched[0], matched[-1] + 1), matched)
+        if role == "trunk":
+            assert missing.size == 0
+        else:  # one run of missing samples: the gap, as long as the event says
+            assert missing.size == gap["missing_samples"] and np.ptp(missing) == missing.size - 1
+            hole = np.diff(data.time_s).max()
+            assert hole == pytest.approx((gap["missing_samples"] + 1) / RATE_HZ, abs=0.01)
+
+
+def _match_rows(truth: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Index in ``truth`` of each row of ``got`` (float32-exact Movesense / mG Polar values)."""
+    out = np.empty(len(got), int)
+    j = 0
+    for i, row in enumerate(got):
+        while np.abs(truth[j] - row).max() > 0.006:
+            j += 1
+        out[i] = j
+        j += 1
+    return out
+
+
+async def test_a_sensor_that_never_appears_is_a_clear_error_after_the_timeout(bluez, tmp_path):
+    bluez([TRUNK], duration_s=10)
+    recorder = Recorder({"pelvis": "Movesense 000000000000", "trunk": TRUNK["address"]}, tmp_path / "s",
+                        connect_timeout_s=2.0)
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match="pelvis sensor 'Movesense 000000000000' was not found within 2 s"):
+        await recorder.run(10)
+    assert time.monotonic() - started < 8
+    assert not (tmp_path / "s").exists()  # nothing was recorded, no empty session left behind
+
+
+async def test_a_sensor_refusing_to_start_stops_the_recording_with_a_clear_error(bluez, tmp_path):
+    bluez([PELVIS, dict(TRUNK, refuse=True)], duration_s=10)
+    recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["address"]}, tmp_path / "s")
+    with pytest.raises(DeviceError, match="trunk sensor .* refused"):
+        await recorder.run(10)
+    events = _events(tmp_path / "s")
+    assert any(e["kind"] == "refused" and e["role"] == "trunk" for e in events)
+
+
+async def test_witmotion_without_device_clock_streams_at_its_rate(bluez, tmp_path):
+    bluez([WITMOTION], seed=4, duration_s=12)
+    recorder = Recorder({"pelvis": WITMOTION["address"]}, tmp_path / "s", rate_hz=RATE_HZ)
+    result = await recorder.run(6)
+    sensors, _ = read_sensors(tmp_path / "s")
+    data = sensors["pelvis"]
+    assert result.status["pelvis"].lost_samples == 0
+    assert data.n > 4 * RATE_HZ
+    assert np.median(np.diff(data.time_s)) == pytest.approx(1 / RATE_HZ, rel=0.02)
+
+
+def test_sigkill_of_the_recorder_leaves_a_session_that_opens_missing_at_most_the_last_second(
+        private_bus, bluez, tmp_path):
+    bluez([PELVIS, TRUNK], seed=7, duration_s=30)
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=private_bus.address)
+    with open(tmp_path / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "stridesense.cli", "record", "--pelvis", PELVIS["address"],
+                                 "--trunk", TRUNK["address"], "--runner", "kim", "--mass-kg", "58",
+                                 "--out", str(tmp_path / "sessions")], env=env, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 30
+    folder = None
+    while time.monotonic() < deadline and folder is None:
+        time.sleep(0.2)
+        folder = next((p for p in tmp_path.glob("sessions/kim-*") if (p / "trunk.samples.arrow").exists()), None)
+    assert folder is not None, (tmp_path / "stderr.txt").read_text()
+    time.sleep(6.0)
+    proc.send_signal(signal.SIGKILL)
+    killed_at_unix_s = time.time()
+    proc.wait()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader may warn of a cut-off last batch: expected after SIGKILL
+        sensors, manifest = read_sensors(folder)
+    assert manifest["runner"] == "kim" and manifest["mass_kg"] == 58
+    killed_at_s = killed_at_unix_s - manifest["meta"]["session_clock_zero_unix_s"]  # on the session clock
+    for role, data in sensors.items():
+        assert data.n > 4.0 * RATE_HZ, role
+        assert (np.diff(data.time_s) > 0).all()
+        assert killed_at_s - data.time_s[-1] < 1.0, role  # at most the last second is lost
+
+
+def test_record_and_scan_command_lines(private_bus, bluez, tmp_path, capsys, monkeypatch):
+    from stridesense.cli import main
+
+    bluez([PELVIS, TRUNK, SPEAKER], seed=2, duration_s=20)
+    assert main(["scan", "--timeout-s", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert PELVIS["name"] in out and TRUNK["address"] in out and "movesense" in out and SPEAKER["name"] not in out
+    assert main(["record", "--pelvis", PELVIS["name"], "--trunk", TRUNK["name"], "--runner", "ana",
+                 "--mass-kg", "61", "--out", str(tmp_path), "--duration-s", "8"]) == 0
+    out = capsys.readouterr().out
+    (folder,) = tmp_path.glob("ana-*")
+    assert str(folder) in out and "stridesense analyze" in out
+    assert main(["record", "--pelvis", "x", "--mass-kg", "-3"]) == 2
+    assert "mass" in capsys.readouterr().err
