@@ -247,7 +247,7 @@ class StreamDecoder:
             self.rate_hz = float(next(iter(self.decoder.rates_hz.values())))
         self.clock = DeviceClock(self.rate_hz)
         self.dropped: list[str] = []  # why each dropped packet was dropped
-        self.duplicates = 0
+        self._duplicates = 0
         self._half: dict[int, object] = {}  # Polar: acc or gyr frame waiting for its partner
         self._last_device_s: float | None = None
         self._count = 0  # WitMotion: samples so far, its only clock
@@ -256,6 +256,11 @@ class StreamDecoder:
         self._fit = None
         self._fit_at = -np.inf
         self._last_session_s = -np.inf
+
+    @property
+    def duplicates(self) -> int:
+        """Repeated or out-of-order notifications ignored, here or by the decoder."""
+        return self._duplicates + getattr(self.decoder, "duplicates", 0)
 
     def feed(self, host_s: float, uuid: str, payload: bytes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Decode one notification; (session time, acc, gyr) blocks. Raises CommandRefused."""
@@ -275,8 +280,11 @@ class StreamDecoder:
     def flush(self) -> list:
         """Samples a decoder still holds back, at the end of the stream."""
         flushed = getattr(self.decoder, "flush", None)
-        return [] if flushed is None else [b for s in self._pair(flushed())
-                                             if (b := self._timed(self._prev_host_s, *s)) is not None]
+        out = [] if flushed is None else [b for s in self._pair(flushed())
+                                            if (b := self._timed(self._prev_host_s, *s)) is not None]
+        self.dropped += ["an accelerometer or gyroscope frame without its partner"] * len(self._half)
+        self._half.clear()
+        return out
 
     def _pair(self, decoded) -> list[tuple]:
         """(acc, gyr, device time or None) per decoded block; Polar's separate frames joined."""
@@ -309,7 +317,7 @@ class StreamDecoder:
             self._count += n
             self._last_host_s = host_s
         if self._last_device_s is not None and device_s[0] <= self._last_device_s + 0.25 / self.rate_hz:
-            self.duplicates += 1  # a repeated or out-of-order packet: its samples are already written
+            self._duplicates += 1  # a repeated or out-of-order packet: its samples are already written
             return None
         self._last_device_s = float(device_s[-1])
         self.clock.add_packet(device_s, host_s)

@@ -40,6 +40,7 @@ BLUEZ = "org.bluez"
 ADAPTER_PATH = "/org/bluez/hci0"
 TICK_S = 0.004  # how often a device releases the packets its clock has reached
 RSSI_EVERY_S = 0.5
+FLOOD_BURST = 200  # a flooding device sends at most this many packets per tick
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -468,11 +469,16 @@ class SimDevice:
         packets = self.packets
         while self.next_packet < len(packets) and packets[self.next_packet][0] <= t_body:
             _, char, payload = packets[self.next_packet]
-            self.next_packet += 1
             c = self.chars[char]
-            if self.connected and c.notifying and self._wanted(payload):
+            listening = self.connected and c.notifying and self._wanted(payload)
+            if self.world.flood and not listening:
+                break  # a flood waits for its listener instead of losing packets
+            self.next_packet += 1
+            if listening:
                 c.notify(payload)
                 sent += 1
+                if self.world.flood and sent >= FLOOD_BURST:
+                    break  # let the other devices and the bus have their turn
         return sent
 
 

@@ -42,6 +42,8 @@ class MovesenseDecoder:
     def __init__(self, rate_hz: float):
         self.rate_hz = rate_hz
         self._pending: bytes | None = None
+        self._last = b""  # the last data or continuation notification, to recognise a repeat
+        self.duplicates = 0
         self._last_ms: int | None = None
         self._wraps = 0
 
@@ -55,15 +57,19 @@ class MovesenseDecoder:
         if kind == RESPONSE:
             check_response(payload)
             return []
+        if payload == self._last:
+            self.duplicates += 1  # the same notification twice: its bytes are already held
+            return []
         if kind == DATA_PART2:
             if self._pending is None:
                 raise ProtocolError("a continuation packet with no data packet before it", payload)
             self._pending += payload[2:]
+            self._last = payload
             return []
         if kind != DATA:
             raise ProtocolError(f"unknown Movesense packet type {kind}", payload)
         out = self.flush()
-        self._pending = payload
+        self._pending = self._last = payload
         return out
 
     def flush(self) -> list[ImuSamples]:

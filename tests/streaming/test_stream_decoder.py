@@ -1,0 +1,74 @@
+"""The recorder's consumer side: bytes -> samples on the session clock, bad packets counted, never fatal."""
+
+import numpy as np
+import pytest
+
+from stridesense.errors import CommandRefused
+from stridesense.streaming.ble import StreamDecoder
+from stridesense.streaming.devices import FAMILIES
+
+RATE = 208.0
+
+
+def _packets(sim, family, role="pelvis", t0=1e9):
+    data = getattr(sim.session, role).slice_time(10, 14)
+    enc = FAMILIES[family].encoder(RATE)
+    t = t0 + np.arange(data.n) / RATE
+    return data, enc.encode(data.acc_mps2, data.gyr_radps, t)
+
+
+def _feed(dec, packets, lag=0.01, period=None):
+    blocks = []
+    for k, (char, payload) in enumerate(packets):
+        blocks += dec.feed(k * (period or 8 / RATE) + lag, char, payload)
+    blocks += dec.flush()
+    return blocks
+
+
+def test_duplicated_and_malformed_packets_are_counted_and_the_rest_kept(sim_short):
+    data, packets = _packets(sim_short, "movesense")
+    noisy = []
+    for k, p in enumerate(packets):
+        noisy.append(p)
+        if k % 10 == 3:
+            noisy.append(p)  # the radio repeated it
+        if k % 10 == 7:
+            noisy.append((p[0], bytes([9, 42, 1, 2])))  # an unknown packet type
+    dec = StreamDecoder(FAMILIES["movesense"], RATE)
+    blocks = _feed(dec, noisy, period=4 / RATE)
+    acc = np.concatenate([b[1] for b in blocks])
+    n = data.n // 8 * 8
+    assert acc.shape[0] == n and np.abs(acc - data.acc_mps2[:n]).max() < 1e-5
+    assert dec.duplicates > 0 and len(dec.dropped) == sum(1 for k in range(len(packets)) if k % 10 == 7)
+    t = np.concatenate([b[0] for b in blocks])
+    assert (np.diff(t) > 0).all()
+
+
+def test_a_lost_polar_gyro_frame_drops_its_accelerometer_partner_and_is_counted(sim_short):
+    data, packets = _packets(sim_short, "polar")
+    del packets[5]  # a gyro frame lost on the way (frames alternate acc, gyr)
+    dec = StreamDecoder(FAMILIES["polar"], RATE)
+    blocks = _feed(dec, packets, period=18 / RATE)
+    n = sum(b[0].size for b in blocks)
+    assert n == (data.n // 36 - 1) * 36
+    assert dec.dropped == ["an accelerometer or gyroscope frame without its partner"]
+    assert dec.clock.gaps and dec.clock.gaps[0][2] == 36  # and the missing frame is a recorded gap
+
+
+def test_a_refusal_is_raised_not_counted():
+    dec = StreamDecoder(FAMILIES["polar"], RATE)
+    with pytest.raises(CommandRefused):
+        dec.feed(0.0, "fb005c81-02e7-f387-1cad-8acd2d8df0c8", bytes([0xF0, 2, 2, 5, 0]))
+
+
+def test_witmotion_silence_is_a_gap_not_squeezed_time(sim_short):
+    data, packets = _packets(sim_short, "witmotion")
+    dec = StreamDecoder(FAMILIES["witmotion"], RATE)
+    blocks = []
+    for k, (char, payload) in enumerate(packets):
+        if 300 - 104 <= k < 300:
+            continue  # half a second of samples never came
+        blocks += dec.feed(k / RATE + 0.005, char, payload)
+    t = np.concatenate([b[0] for b in blocks])
+    assert np.diff(t).max() == pytest.approx(105 / RATE, abs=2 / RATE)
+    assert dec.clock.gaps and abs(dec.clock.gaps[0][2] - 104) <= 2
