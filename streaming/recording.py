@@ -207,10 +207,16 @@ class SessionWriter:
         if self._closed:
             return
         self._closed = True
-        for f in [*self._samples.values(), *self._raw.values()]:
-            f.close()
-        if self._events is not None:
-            self._events.close()
+        failed = None
+        for name, f in [*self._samples.items(), *((f"{r} raw bytes", f) for r, f in self._raw.items()),
+                        ("events", self._events)]:
+            try:
+                if f is not None:
+                    f.close()
+            except OSError as e:  # close every file anyway; report the first failure
+                failed = failed or _recording_error(e, name)
+        if failed is not None:
+            raise failed
 
     def __enter__(self) -> SessionWriter:
         return self

@@ -14,7 +14,7 @@ import pytest
 from ble_harness import PELVIS, RATE_HZ, SPEAKER, TRUNK, WITMOTION, bluez, needs_dbus, private_bus, sim_config  # noqa: F401
 
 from stridesense.api import analyze
-from stridesense.errors import DeviceError
+from stridesense.errors import DeviceError, RecordingError
 from stridesense.models.simulator import simulate_session, write_simulation
 from stridesense.streaming.ble import Recorder, release_bluetooth, scan
 from stridesense.streaming.recording import read_sensors
@@ -218,3 +218,20 @@ def test_record_and_scan_command_lines(private_bus, bluez, tmp_path, capsys, mon
     assert str(folder) in out and "stridesense analyze" in out
     assert main(["record", "--pelvis", "x", "--mass-kg", "-3"]) == 2
     assert "mass" in capsys.readouterr().err
+
+
+async def test_a_full_disk_stops_the_recording_with_a_clear_error_keeping_what_was_written(bluez, tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    bluez([dict(PELVIS, drops=[[4.0, 1.0]]), TRUNK], seed=5, duration_s=20)
+    folder = tmp_path / "s"
+    recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["address"]}, folder)
+
+    def fill_the_disk_before_the_first_event(rec):
+        if folder.exists() and not (folder / "events.jsonl").exists():
+            os.symlink("/dev/full", folder / "events.jsonl")  # the next event written finds the disk full
+
+    with pytest.raises(RecordingError, match="disk is full; what was written so far is kept"):
+        await recorder.run(15, on_status=fill_the_disk_before_the_first_event, status_every_s=0.2)
+    sensors, _ = read_sensors(folder)
+    assert sensors["pelvis"].n > 3 * RATE_HZ and sensors["trunk"].n > 3 * RATE_HZ
