@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.models.impact import impact_metrics
+from stridesense.models.impact import IMPACT_PROMINENCE_BW
 
 G = GRAVITY_MPS2
 TURNING_RADPS = 0.15
@@ -103,6 +104,169 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(ym - slope * xm)
 
 
+# Compiled twins of the metric functions above, applied to every step at once.
+# Per step they are a few dozen small-array operations; run one step at a time
+# through numpy that overhead dominated the analysis of an hour (about 0.5 ms a
+# step).  tests/models/test_steps.py checks them against the functions above.
+
+
+@numba.njit(cache=True)
+def _first_local_max(x, prominence):
+    """First local maximum (plateaus: their middle) with at least ``prominence``; else the argmax.
+
+    Same peaks and prominences as scipy.signal.find_peaks (no wlen).
+    """
+    n = x.size
+    i = 1
+    while i < n - 1:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                peak = (i + ahead - 1) // 2
+                left_min = x[peak]
+                j = peak - 1
+                while j >= 0 and x[j] <= x[peak]:
+                    if x[j] < left_min:
+                        left_min = x[j]
+                    j -= 1
+                right_min = x[peak]
+                j = peak + 1
+                while j < n and x[j] <= x[peak]:
+                    if x[j] < right_min:
+                        right_min = x[j]
+                    j += 1
+                if x[peak] - max(left_min, right_min) >= prominence:
+                    return peak
+                i = ahead
+        i += 1
+    return int(np.argmax(x))
+
+
+@numba.njit(cache=True)
+def _rise_time(x, n, level, fs):
+    for i in range(n):
+        if x[i] >= level:
+            if i == 0:
+                return 0.0
+            return (i - 1 + (level - x[i - 1]) / (x[i] - x[i - 1])) / fs
+    return np.nan
+
+
+@numba.njit(cache=True)
+def _impact(force, smooth, fs):
+    """(peak_bw, loading_rate_bw_s) as models.impact.impact_metrics with a smoothed signal."""
+    if force.size < 4:
+        return np.nan, np.nan
+    i_peak = _first_local_max(smooth, IMPACT_PROMINENCE_BW / 2)
+    w = max(int(0.01 * fs), 1)
+    lo = max(i_peak - w, 0)
+    hi = min(i_peak + w + 1, force.size)
+    i_peak = lo + int(np.argmax(force[lo:hi]))
+    peak = force[i_peak]
+    t20 = _rise_time(force, i_peak + 1, 0.2 * peak, fs)
+    t80 = _rise_time(force, i_peak + 1, 0.8 * peak, fs)
+    rate = 0.6 * peak / (t80 - t20) if t80 > t20 else np.nan
+    return force.max(), rate
+
+
+@numba.njit(cache=True)
+def _fit(x, y):
+    m = x.size
+    xm = x.sum() / m
+    ym = y.sum() / m
+    den = 0.0
+    num = 0.0
+    for i in range(m):
+        den += (x[i] - xm) ** 2
+        num += (x[i] - xm) * (y[i] - ym)
+    slope = num / den if den > 0 else 0.0
+    return slope, ym - slope * xm
+
+
+@numba.njit(cache=True)
+def _detrended_ptp_deg(y):
+    m = y.size
+    if m < 3:
+        return np.nan
+    x = np.arange(m) * 1.0
+    slope, offset = _fit(x, y)
+    r = y - (offset + slope * x)
+    return np.degrees(r.max() - r.min())
+
+
+@numba.njit(cache=True)
+def _vertical_oscillation_cm(az, fs):
+    dt = 1.0 / fs
+    a = az - az.mean()
+    v = np.cumsum(a) * dt
+    v = v - v.mean()
+    z = np.cumsum(v) * dt
+    m = z.size
+    z0, z1 = z[0], z[-1]
+    for i in range(m):
+        z[i] -= z0 + (z1 - z0) * (i / (m - 1)) if m > 1 else z0
+    return (z.max() - z.min()) * 100.0
+
+
+@numba.njit(cache=True)
+def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
+                  sign, fs, turning_radps, out, flags):
+    """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated)."""
+    n = time_s.size
+    for k in range(ic.size):
+        a, b = i_ic[k], min(max(i_to[k], i_ic[k] + 1), n)
+        e = min(max(i_next[k], i_ic[k] + 2), n)
+        p0, p1 = s0[k], min(s1[k], n)
+        peak, rate = _impact(f_lp[a:b] / G, f_smooth[a:b] / G, fs)
+        if p1 - p0 > 3:
+            slope, offset = _fit(time_s[p0:p1] - ic[k], ang[p0:p1, 0])
+        else:
+            slope, offset = 0.0, ang[a, 0]
+        v = 0.0
+        v_min = np.inf
+        acc_max = 0.0
+        drop = -np.inf
+        sat = False
+        for j in range(a, b):
+            heading = offset + slope * (time_s[j] - ic[k])
+            v += (f_w[j, 0] * np.cos(heading) + f_w[j, 1] * np.sin(heading)) / fs
+            v_min = min(v_min, v)
+            acc_max = max(acc_max, np.sqrt(f_w[j, 0] ** 2 + f_w[j, 1] ** 2 + f_w[j, 2] ** 2))
+            drop = max(drop, sign[k] * ang[j, 2])
+            sat = sat or saturated[j]
+        turning = abs(slope) > turning_radps
+        for j in range(a, e):
+            turning = turning or held[j]
+        out[k, 0] = np.degrees(drop)
+        out[k, 1] = peak
+        out[k, 2] = rate
+        out[k, 3] = acc_max / G
+        out[k, 4] = _vertical_oscillation_cm(f_w[a:e, 2] - G, fs)
+        out[k, 5] = max(0.0, -v_min) if b > a else np.nan
+        out[k, 6] = _detrended_ptp_deg(ang[p0:p1, 0])
+        out[k, 7] = np.degrees(ang[a:e, 1].mean())
+        flags[k, 0] = turning
+        flags[k, 1] = sat
+
+
+@numba.njit(cache=True)
+def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, b0, b1, s0, s1, both_gyro, out, flags):
+    """Trunk lean and pelvis-trunk rotation of every step whose stride the trunk covers."""
+    for k in range(a0.size):
+        if a1[k] - a0[k] < 3:
+            continue
+        flags[k, 0] = True
+        out[k, 0] = np.degrees(t_ang[a0[k]:a1[k], 1].mean())
+        if both_gyro:
+            yaw = np.interp(p_time[s0[k]:s1[k]], t_time[b0[k]:b1[k]], t_ang[b0[k]:b1[k], 0])
+            out[k, 1] = _detrended_ptp_deg(yaw - p_yaw[s0[k]:s1[k]])
+        for j in range(a0[k], a1[k]):
+            if t_saturated[j]:
+                flags[k, 1] = True
+
+
 def step_rows(
     ic_s: np.ndarray,
     to_s: np.ndarray,
@@ -116,6 +280,7 @@ def step_rows(
     pelvis_has_gyro: bool = True,
     trunk_has_gyro: bool = True,
     trunk_reason: str | None = "trunk_missing",
+    strides: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict]:
     """Per-step rows (METRICS.md columns) for steps ``k_range`` of a bout.
 
@@ -131,69 +296,79 @@ def step_rows(
         Segment signals covering the steps (trunk may be None).
     sampling_rate_hz
         Pelvis sample rate, Hz.
+    strides
+        Per step of ``k_range``, the contacts (indices into ``ic_s``) that
+        start and end its stride; by default this step and the next, or the
+        previous and this one for the last step of ``ic_s``.
     """
-    fs = sampling_rate_hz
-    rows = []
+    fs = float(sampling_rate_hz)
+    ks = np.asarray(k_range, dtype=np.int64)
+    if ks.size == 0:
+        return []
+    ic_s, to_s = np.asarray(ic_s, float), np.asarray(to_s, float)
     n_ic = ic_s.size
-    for k in k_range:
-        ic, to, nxt = ic_s[k], to_s[k], ic_s[k + 1]
-        j0, j1 = (k, k + 2) if k + 2 < n_ic else (max(k - 1, 0), k + 1)
-        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to), pelvis.index(nxt)
-        s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
-        sign = 1.0 if side[k] == "L" else -1.0
+    ic, to, nxt = ic_s[ks], to_s[ks], ic_s[ks + 1]
+    if strides is None:
+        last = ks + 2 >= n_ic  # the last step of a bout: its stride is the previous step and this one
+        j0 = np.where(last, np.maximum(ks - 1, 0), ks)
+        j1 = np.where(last, ks + 1, ks + 2)
+    else:
+        j0, j1 = (np.asarray(j, dtype=np.int64) for j in strides)
+    pt = pelvis.time_s
+    s0, s1 = np.searchsorted(pt, ic_s[j0]), np.searchsorted(pt, ic_s[j1])
+    sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)
+    out = np.full((ks.size, 8), np.nan)
+    flags = np.zeros((ks.size, 2), dtype=np.bool_)
+    _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
+                  pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
+                  ic, to, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to), np.searchsorted(pt, nxt), s0, s1,
+                  sign, fs, TURNING_RADPS, out, flags)
+    trunk_out = np.full((ks.size, 2), np.nan)
+    trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
+    if trunk is not None:
+        tt = trunk.time_s
+        covered = (tt[0] <= ic) & (tt[-1] >= ic_s[j1]) if tt.size else np.zeros(ks.size, bool)
+        a0, a1 = np.searchsorted(tt, ic), np.searchsorted(tt, nxt)
+        a1 = np.where(covered, a1, a0)  # not covered: no trunk values
+        _trunk_steps(pt, np.ascontiguousarray(pelvis.angles_rad[:, 0]), tt, np.ascontiguousarray(trunk.angles_rad),
+                     trunk.saturated, a0, a1, np.searchsorted(tt, ic_s[j0]), np.searchsorted(tt, ic_s[j1]), s0, s1,
+                     bool(pelvis_has_gyro and trunk_has_gyro), trunk_out, trunk_flags)
+    if not pelvis_has_gyro:
+        out[:, [0, 6]] = np.nan
+        flags[:, 0] = False
+    if fs < MIN_LOADING_RATE_HZ:
+        out[:, 2] = np.nan
+    rows = []
+    for r, k in enumerate(ks):
         reason = list(reasons[k])
-        ang = pelvis.angles_rad
-        stance = slice(i_ic, max(i_to, i_ic + 1))
-        step = slice(i_ic, max(i_next, i_ic + 2))
-        f_vert = pelvis.f_vert_lp_mps2
-        impact = impact_metrics(f_vert[stance] / G, fs, pelvis.f_vert_smooth_mps2[stance] / G)
-        f_w = pelvis.f_world_mps2
-        # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out);
-        # without a gyroscope the levelled frame does not turn, and the trend is flat.
-        t_stride = pelvis.time_s[s0:s1]
-        slope, offset = linear_fit(t_stride - ic, ang[s0:s1, 0]) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
-        heading = offset + slope * (pelvis.time_s[stance] - ic)
-        a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
-        acc_norm = np.linalg.norm(f_w[stance], axis=1)
-        turn_rate = abs(slope)
-        if pelvis_has_gyro and (turn_rate > TURNING_RADPS or pelvis.reference_held[step].any()):
+        if flags[r, 0]:
             reason.append("turning")
-        if pelvis.saturated[stance].any():
+        if flags[r, 1]:
             reason.append("saturated")
-        row = {
-            "side": side[k],
-            "ic_s": ic,
-            "to_s": to,
-            "contact_time_ms": (to - ic) * 1e3,
-            "flight_time_ms": (nxt - to) * 1e3,
-            "step_time_s": nxt - ic,
-            "cadence_spm": 60.0 / (nxt - ic),
-            "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
-            "trunk_lean_deg": np.nan,
-            "peak_vgrf_bw": impact.peak_bw,
-            "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
-            "peak_acc_g": float(acc_norm.max() / G),
-            "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
-            "braking_mps": braking_mps(a_fwd, fs),
-            "pelvic_rotation_deg": detrended_ptp_deg(ang[s0:s1, 0]) if pelvis_has_gyro else np.nan,
-            "pelvis_trunk_rotation_deg": np.nan,
-            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
-        }
-        if trunk is not None:
-            a0, a1 = trunk.index(ic), trunk.index(nxt)
-            t_step = slice(a0, a1)
-            t_stride = slice(trunk.index(ic_s[j0]), trunk.index(ic_s[j1]))
-            if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
-                row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
-                if pelvis_has_gyro and trunk_has_gyro:
-                    trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
-                    row["pelvis_trunk_rotation_deg"] = detrended_ptp_deg(trunk_yaw - ang[s0:s1, 0])
-                if trunk.saturated[t_step].any() and "saturated" not in reason:
-                    reason.append("saturated")
-            elif trunk_reason:
-                reason.append(trunk_reason)
+        if trunk is not None and trunk_flags[r, 0]:
+            if trunk_flags[r, 1] and "saturated" not in reason:
+                reason.append("saturated")
         elif trunk_reason:
             reason.append(trunk_reason)
-        row["quality"] = ";".join(dict.fromkeys(reason)) or "ok"
-        rows.append(row)
+        step_time = nxt[r] - ic[r]
+        rows.append({
+            "side": side[k],
+            "ic_s": ic[r],
+            "to_s": to[r],
+            "contact_time_ms": (to[r] - ic[r]) * 1e3,
+            "flight_time_ms": (nxt[r] - to[r]) * 1e3,
+            "step_time_s": step_time,
+            "cadence_spm": 60.0 / step_time,
+            "pelvic_drop_deg": float(out[r, 0]),
+            "trunk_lean_deg": float(trunk_out[r, 0]),
+            "peak_vgrf_bw": float(out[r, 1]),
+            "loading_rate_bw_s": float(out[r, 2]),
+            "peak_acc_g": float(out[r, 3]),
+            "vertical_oscillation_cm": float(out[r, 4]),
+            "braking_mps": float(out[r, 5]),
+            "pelvic_rotation_deg": float(out[r, 6]),
+            "pelvis_trunk_rotation_deg": float(trunk_out[r, 1]),
+            "pelvic_tilt_deg": float(out[r, 7]),
+            "quality": ";".join(dict.fromkeys(reason)) or "ok",
+        })
     return rows

@@ -501,20 +501,22 @@ class Analyzer:
                 r.append("sensor_moved")
             elif any(ic[k] > m for m in moves):
                 r.append("realigned")
-        # Steps are measured in bouts so that each one's stride stays inside its bout.
-        rows = []
-        for k in ks:
-            b_end = k + 1
-            while b_end + 1 < n_side and ic[b_end + 1] - ic[b_end] <= MAX_STEP_S and b_end < k + 2:
-                b_end += 1
-            b_start = k - 1 if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S else k
-            sl = slice(b_start, b_end + 1)
-            rows += step_rows(
-                ic[sl], to[sl], side[sl], [reasons.get(j, []) for j in range(b_start, b_end + 1)],
-                range(k - b_start, k - b_start + 1), pel, tr,
-                self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
-                trunk_reason="trunk_missing" if self._has_trunk else None,
-            )
+        # Each step's stride stays inside its bout: this step and the next, or, for the last
+        # step of a bout, the previous one (if in the bout) and this one.
+        k = np.asarray(list(ks), dtype=np.int64)
+        if k.size == 0:
+            return []
+        has_next2 = k + 2 < n_side
+        has_next2[has_next2] = ic[k[has_next2] + 2] - ic[k[has_next2] + 1] <= MAX_STEP_S
+        has_prev = k > 0
+        has_prev[has_prev] = ic[k[has_prev]] - ic[k[has_prev] - 1] <= MAX_STEP_S
+        j0 = np.where(has_next2, k, np.where(has_prev, k - 1, k))
+        j1 = np.where(has_next2, k + 2, k + 1)
+        rows = step_rows(
+            ic, to, side, [reasons.get(j, []) for j in range(n_side)], k, pel, tr,
+            self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
+            trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
+        )
         for k, row in zip(ks, rows):
             row["bout"] = self._bout[k]
         return rows

@@ -1,0 +1,143 @@
+"""The compiled per-step metrics against the pure per-step functions they twin."""
+
+import numpy as np
+import pytest
+
+from stridesense.api import analyze_session
+from stridesense.imu.consts import GRAVITY_MPS2 as G
+from stridesense.models import steps
+from stridesense.models.impact import first_local_max, impact_metrics
+from stridesense.models.steps import (
+    MIN_LOADING_RATE_HZ,
+    TURNING_RADPS,
+    braking_mps,
+    detrended_ptp_deg,
+    linear_fit,
+    vertical_oscillation_cm,
+)
+
+
+def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_rate_hz, *, pelvis_has_gyro=True,
+                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None):
+    """The per-step loop over the pure functions of models.steps and models.impact (numpy, one step at a time)."""
+    fs = sampling_rate_hz
+    rows = []
+    n_ic = ic_s.size
+    for r, k in enumerate(k_range):
+        ic, to, nxt = ic_s[k], to_s[k], ic_s[k + 1]
+        j0, j1 = strides[0][r], strides[1][r]
+        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to), pelvis.index(nxt)
+        s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
+        sign = 1.0 if side[k] == "L" else -1.0
+        reason = list(reasons[k])
+        ang = pelvis.angles_rad
+        stance = slice(i_ic, max(i_to, i_ic + 1))
+        step = slice(i_ic, max(i_next, i_ic + 2))
+        f_vert = pelvis.f_vert_lp_mps2
+        impact = impact_metrics(f_vert[stance] / G, fs, pelvis.f_vert_smooth_mps2[stance] / G)
+        f_w = pelvis.f_world_mps2
+        # Heading: the stride's linear trend of pelvis yaw (its own rotation averages out);
+        # without a gyroscope the levelled frame does not turn, and the trend is flat.
+        t_stride = pelvis.time_s[s0:s1]
+        slope, offset = linear_fit(t_stride - ic, ang[s0:s1, 0]) if s1 - s0 > 3 else (0.0, ang[i_ic, 0])
+        heading = offset + slope * (pelvis.time_s[stance] - ic)
+        a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
+        acc_norm = np.linalg.norm(f_w[stance], axis=1)
+        turn_rate = abs(slope)
+        if pelvis_has_gyro and (turn_rate > TURNING_RADPS or pelvis.reference_held[step].any()):
+            reason.append("turning")
+        if pelvis.saturated[stance].any():
+            reason.append("saturated")
+        row = {
+            "side": side[k],
+            "ic_s": ic,
+            "to_s": to,
+            "contact_time_ms": (to - ic) * 1e3,
+            "flight_time_ms": (nxt - to) * 1e3,
+            "step_time_s": nxt - ic,
+            "cadence_spm": 60.0 / (nxt - ic),
+            "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
+            "trunk_lean_deg": np.nan,
+            "peak_vgrf_bw": impact.peak_bw,
+            "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
+            "peak_acc_g": float(acc_norm.max() / G),
+            "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
+            "braking_mps": braking_mps(a_fwd, fs),
+            "pelvic_rotation_deg": detrended_ptp_deg(ang[s0:s1, 0]) if pelvis_has_gyro else np.nan,
+            "pelvis_trunk_rotation_deg": np.nan,
+            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
+        }
+        if trunk is not None:
+            a0, a1 = trunk.index(ic), trunk.index(nxt)
+            t_step = slice(a0, a1)
+            t_stride = slice(trunk.index(ic_s[j0]), trunk.index(ic_s[j1]))
+            if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
+                row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
+                if pelvis_has_gyro and trunk_has_gyro:
+                    trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
+                    row["pelvis_trunk_rotation_deg"] = detrended_ptp_deg(trunk_yaw - ang[s0:s1, 0])
+                if trunk.saturated[t_step].any() and "saturated" not in reason:
+                    reason.append("saturated")
+            elif trunk_reason:
+                reason.append(trunk_reason)
+        elif trunk_reason:
+            reason.append(trunk_reason)
+        row["quality"] = ";".join(dict.fromkeys(reason)) or "ok"
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def captured(sim_short):
+    """The arguments of every step_rows call while analysing a session."""
+    calls = []
+    original = steps.step_rows
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return original(*args, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr("stridesense.pipeline.step_rows", spy)
+    try:
+        analyze_session(sim_short.session)
+    finally:
+        mp.undo()
+    return calls
+
+
+def test_compiled_step_metrics_match_the_per_step_functions(captured):
+    n = 0
+    for args, kwargs in captured:
+        got = steps.step_rows(*args, **kwargs)
+        want = reference_rows(*args, **kwargs)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g["quality"] == w["quality"] and g["side"] == w["side"]
+            for col, value in w.items():
+                if isinstance(value, float):
+                    assert g[col] == pytest.approx(value, rel=1e-9, abs=1e-9, nan_ok=True), col
+            n += 1
+    assert n > 150
+
+
+@pytest.mark.parametrize("x", [
+    [0, 1, 0.5, 2, 1, 3, 0],
+    [0, 1, 1, 1, 0.85, 2, 0],  # a plateau: its middle
+    [0, 0.5, 0.45, 0.52, 0.3, 0],  # no peak stands out: the maximum
+    [3, 2, 1, 0],
+])
+def test_first_local_max_is_scipys(x):
+    x = np.asarray(x, float)
+    assert steps._first_local_max(x, 0.1) == first_local_max(x, 0.1)
+
+
+def test_compiled_impact_matches_impact_metrics(sim_short):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(4, 60))
+        f = np.cumsum(rng.normal(0, 0.3, n)) + 2.0
+        smooth = np.convolve(f, np.ones(3) / 3, mode="same")
+        peak, rate = steps._impact(f, smooth, 200.0)
+        ref = impact_metrics(f, 200.0, smooth)
+        assert peak == pytest.approx(ref.peak_bw) and rate == pytest.approx(ref.loading_rate_bw_s, nan_ok=True)
