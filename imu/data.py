@@ -83,8 +83,8 @@ class SensorData:
         return float(self.time_s[-1] - self.time_s[0]) if self.n else 0.0
 
     def slice_time(self, t0: float, t1: float) -> "SensorData":
-        """Samples with ``t0 <= time_s < t1``."""
-        m = (self.time_s >= t0) & (self.time_s < t1)
+        """Samples with ``t0 <= time_s < t1`` (views: time is increasing, so a slice is a range)."""
+        m = slice(*np.searchsorted(self.time_s, [t0, t1]))
         return replace(
             self,
             time_s=self.time_s[m],

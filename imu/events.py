@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
@@ -137,40 +138,57 @@ def _edge(t, f, peak_i, bound, base, peak, *, rising: bool) -> tuple[float, bool
     the falling one), the nearest crossings of the 45 % and then the 15 %
     level define the line that is extended down to the flight level.
     """
+    t_edge, ok = _edge_kernel(t, f, int(peak_i), int(bound), float(base), float(peak), bool(rising))
+    return float(t_edge), bool(ok)
+
+
+@numba.njit(cache=True)
+def _edge_kernel(t, f, peak_i, bound, base, peak, rising):
+    # Compiled: two edges for every stance of an hour are tens of thousands of calls.
     lo = base + EDGE_LO * (peak - base)
     hi = base + EDGE_HI * (peak - base)
+    j_hi = -1
+    j_lo = -1
     if rising:
         a0, a1 = max(bound, 0), peak_i  # pairs (a, a + 1) for a in [a0, a1)
-        fa, fb = f[a0:a1], f[a0 + 1:a1 + 1]
-        hit_hi = np.flatnonzero((fa < hi) & (hi <= fb))
-        if hit_hi.size:
-            j_hi = hit_hi[-1]
-            hit_lo = np.flatnonzero((fa[: j_hi + 1] < lo) & (lo <= fb[: j_hi + 1]))
         fallback = t[a0]
+        for a in range(a1 - 1, a0 - 1, -1):
+            if f[a] < hi <= f[a + 1]:
+                j_hi = a
+                break
+        if j_hi >= 0:
+            for a in range(j_hi, a0 - 1, -1):
+                if f[a] < lo <= f[a + 1]:
+                    j_lo = a
+                    break
     else:
         a0, a1 = peak_i, min(bound, f.size - 1)
-        fa, fb = f[a0:a1], f[a0 + 1:a1 + 1]
-        hit_hi = np.flatnonzero((fa >= hi) & (hi > fb))
-        if hit_hi.size:
-            j_hi = hit_hi[0]
-            hit_lo = j_hi + np.flatnonzero((fa[j_hi:] >= lo) & (lo > fb[j_hi:]))
         fallback = t[a1]
-    if not hit_hi.size or not hit_lo.size:
-        return float(fallback), False
-    j_lo = hit_lo[-1] if rising else hit_lo[0]
-    t_hi = _crossing(t, f, a0 + j_hi, hi)
-    t_lo = _crossing(t, f, a0 + j_lo, lo)
+        for a in range(a0, a1):
+            if f[a] >= hi > f[a + 1]:
+                j_hi = a
+                break
+        if j_hi >= 0:
+            for a in range(j_hi, a1):
+                if f[a] >= lo > f[a + 1]:
+                    j_lo = a
+                    break
+    if j_hi < 0 or j_lo < 0:
+        return fallback, False
+    t_hi = _crossing(t, f, j_hi, hi)
+    t_lo = _crossing(t, f, j_lo, lo)
     if t_hi == t_lo:
-        return float(fallback), False
+        return fallback, False
     slope = (hi - lo) / (t_hi - t_lo)
-    return float(t_lo - (lo - base) / slope), True
+    return t_lo - (lo - base) / slope, True
 
 
-def _crossing(t: np.ndarray, f: np.ndarray, i: int, level: float) -> float:
+@numba.njit(cache=True)
+def _crossing(t, f, i, level):
     """Time where f crosses ``level`` between samples i and i+1 (linear)."""
     d = f[i + 1] - f[i]
     frac = 0.5 if d == 0 else min(max((level - f[i]) / d, 0.0), 1.0)
-    return float(t[i] + frac * (t[i + 1] - t[i]))
+    return t[i] + frac * (t[i + 1] - t[i])
 
 
 def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -156,12 +156,30 @@ def strapdown(q0, gyr_radps, dt):
     return out
 
 
+@numba.njit(cache=True)
+def _rotate(q, v, sign):
+    out = np.empty((v.shape[0], 3))
+    for i in range(v.shape[0]):
+        w, x, y, z = q[i, 0], sign * q[i, 1], sign * q[i, 2], sign * q[i, 3]
+        vx, vy, vz = v[i, 0], v[i, 1], v[i, 2]
+        tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
+        out[i, 0] = vx + w * tx + (y * tz - z * ty)
+        out[i, 1] = vy + w * ty + (z * tx - x * tz)
+        out[i, 2] = vz + w * tz + (x * ty - y * tx)
+    return out
+
+
 def rotate(q: np.ndarray, v: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """Rotate vectors ``v`` (n, 3) by quaternions ``q`` (n, 4) (or their inverse)."""
-    w = q[:, :1]
-    u = -q[:, 1:] if inverse else q[:, 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    """Rotate vectors ``v`` (n, 3) by quaternions ``q`` (n, 4) (or their inverse).
+
+    ``v' = v + w t + u x t`` with ``t = 2 u x v`` (q = [w, u]), compiled: the
+    pipeline rotates every sample several times.
+    """
+    q = np.atleast_2d(np.asarray(q, dtype=float))
+    v = np.atleast_2d(np.asarray(v, dtype=float))
+    n = max(q.shape[0], v.shape[0])
+    q, v = np.broadcast_to(q, (n, 4)), np.broadcast_to(v, (n, 3))  # one of either: applies to all
+    return _rotate(np.ascontiguousarray(q), np.ascontiguousarray(v), -1.0 if inverse else 1.0)
 
 
 def quat_from_gravity(gravity_sensor: np.ndarray) -> np.ndarray:

@@ -289,7 +289,7 @@ def step_rows(
     ic_s, to_s, side
         All contacts of the bout, in order (step k ends at ``ic_s[k + 1]``).
     reasons
-        Per contact, quality reasons already known (events, gaps).
+        Per contact (indexed by contact number), quality reasons already known (events, gaps).
     k_range
         Which steps to compute; each needs ``k + 1 < len(ic_s)``.
     pelvis, trunk

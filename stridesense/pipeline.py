@@ -21,6 +21,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from collections import defaultdict
+
 import numpy as np
 import pandas as pd
 
@@ -409,10 +411,14 @@ class Analyzer:
         ic = np.array(self._ic)
         while k < n:
             if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
-                self._side.append("R" if self._side[-1] == "L" else "L")
-                score = np.sign(self._cue_means(k, k + 1)[0]).sum()
-                self._agree.append(bool(score > 0) if self._side[-1] == "L" else bool(score < 0))
-                k += 1
+                end = k + 1  # the bout continues: sides alternate, each step's cues check it
+                while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S:
+                    end += 1
+                scores = np.sign(self._cue_means(k, end)).sum(axis=1)
+                for score in scores:
+                    self._side.append("R" if self._side[-1] == "L" else "L")
+                    self._agree.append(bool(score > 0) if self._side[-1] == "L" else bool(score < 0))
+                k = end
                 continue
             # A new bout: its first steps vote on the parity.
             end = k + 1
@@ -513,7 +519,7 @@ class Analyzer:
         j0 = np.where(has_next2, k, np.where(has_prev, k - 1, k))
         j1 = np.where(has_next2, k + 2, k + 1)
         rows = step_rows(
-            ic, to, side, [reasons.get(j, []) for j in range(n_side)], k, pel, tr,
+            ic, to, side, defaultdict(list, reasons), k, pel, tr,
             self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
