@@ -8,6 +8,10 @@ units against physics: standing still, an accelerometer reads 1 g.
   and ``...;X [dps];Y [dps];Z [dps]``.  The sensor timestamps (ns since
   2000-01-01, the device's clock) give the sample times; the phone timestamps
   put them on the phone's clock, which two sensors recorded by one phone share.
+* Movesense Showcase (iOS app, its CSV conversion of a recording): one file
+  per measurement, header ``timestamp,x,y,z``; each notification is a line
+  ``<device ms>,x,y,z`` followed by lines ``,x,y,z`` for its further samples.
+  Accelerometer in m/s^2, gyroscope in deg/s.
 * A generic CSV with the user's column names, time unit and sensor units.
 """
 
@@ -272,3 +276,74 @@ def _read_psl(path: str | Path, header: list[str]) -> tuple[np.ndarray, np.ndarr
     # Phone stamps arrive late and in bursts; the sensor clock is steady: keep its spacing, take the phone's offset.
     offset = float(np.median(phone_s - t_dev))
     return t_dev + offset, frame[["x", "y", "z"]].to_numpy(float)
+
+
+SHOWCASE_HEADER = ["timestamp", "x", "y", "z"]
+MOVESENSE_RATES_HZ = (13, 26, 52, 104, 208, 416, 833, 1666)
+
+
+def read_movesense_showcase(acc_path: str | Path, gyr_path: str | Path | None, *, role: str) -> SensorData:
+    """Read Movesense Showcase's CSV files of one sensor (accelerometer, and gyroscope if given).
+
+    Time: each notification's device timestamp (ms, the sensor's clock) is its
+    first sample's; the rate is the nearest Movesense rate to the samples per
+    millisecond between notifications, and the further samples follow at that
+    rate.  Times are seconds from the first accelerometer sample.  The
+    gyroscope (same clock) is interpolated onto the accelerometer's times.
+    """
+    acc_t, acc = _read_showcase(acc_path)
+    t0 = acc_t[0]
+    gyr_radps = None
+    if gyr_path is not None:
+        gyr_t, gyr = _read_showcase(gyr_path)
+        overlap = (acc_t >= gyr_t[0]) & (acc_t <= gyr_t[-1])
+        if overlap.sum() < 10:
+            raise InputError("the accelerometer and gyroscope files do not overlap in time: are they from the "
+                             "same recording of the same sensor?", str(gyr_path))
+        acc_t, acc = acc_t[overlap], acc[overlap]
+        gyr_radps = np.column_stack([np.interp(acc_t, gyr_t, gyr[:, i]) for i in range(3)]) * np.pi / 180.0
+    data = SensorData(acc_t - t0, acc, gyr_radps, role, source=str(acc_path),
+                      meta={"importer": "movesense-showcase"})
+    check_units(data, "mps2", "dps" if gyr_radps is not None else None)
+    _check_rate_steady(data)
+    return data.validate()
+
+
+def _read_showcase(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """One Showcase CSV: (sample times on the device clock, s; (n, 3) values as written)."""
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise InputError("file not found", src)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("file is empty", src) from None
+    cols = [c.strip() for c in df.columns]
+    if cols != SHOWCASE_HEADER:
+        raise InputError(f"line 1: header {','.join(cols)!r} is not Movesense Showcase's "
+                         f"{','.join(SHOWCASE_HEADER)!r} (acceleration or gyroscope export)", src)
+    xyz = df[["x", "y", "z"]].apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce")).to_numpy(float)
+    stamp = pd.to_numeric(df["timestamp"].str.strip().replace("", np.nan), errors="coerce").to_numpy(float)
+    stamped = df["timestamp"].str.strip().to_numpy() != ""
+    bad = np.isnan(xyz).any(axis=1) | (stamped & np.isnan(stamp))
+    if bad.any():
+        raise InputError(f"line {int(np.flatnonzero(bad)[0]) + 2}: not a valid sample row", src)
+    if not stamped.any() or not stamped[0]:
+        raise InputError("line 2: the first row has no timestamp", src)
+    starts = np.flatnonzero(stamped)
+    per_packet = np.diff(np.append(starts, len(df)))
+    ms = stamp[starts]
+    # The device clock is a u32 of milliseconds: unwrap it, then refuse a clock that goes back.
+    ms = ms + 2.0 ** 32 * np.cumsum(np.append(0, np.diff(ms) < -2.0 ** 31))
+    step = np.diff(ms)
+    if (step < 0).any():
+        k = int(np.argmax(step < 0)) + 1
+        raise InputError(f"line {starts[k] + 2}: the timestamp goes back ({ms[k - 1]:.0f} -> {ms[k]:.0f} ms)", src)
+    if starts.size < 3:
+        raise InputError("too few notifications to find the sample rate", src)
+    ms_per_sample = np.median(step / per_packet[:-1])
+    rate = min(MOVESENSE_RATES_HZ, key=lambda r: abs(np.log(r * ms_per_sample / 1000.0)))
+    within = np.arange(len(df)) - np.repeat(starts, per_packet)
+    t = np.repeat(ms / 1000.0, per_packet) + within / rate
+    return t - t[0], xyz

@@ -26,6 +26,12 @@ def register(sub) -> None:
     common(q)
     q.set_defaults(func=run_polar)
 
+    q = kinds.add_parser("movesense-showcase", help="Movesense Showcase's CSV files (acceleration, gyroscope)")
+    q.add_argument("acc", help="the acceleration CSV")
+    q.add_argument("gyro", nargs="?", help="the gyroscope CSV of the same sensor (optional)")
+    common(q)
+    q.set_defaults(func=run_showcase)
+
     q = kinds.add_parser("csv", help="a CSV export with your column names and units")
     q.add_argument("file")
     q.add_argument("--time-col", help="time column (default: looked for)")
@@ -43,6 +49,13 @@ def run_polar(args) -> int:
 
     data = read_polar_sensor_logger(args.acc, args.gyro, role=args.role)
     return _finish(args, data, PSL_ACC_HEADER, detect)
+
+
+def run_showcase(args) -> int:
+    from stridesense.streaming.importers import SHOWCASE_HEADER, detect, read_movesense_showcase
+
+    data = read_movesense_showcase(args.acc, args.gyro, role=args.role)
+    return _finish(args, data, SHOWCASE_HEADER, detect)
 
 
 def run_csv(args) -> int:

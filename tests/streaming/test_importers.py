@@ -141,3 +141,66 @@ def test_mixed_units_between_axes_are_refused(tmp_path, sim_short):
     df.to_csv(tmp_path / "mixed.csv", index=False)
     with pytest.raises(InputError, match="mixed units"):
         read_csv_export(tmp_path / "mixed.csv", role="pelvis")
+
+
+def write_showcase(path, time_s, values, per_notification=8, start_ms=4_294_960_000):
+    """Write one measurement as Movesense Showcase converts a recording to CSV.
+
+    ``timestamp,x,y,z``; a notification's first sample carries its device
+    timestamp (ms, u32: this one wraps mid-file), the others an empty field;
+    values as float32 text.
+    """
+    lines = ["timestamp,x,y,z"]
+    for i in range(0, len(time_s) - per_notification + 1, per_notification):
+        ms = int(round(start_ms + time_s[i] * 1000)) % 2**32
+        for j in range(i, i + per_notification):
+            x, y, z = (str(np.float32(v)) for v in values[j])
+            lines.append(f"{ms if j == i else ''},{x},{y},{z}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def sim_208():
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    return simulate_session(SimConfig(seed=21, duration_s=40.0, pelvis_rate_hz=208.0, trunk_rate_hz=None))
+
+
+def test_movesense_showcase_files_import_in_si_units_and_analyse(tmp_path, sim_208):
+    from stridesense.api import analyze
+
+    pel = sim_208.session.pelvis
+    acc = write_showcase(tmp_path / "2026-06-10T10:00:00Z_223330000001_Acc.csv", pel.time_s, pel.acc_mps2)
+    gyr = write_showcase(tmp_path / "2026-06-10T10:00:00Z_223330000001_Gyro.csv", pel.time_s,
+                         np.degrees(pel.gyr_radps))
+    out = tmp_path / "session"
+    assert main(["import", "movesense-showcase", str(acc), str(gyr), "--role", "pelvis", "--out", str(out)]) == 0
+    data = read_session(out).pelvis
+    n = pel.n // 8 * 8
+    assert data.n == n
+    assert np.abs(data.acc_mps2 - pel.acc_mps2[:n]).max() < 1e-5
+    assert np.abs(data.gyr_radps - pel.gyr_radps[:n]).max() < 1e-6
+    assert np.diff(data.time_s) == pytest.approx(np.full(n - 1, 1 / 208), abs=1e-3)  # ms stamps, wrap unwrapped
+    steps = analyze(session_dir=out).steps  # the session starts at the first sample, as the simulator's
+    c = compare_to_truth(steps.assign(ic_s=steps.ic_s + pel.time_s[0]), sim_208.truth)
+    assert c.n_matched >= c.n_truth - 2 and c.n_extra == 0 and c.ic_median_abs_ms < 5
+
+
+def test_movesense_showcase_errors_name_the_line(tmp_path, sim_208):
+    from stridesense.streaming.importers import read_movesense_showcase
+
+    pel = sim_208.session.pelvis
+    bad = tmp_path / "hr.csv"
+    bad.write_text("average,rrData\n60,1000\n")
+    with pytest.raises(InputError, match="line 1: header"):
+        read_movesense_showcase(bad, None, role="pelvis")
+    back = write_showcase(tmp_path / "acc.csv", pel.time_s, pel.acc_mps2, start_ms=1000)
+    lines = back.read_text().splitlines()
+    lines[81] = "500," + lines[81].split(",", 1)[1]  # the 11th notification's stamp jumps back
+    back.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="line 82: the timestamp goes back"):
+        read_movesense_showcase(back, None, role="pelvis")
+    g = write_showcase(tmp_path / "acc_in_g.csv", pel.time_s, pel.acc_mps2 / 9.80665)
+    with pytest.raises(InputError, match="g"):
+        read_movesense_showcase(g, None, role="pelvis")
