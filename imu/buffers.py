@@ -19,11 +19,32 @@ class GrowingArray:
     def __init__(self, width: int | None = None, dtype=float):
         self._buf = np.empty((1024,) if width is None else (1024, width), dtype=dtype)
         self._n = 0
+        self._adopted = False
+
+    def adopt(self, data: np.ndarray) -> None:
+        """Use ``data`` (all rows to come, in order) as the buffer, so that appending its rows copies nothing.
+
+        For offline analysis, where the whole array is already in memory: the
+        rows appended must then be exactly the next rows of ``data`` (slices of
+        it); anything else is copied into a buffer of its own first.
+        """
+        if self._n:
+            raise ValueError("adopt() before the first append")
+        self._buf = data
+        self._adopted = True
 
     def append(self, rows: np.ndarray) -> None:
         """Add rows at the end (capacity doubles when full)."""
         rows = np.asarray(rows)
         need = self._n + rows.shape[0]
+        if self._adopted:
+            nxt = self._buf[self._n:need]
+            if nxt.shape == rows.shape and (rows.size == 0 or (
+                    rows.__array_interface__["data"][0] == nxt.__array_interface__["data"][0]
+                    and rows.strides == nxt.strides)):
+                self._n = need  # the rows are the adopted array's next rows: nothing to copy
+                return
+            self._buf, self._adopted = self._buf[: self._n].copy(), False  # no longer adoptable
         if need > self._buf.shape[0]:
             grown = np.empty((max(need, 2 * self._buf.shape[0]),) + self._buf.shape[1:], dtype=self._buf.dtype)
             grown[: self._n] = self._buf[: self._n]
@@ -33,10 +54,15 @@ class GrowingArray:
 
     def reserve(self, rows: int) -> None:
         """Make room for ``rows`` rows in all, so that appends up to that size never copy."""
-        if rows > self._buf.shape[0]:
+        if rows > self._buf.shape[0] and not self._adopted:
             grown = np.empty((rows,) + self._buf.shape[1:], dtype=self._buf.dtype)
             grown[: self._n] = self._buf[: self._n]
             self._buf = grown
+
+    @property
+    def shape_args(self) -> tuple:
+        """(width, dtype): what makes an empty GrowingArray like this one."""
+        return (self._buf.shape[1] if self._buf.ndim == 2 else None, self._buf.dtype)
 
     @property
     def view(self) -> np.ndarray:

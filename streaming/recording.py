@@ -253,7 +253,8 @@ def _read_stream(path: Path) -> tuple[pa.Table, bool]:
     """Every whole record batch of a stream file; True if its tail was cut off."""
     batches, truncated = [], False
     try:
-        with pa.OSFile(str(path), "rb") as f:
+        # Memory-mapped: the batches are read in place, not copied into a heap that keeps the pages.
+        with pa.memory_map(str(path), "r") as f:
             reader = ipc.open_stream(f)
             while True:
                 try:
@@ -314,8 +315,9 @@ def read_sensors(folder: str | Path) -> tuple[dict[str, SensorData], dict]:
                           "read up to it", stacklevel=2)
         has_gyro = all(c in table.column_names for c in GYR_COLS)
         col = {c: table.column(c).to_numpy() for c in table.column_names}
+        # Copies, so that the record batches (one buffer for all their columns) are freed.
         sensors[role] = SensorData(
-            col[TIME_COL], np.column_stack([col[c] for c in ACC_COLS]),
+            col[TIME_COL].copy(), np.column_stack([col[c] for c in ACC_COLS]),
             np.column_stack([col[c] for c in GYR_COLS]) if has_gyro else None,
             role, source=str(path), meta={k: v for k, v in s.items() if k not in ("role", "files")})
     return sensors, manifest

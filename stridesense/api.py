@@ -85,9 +85,9 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     """
     analyzer = Analyzer(mass_kg=session.mass_kg)
     pel, tr = session.pelvis.validate(), session.trunk.validate() if session.trunk is not None else None
-    analyzer.pelvis.reserve(pel.n)
+    analyzer.pelvis.adopt(pel)
     if tr is not None:
-        analyzer.trunk.reserve(tr.n)
+        analyzer.trunk.adopt(tr)
     t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
     t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
     caught: list[str] = []
@@ -103,6 +103,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     for message in caught:
         warnings.warn(message, stacklevel=2)
     steps = analyzer.steps
+    analyzer.release()  # an hour's processed signals are not needed for the summary
     if steps.empty:
         raise AnalysisError(
             f"{pel.source}: no running steps found in {t1 - t0:.0f} s of data; stridesense analyses running "

@@ -93,9 +93,12 @@ class SensorTrack:
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
     _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
+    # Processed signals are kept in float32 (7 significant digits: far below the sensors' noise) so that
+    # an hour of two sensors stays well inside memory; sample times stay float64.
     _out: dict = field(default_factory=lambda: {
-        "t": GrowingArray(), "acc": GrowingArray(3), "quat": GrowingArray(4), "angles": GrowingArray(3),
-        "f_world": GrowingArray(3), "held": GrowingArray(dtype=bool)})
+        "t": GrowingArray(), "acc": GrowingArray(3, np.float32), "quat": GrowingArray(4, np.float32),
+        "angles": GrowingArray(3, np.float32), "f_world": GrowingArray(3, np.float32),
+        "held": GrowingArray(dtype=bool)})
 
     time_s = property(lambda self: self._out["t"].view, doc="(n,) uniform sample times, s")
     acc = property(lambda self: self._out["acc"].view, doc="(n, 3) specific force, sensor frame, m/s^2")
@@ -125,6 +128,14 @@ class SensorTrack:
         """Room for a session of ``n_samples`` (offline analysis knows it): no re-allocation on the way."""
         for buf in (*self._raw.values(), *self._out.values()):
             buf.reserve(n_samples + 16)
+
+    def adopt(self, data: SensorData) -> None:
+        """Offline: the whole sensor is in memory already; its chunks, pushed in order, are not copied again."""
+        self.reserve(data.n)
+        self._raw["t"].adopt(data.time_s)
+        self._raw["acc"].adopt(data.acc_mps2)
+        if data.has_gyro:
+            self._raw["gyr"].adopt(data.gyr_radps)
 
     def raw_data(self, j0: int = 0, j1: int | None = None) -> SensorData:
         """The samples received (or rows j0:j1 of them), as one SensorData (no copy)."""
@@ -345,6 +356,14 @@ class Analyzer:
         if not self.pelvis.has_data:
             raise InputError("no pelvis data was given")
         return self._run(final=True)
+
+    def release(self) -> None:
+        """Free the processed signals once the session is done (the steps and calibrations stay)."""
+        for track in (self.pelvis, self.trunk):
+            for name, buf in track._out.items():
+                track._out[name] = GrowingArray(*buf.shape_args)
+            for name, buf in track._raw.items():
+                track._raw[name] = GrowingArray(*buf.shape_args)
 
     @property
     def steps(self) -> pd.DataFrame:

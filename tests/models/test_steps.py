@@ -116,7 +116,9 @@ def test_compiled_step_metrics_match_the_per_step_functions(captured):
             assert g["quality"] == w["quality"] and g["side"] == w["side"]
             for col, value in w.items():
                 if isinstance(value, float):
-                    assert g[col] == pytest.approx(value, rel=1e-9, abs=1e-9, nan_ok=True), col
+                    # The pipeline keeps its signals in float32; numpy then computes in float32 where
+                    # the kernel computes in float64: they agree to float32's precision.
+                    assert g[col] == pytest.approx(value, rel=1e-5, abs=1e-5, nan_ok=True), col
             n += 1
     assert n > 150
 

@@ -1,0 +1,33 @@
+"""GrowingArray: append-only storage, and adopting an array already in memory."""
+
+import numpy as np
+
+from stridesense.imu.buffers import GrowingArray
+
+
+def test_appends_grow_and_keep_every_row():
+    g = GrowingArray(3)
+    rows = np.arange(3000 * 3, dtype=float).reshape(-1, 3)
+    for i in range(0, 3000, 700):
+        g.append(rows[i:i + 700])
+    assert np.array_equal(g.view, rows)
+
+
+def test_an_adopted_array_is_not_copied_when_its_own_rows_are_appended():
+    data = np.random.default_rng(0).normal(size=(1000, 3))
+    g = GrowingArray(3)
+    g.adopt(data)
+    for i in range(0, 1000, 300):
+        g.append(data[i:i + 300])
+    assert np.shares_memory(g.view, data) and np.array_equal(g.view, data)
+
+
+def test_other_rows_end_the_adoption_with_a_copy_and_the_source_is_never_written():
+    data = np.zeros((100, 3))
+    g = GrowingArray(3)
+    g.adopt(data)
+    g.append(data[:40])
+    g.append(np.ones((10, 3)))  # not the adopted array's next rows
+    assert not np.shares_memory(g.view, data)
+    assert np.array_equal(g.view, np.vstack([np.zeros((40, 3)), np.ones((10, 3))]))
+    assert not data.any()
