@@ -99,6 +99,32 @@ def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
     return float(np.degrees(np.linalg.norm(mean_post - mean_pre)))
 
 
+def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
+    """:func:`posture_shift_blocks` for many blocks ``ms`` at once (NaN where it gives None)."""
+    gap, win = int(GAP_S), int(WINDOW_S)
+    ms = np.asarray(ms, dtype=np.int64)
+    out = np.full(ms.size, np.nan)
+    nb = len(blocks)
+    lo, hi = ms - gap - win, ms + gap + win
+    valid = (lo >= 0) & (hi <= nb)
+    if not valid.any():
+        return out
+    lo, hi, m = lo[valid], hi[valid], ms[valid]
+    n = blocks[:, 0]
+    bad = np.concatenate([[0], np.cumsum((n < 10) | (blocks[:, 3] < RUNNING_STD_MPS2))])
+    any_bad = (bad[m - gap] - bad[lo]) + (bad[hi] - bad[m + gap]) > 0
+    turned = np.abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S)
+    # Sample-weighted means from running sums (blocks of under 2 samples have NaN means and are `bad`).
+    wsum = np.vstack([np.zeros((1, 2)), np.cumsum(np.nan_to_num(blocks[:, 1:3] * n[:, None]), axis=0)])
+    nsum = np.concatenate([[0.0], np.cumsum(n)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pre = (wsum[m - gap] - wsum[lo]) / (nsum[m - gap] - nsum[lo])[:, None]
+        mean_post = (wsum[hi] - wsum[m + gap]) / (nsum[hi] - nsum[m + gap])[:, None]
+    shift = np.degrees(np.linalg.norm(mean_post - mean_pre, axis=1))
+    out[np.flatnonzero(valid)] = np.where(any_bad | turned, np.nan, shift)
+    return out
+
+
 def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray,
                      starts_s: np.ndarray) -> np.ndarray:
     """Stats of consecutive 1-s blocks starting at ``starts_s``.

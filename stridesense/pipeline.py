@@ -204,12 +204,17 @@ class SensorTrack:
             starts = self.t0 + np.arange(n_done, n_full, dtype=float)
             self._blocks.extend(mounting.block_stats_many(self.time_s, self.angles, self.f_world, starts))
         blocks = np.array(self._blocks) if self._blocks else np.empty((0, 6))
-        while self._pending_s is None and self._next_check_s + span <= t_avail:
-            m = int(round(self._next_check_s - self.t0))
-            shift = mounting.posture_shift_blocks(blocks, m)
-            if shift is not None and shift > mounting.SHIFT_DEG:
-                self._pending_s = self._next_check_s
-            self._next_check_s += 1.0
+        # Checks are due once a second while their windows are complete (next + span <= t_avail).
+        n_checks = max(int(np.floor(t_avail - span - self._next_check_s)) + 1, 0) if np.isfinite(
+            self._next_check_s) else 0
+        if self._pending_s is None and n_checks > 0:
+            checks = self._next_check_s + np.arange(n_checks, dtype=float)  # one a second
+            shifts = mounting.posture_shifts_blocks(blocks, np.round(checks - self.t0).astype(np.int64))
+            jumped = np.flatnonzero(shifts > mounting.SHIFT_DEG)
+            if jumped.size:
+                self._pending_s = float(checks[jumped[0]])
+                n_checks = int(jumped[0]) + 1
+            self._next_check_s += float(n_checks)
         if self._pending_s is None:
             return
         # Localise: the slip is where the jump across it is largest.
