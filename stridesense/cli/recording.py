@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-from stridesense.errors import InputError
+from stridesense.errors import InputError, RecordingError
 
 CALIBRATION_S = 5.0  # the runner stands still this long at the start
 
@@ -78,6 +79,13 @@ def run_record(args) -> int:
     if args.trunk:
         sensors["trunk"] = args.trunk
     folder = session_folder(args.out, args.runner)
+    try:  # a place we cannot write to is found before any sensor is connected
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        probe = folder.parent / f".stridesense-write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise RecordingError(f"cannot write sessions to {folder.parent}: {e.strerror or e}") from None
     console = Console()
     console.print(f"Looking for {', '.join(f'{r} {t!r}' for r, t in sensors.items())}...")
     with Live(console=console, refresh_per_second=4, transient=False) as live:

@@ -235,3 +235,15 @@ async def test_a_full_disk_stops_the_recording_with_a_clear_error_keeping_what_w
         await recorder.run(15, on_status=fill_the_disk_before_the_first_event, status_every_s=0.2)
     sensors, _ = read_sensors(folder)
     assert sensors["pelvis"].n > 3 * RATE_HZ and sensors["trunk"].n > 3 * RATE_HZ
+
+
+def test_record_into_a_place_that_cannot_be_written_fails_before_connecting(tmp_path, capsys):
+    from stridesense.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    started = time.monotonic()
+    assert main(["record", "--pelvis", "AA:BB:CC:DD:EE:FF", "--out", str(blocker / "sessions")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write sessions to" in err and len(err.strip().splitlines()) == 1
+    assert time.monotonic() - started < 2  # no Bluetooth scan was started
