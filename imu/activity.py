@@ -74,10 +74,12 @@ def _period_peak(x: np.ndarray, fs: float, lo_s: float, hi_s: float) -> float:
     den = float(np.dot(x, x))
     if den <= 0:
         return 0.0
-    lags = np.arange(int(lo_s * fs), min(int(hi_s * fs), x.size - 1) + 1)
-    if lags.size == 0:
+    lo, hi = int(lo_s * fs), min(int(hi_s * fs), x.size - 1)
+    if hi < lo:
         return 0.0
-    return float(max(np.dot(x[:-k], x[k:]) / den for k in lags))
+    # All lags in one call: np.correlate's "full" output at n - 1 + k is sum_j x[j] x[j + k].
+    c = np.correlate(x, x, "full")[x.size - 1 + lo:x.size + hi]
+    return float(c.max() / den)
 
 
 def classify_window(norm_g: np.ndarray, fs: float) -> str:
