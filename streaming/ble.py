@@ -55,7 +55,8 @@ async def scan(timeout_s: float = 5.0, everything: bool = False) -> list[FoundSe
     try:
         found = await BleakScanner.discover(timeout=timeout_s, return_adv=True)
     except (BleakError, OSError) as e:
-        raise DeviceError(f"cannot scan for Bluetooth devices: {e}") from None
+        raise DeviceError(f"cannot scan for Bluetooth devices ({e}); is Bluetooth on, and are BlueZ (bluetoothd) "
+                          "and the system D-Bus running?") from None
     out = []
     for device, adv in found.values():
         family = family_for(device.name, list(adv.service_uuids))
@@ -137,7 +138,9 @@ class SensorLink:
         try:
             found = await self._find(self.connect_timeout_s)
         except (BleakError, OSError) as e:
-            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot scan ({e})", self.target) from None
+            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot scan for Bluetooth devices ({e}); is "
+                              "Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?",
+                              self.target) from None
         if found is None:
             raise DeviceError(f"{self.role} sensor {self.target!r} was not found within {self.connect_timeout_s:g} s; "
                               "is it switched on, charged and near?", self.target)

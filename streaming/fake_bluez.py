@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -71,7 +72,8 @@ class PrivateBus:
         conf = Path(self._dir.name) / "bus.conf"
         conf.write_text(BUS_CONFIG.format(dir=self._dir.name))
         self.process = subprocess.Popen([exe, f"--config-file={conf}", "--nofork", "--print-address=1"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                        start_new_session=True)
         self.address = self.process.stdout.readline().strip()
         if not self.address:
             self.close()
@@ -100,7 +102,7 @@ class FakeBlueZ:
         self._tmp.close()
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
         self.process = subprocess.Popen([sys.executable, "-m", "stridesense.streaming.fake_bluez", self._tmp.name],
-                                        stdout=subprocess.PIPE, text=True, env=env)
+                                        stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
         line = self.process.stdout.readline().strip()
         if line != "ready":
             self.close()
@@ -552,7 +554,30 @@ class World:
             await asyncio.sleep(TICK_S)
 
 
+DEMO_DEVICES = [
+    {"address": "0C:8C:DC:00:00:01", "name": "Movesense 221830000001", "family": "movesense", "role": "pelvis"},
+    {"address": "A0:9E:1A:00:00:02", "name": "Polar Sense B5A2C12F", "family": "polar", "role": "trunk"},
+]
+
+
+def demo(duration_s: float = 300.0) -> int:
+    """A private bus with two simulated sensors, until Ctrl-C: try ``scan`` and ``record`` without hardware."""
+    with PrivateBus() as bus, FakeBlueZ(bus.address, {"duration_s": duration_s, "devices": DEMO_DEVICES}):
+        print(f"export DBUS_SYSTEM_BUS_ADDRESS='{bus.address}'")
+        print("then, in that shell: stridesense scan; stridesense record --pelvis "
+              f"'{DEMO_DEVICES[0]['name']}' --trunk '{DEMO_DEVICES[1]['name']}' --out sessions/", flush=True)
+        print(f"(the simulated run lasts {duration_s:.0f} s from the first start command; Ctrl-C here ends it)")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--demo":
+        return demo()
     spec = load_spec(argv[0])
     world = World(spec)
     loop = asyncio.new_event_loop()
