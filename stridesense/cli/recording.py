@@ -56,11 +56,15 @@ def _status_table(recorder):
     calibrating = elapsed < CALIBRATION_S
     title = (f"[bold yellow]Stand still, upright: calibrating ({CALIBRATION_S - elapsed:.0f} s)"
              if calibrating else f"Recording {time.strftime('%H:%M:%S', time.gmtime(elapsed))}  (Ctrl-C to stop)")
-    table = Table("sensor", "device", "link", "rate (Hz)", "samples", "lost", "bad packets", "reconnects",
-                  title=title)
+    table = Table(title=title, caption="lost: samples missed out of range; bad: dropped or repeated packets")
+    table.add_column("sensor")
+    table.add_column("device", no_wrap=True)
+    table.add_column("link", no_wrap=True)
+    for name in ("Hz", "samples", "lost", "bad", "reconn"):
+        table.add_column(name, justify="right")
     for s in recorder.status.values():
-        table.add_row(s.role, f"{s.name} ({s.family})", "[green]up" if s.connected else "[red]lost, reconnecting",
-                      f"{s.rate_hz:.1f}", str(s.samples), str(s.lost_samples), str(s.dropped_packets),
+        table.add_row(s.role, s.name or s.family, "[green]up" if s.connected else "[red]lost",
+                      f"{s.rate_hz:.0f}", str(s.samples), str(s.lost_samples), str(s.dropped_packets),
                       str(s.reconnects))
     return table
 
