@@ -34,6 +34,7 @@ BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # waits between reconnection attemp
 RECONNECT_SCAN_S = 2.0  # how long one reconnection attempt looks for the sensor
 WRITE_EVERY_S = 0.25  # the consumer batches samples and raw bytes this long before writing
 CLOCK_REFIT_S = 0.5
+CLOCK_SLEW = 2e-3  # a refit moves the session clock by at most 2 ms per second of data (0.2 %, no jumps)
 DEVICE_INFO_FIRMWARE = "00002a26-0000-1000-8000-00805f9b34fb"
 
 
@@ -258,6 +259,7 @@ class StreamDecoder:
         self._prev_host_s = 0.0
         self._fit = None
         self._fit_at = -np.inf
+        self._correction = 0.0  # s, the part of a refit not yet slewed into the mapping
         self._last_session_s = -np.inf
 
     @property
@@ -325,10 +327,17 @@ class StreamDecoder:
         self._last_device_s = float(device_s[-1])
         self.clock.add_packet(device_s, host_s)
         if host_s - self._fit_at >= CLOCK_REFIT_S or self._fit is None:
-            self._fit, self._fit_at = self.clock.fit(), host_s
+            new_fit = self.clock.fit()
+            if self._fit is not None:
+                # A better fit must not make time jump: absorb the change here, then slew it away.
+                d = float(device_s[0])
+                self._correction -= (new_fit[0] + (1.0 + new_fit[1]) * d) - (self._fit[0] + (1.0 + self._fit[1]) * d)
+            self._fit, self._fit_at = new_fit, host_s
+        step = CLOCK_SLEW * n / self.rate_hz
+        self._correction -= min(max(self._correction, -step), step)
         offset, drift = self._fit
-        t = offset + (1.0 + drift) * device_s
-        # A refit can move the mapping by a fraction of a sample; time must still only go forward.
+        t = offset + (1.0 + drift) * device_s + self._correction
+        # Time must only go forward, whatever the radio did.
         t = np.maximum(t, self._last_session_s + 1e-6 + np.arange(n) * 1e-6)
         self._last_session_s = float(t[-1])
         return t, acc, gyr

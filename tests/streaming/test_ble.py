@@ -77,10 +77,15 @@ async def test_two_sensors_stream_60_s_and_the_recording_analyses_to_the_simulat
         truth = getattr(sim.session, role)
         assert np.abs(data.acc_mps2 - truth.acc_mps2[:data.n]).max() < 0.01  # mG resolution of Polar
         assert np.abs(data.gyr_radps - truth.gyr_radps[:data.n]).max() < 0.002  # 0.06 deg/s resolution of Polar
-    # Both device clocks on one session clock: the sensors stay aligned to within 3 ms.
+    # Both device clocks on one session clock, without jumps: every sample interval is the device's
+    # (refits are slewed in at 0.1 %), and once the first seconds have settled the estimate
+    # (1 ms a second), the sensors stay aligned to within 3 ms.
     offsets = {r: d.time_s - getattr(sim.session, r).time_s[:d.n] for r, d in sensors.items()}
-    assert abs(np.median(offsets["pelvis"]) - np.median(offsets["trunk"])) < 0.003
-    assert all(np.ptp(o) < 0.005 for o in offsets.values()), {r: np.ptp(o) for r, o in offsets.items()}
+    for role, data in sensors.items():  # Movesense stamps whole milliseconds: intervals vary by up to 0.5 ms
+        assert np.abs(np.diff(data.time_s) - 1 / RATE_HZ).max() < 0.0007, role  # + the slew of one packet
+    settled = {r: o[getattr(sim.session, r).time_s[:o.size] > 15.0] for r, o in offsets.items()}
+    assert abs(np.median(settled["pelvis"]) - np.median(settled["trunk"])) < 0.003
+    assert all(np.ptp(o) < 0.003 for o in settled.values()), {r: np.ptp(o) for r, o in settled.items()}
     assert {s["role"]: s["family"] for s in manifest["sensors"]} == {"pelvis": "movesense", "trunk": "polar"}
     assert manifest["runner"] == "ana" and manifest["mass_kg"] == 61
     assert all(os.stat(p).st_mode & 0o077 == 0 for p in folder.iterdir())

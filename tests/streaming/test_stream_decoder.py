@@ -72,3 +72,26 @@ def test_witmotion_silence_is_a_gap_not_squeezed_time(sim_short):
     t = np.concatenate([b[0] for b in blocks])
     assert np.diff(t).max() == pytest.approx(105 / RATE, abs=2 / RATE)
     assert dec.clock.gaps and abs(dec.clock.gaps[0][2] - 104) <= 2
+
+
+def test_a_late_start_of_the_clock_estimate_is_slewed_away_without_jumps(sim_short):
+    data = sim_short.session.pelvis.slice_time(10, 40)
+    packets = FAMILIES["movesense"].encoder(RATE).encode(data.acc_mps2, data.gyr_radps,
+                                                       1000.0 + np.arange(data.n) / RATE)
+    # A loaded host: the first second of packets arrives 20 ms late, then 1 ms late.
+    dec = StreamDecoder(FAMILIES["movesense"], RATE)
+    blocks = []
+    period = 8 / RATE
+    for k, (char, payload) in enumerate(packets):
+        lag = 0.020 if k < 2 * RATE / 8 else 0.001
+        first = 1000.0 + (k // 2) * period  # device time of the packet's first sample (two notifications each)
+        blocks += dec.feed(first + period + lag - 1000.0, char, payload)
+    t = np.concatenate([b[0] for b in blocks])
+    device = 1000.0 + np.arange(t.size) / RATE
+    # The packet leaves one sample period after its last sample, plus the radio's lag (1 ms at best).
+    err = t - (device - 1000.0 + 1 / RATE + 0.001)
+    # No jumps beyond the device's own timestamp resolution (Movesense stamps whole milliseconds).
+    assert np.abs(np.diff(t) - 1 / RATE).max() < 0.0007  # 0.5 ms stamps + the slew of one packet
+    assert abs(err[0]) > 0.015  # started late ...
+    settled = np.abs(err[int(15 * RATE):])
+    assert settled.max() < 0.0015  # ... and 2 ms a second later it is the truth (to the 1 ms stamps)
