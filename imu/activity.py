@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
@@ -94,6 +95,52 @@ def classify_window(norm_g: np.ndarray, fs: float) -> str:
     return "other"
 
 
+_CODES = ("standing", "walking", "running", "other")
+
+
+@numba.njit(cache=True)
+def _period_peak_kernel(x, fs, lo_s, hi_s):
+    n = x.size
+    m = x.mean()
+    den = 0.0
+    for j in range(n):
+        den += (x[j] - m) ** 2
+    if den <= 0:
+        return 0.0
+    lo, hi = int(lo_s * fs), min(int(hi_s * fs), n - 1)
+    best = -np.inf
+    for k in range(lo, hi + 1):
+        c = 0.0
+        for j in range(n - k):
+            c += (x[j] - m) * (x[j + k] - m)
+        best = max(best, c)
+    return best / den if hi >= lo else 0.0
+
+
+@numba.njit(cache=True)
+def _classify_windows(norm, fs, bounds):
+    """:func:`classify_window` for every window [i0, i1) of ``norm``, compiled (an hour has 3,600).
+
+    Returns indices into _CODES; windows of 10 samples or fewer are "other".
+    """
+    out = np.full(bounds.shape[0], 3, dtype=np.int64)
+    for w in range(bounds.shape[0]):
+        i0, i1 = bounds[w, 0], bounds[w, 1]
+        if i1 - i0 <= 10:
+            continue
+        x = norm[i0:i1]
+        if x.std() < STILL_SD_G and abs(x.mean() - 1.0) < 0.1:
+            out[w] = 0
+            continue
+        flight = (x < FLIGHT_G).sum() / x.size
+        if flight >= FLIGHT_SHARE and x.max() > STANCE_PEAK_G and \
+                _period_peak_kernel(x, fs, RUN_PERIOD_S[0], RUN_PERIOD_S[1]) > 0.2:
+            out[w] = 2
+        elif flight < FLIGHT_SHARE and _period_peak_kernel(x, fs, WALK_PERIOD_S[0], WALK_PERIOD_S[1]) >= WALK_AUTOCORR:
+            out[w] = 1
+    return out
+
+
 def classify_activity(time_s: np.ndarray, acc_mps2: np.ndarray, sampling_rate_hz: float) -> Activity:
     """Activity bouts of a session from the pelvis sensor's specific force (any frame, m/s^2)."""
     # Features need no more than 50 Hz: decimate (plain striding) to keep long sessions quick.
@@ -102,10 +149,9 @@ def classify_activity(time_s: np.ndarray, acc_mps2: np.ndarray, sampling_rate_hz
     norm = np.linalg.norm(acc_mps2, axis=1) / GRAVITY_MPS2
     t0 = np.floor(time_s[0])
     starts = np.arange(t0, time_s[-1] - WINDOW_S + 1e-9, HOP_S)
-    labels = []
-    for s in starts:
-        i0, i1 = np.searchsorted(time_s, [s, s + WINDOW_S])
-        labels.append(classify_window(norm[i0:i1], fs) if i1 - i0 > 10 else "other")
+    bounds = np.searchsorted(time_s, np.column_stack([starts, starts + WINDOW_S]))
+    codes = _classify_windows(norm, fs, bounds)
+    labels = [_CODES[c] for c in codes]
     # Hysteresis: a new label needs two windows in a row.
     smooth = list(labels)
     for i in range(1, len(labels)):

@@ -42,3 +42,18 @@ def test_walking_like_lower_back_signal_is_walking_never_running():
     act = classify_activity(t, acc, fs)
     assert act.time_s("running") == 0
     assert act.time_s("walking") > 25
+
+
+def test_compiled_window_labels_equal_classify_window():
+    from stridesense.imu.activity import _CODES, _classify_windows, classify_window
+
+    route = simulate_session(SimConfig(seed=4, duration_s=150.0, trunk_rate_hz=None, segments=(
+        ("run", 40.0), ("stand", 15.0), ("walk", 30.0), ("run", 40.0)))).session.pelvis
+    t = route.time_s[::4]
+    norm = np.linalg.norm(route.acc_mps2[::4], axis=1) / 9.80665
+    starts = np.arange(np.floor(t[0]), t[-1] - 2.0, 1.0)
+    bounds = np.searchsorted(t, np.column_stack([starts, starts + 2.0]))
+    got = [_CODES[c] for c in _classify_windows(norm, 50.0, bounds)]
+    want = [classify_window(norm[a:b], 50.0) if b - a > 10 else "other" for a, b in bounds]
+    assert got == want
+    assert {"standing", "walking", "running"} <= set(want)
