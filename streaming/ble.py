@@ -285,8 +285,12 @@ class StreamDecoder:
     def flush(self) -> list:
         """Samples a decoder still holds back, at the end of the stream."""
         flushed = getattr(self.decoder, "flush", None)
-        out = [] if flushed is None else [b for s in self._pair(flushed())
-                                            if (b := self._timed(self._prev_host_s, *s)) is not None]
+        try:
+            held = [] if flushed is None else flushed()
+        except ProtocolError as e:  # the last packet was cut short: counted like any bad packet
+            self.dropped.append(str(e))
+            held = []
+        out = [b for s in self._pair(held) if (b := self._timed(self._prev_host_s, *s)) is not None]
         self.dropped += ["an accelerometer or gyroscope frame without its partner"] * len(self._half)
         self._half.clear()
         return out
@@ -299,6 +303,10 @@ class StreamDecoder:
                 out.append((s.acc_mps2, s.gyr_radps, s.device_time_s))
                 continue
             other = self._half.pop(s.counter, None)
+            if other is not None and other.kind == s.kind:
+                self._half[s.counter] = other  # the same frame twice: keep one, wait for its partner
+                self._duplicates += 1
+                continue
             if other is None:
                 self._half[s.counter] = s
                 if len(self._half) > 8:  # a partner never came: the packet was lost on the way

@@ -82,7 +82,8 @@ class MovesenseDecoder:
             raise ProtocolError(f"IMU6 data of {body} bytes is not a whole number of samples", packet)
         n = body // 24
         (ts_ms,) = struct.unpack_from("<I", packet, 2)
-        values = np.frombuffer(packet, dtype="<f4", offset=6).astype(float)
+        with np.errstate(invalid="ignore"):  # a signalling NaN warns on the cast; it is refused just below
+            values = np.frombuffer(packet, dtype="<f4", offset=6).astype(float)
         if not np.isfinite(values).all():
             raise ProtocolError("IMU6 data holds non-finite numbers", packet)
         if self._last_ms is not None and ts_ms < self._last_ms - 2**31:

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stridesense.errors import CommandRefused
 from stridesense.streaming.ble import StreamDecoder
@@ -95,3 +97,48 @@ def test_a_late_start_of_the_clock_estimate_is_slewed_away_without_jumps(sim_sho
     assert abs(err[0]) > 0.015  # started late ...
     settled = np.abs(err[int(15 * RATE):])
     assert settled.max() < 0.0015  # ... and 2 ms a second later it is the truth (to the 1 ms stamps)
+
+
+_VALID = {}
+
+
+def _valid_packets(family):
+    """A few seconds of a family's real notifications (made once), to mutate."""
+    if family not in _VALID:
+        from stridesense.models.simulator import SimConfig, simulate_session
+
+        d = simulate_session(SimConfig(seed=2, duration_s=12.0, trunk_rate_hz=None)).session.pelvis.slice_time(7, 9)
+        _VALID[family] = FAMILIES[family].encoder(RATE).encode(d.acc_mps2, d.gyr_radps, 1e9 + d.time_s)
+    return _VALID[family]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(family=st.sampled_from(["polar", "movesense", "witmotion"]), data=st.data())
+def test_random_and_mutated_notifications_never_crash_the_consumer_and_time_only_goes_forward(family, data):
+    packets = _valid_packets(family)
+    stream = []
+    for _ in range(data.draw(st.integers(1, 25))):
+        kind = data.draw(st.sampled_from(["valid", "mutated", "random", "repeat", "cut"]))
+        char, payload = packets[data.draw(st.integers(0, len(packets) - 1))]
+        if kind == "mutated":
+            i = data.draw(st.integers(0, len(payload) - 1))
+            payload = payload[:i] + bytes([data.draw(st.integers(0, 255))]) + payload[i + 1:]
+        elif kind == "random":
+            payload = data.draw(st.binary(max_size=60))
+        elif kind == "cut":
+            payload = payload[: data.draw(st.integers(0, len(payload)))]
+        stream.append((char, payload))
+        if kind == "repeat":
+            stream.append((char, payload))
+    dec = StreamDecoder(FAMILIES[family], RATE)
+    times = []
+    for k, (char, payload) in enumerate(stream):
+        try:
+            blocks = dec.feed(0.01 * k, char, payload)
+        except CommandRefused:
+            continue  # a control-point error reply: the recorder stops with it (a typed error)
+        times += [b[0] for b in blocks]
+    times += [b[0] for b in dec.flush()]
+    if times:
+        t = np.concatenate(times)
+        assert np.isfinite(t).all() and (np.diff(t) > 0).all()
