@@ -9,9 +9,10 @@ Layout (docs/recording.md)::
       pelvis.raw.arrow         original device bytes: host_time_s, char_uuid, payload (optional)
       events.jsonl             connects, drop-outs, gaps, dropped packets (optional)
 
-Samples are appended as record batches and flushed to disk about once a
-second, so a killed process loses at most the last second and the file still
-opens: the reader keeps every whole batch.  Files are created readable by
+Samples are appended as record batches, each handed to the OS as it is
+written (a recorder writes every 0.25 s) and fsynced about once a second, so
+a killed process loses at most the last batch and the file still opens: the
+reader keeps every whole batch.  Files are created readable by
 their owner only (health data).  Anyone can read them with pyarrow alone::
 
     pyarrow.ipc.open_stream("pelvis.samples.arrow").read_pandas()
@@ -74,6 +75,9 @@ class _StreamFile:
         batch = pa.record_batch([pa.array(columns[name], type=f.type) for name, f in
                                  zip(self._schema.names, self._schema)], schema=self._schema)
         self._writer.write_batch(batch)
+        # Handed to the OS at once, so a killed process loses only what was not written yet;
+        # fsync (against power loss) about once a second.
+        self._file.flush()
         if time.monotonic() - self._last_sync >= FLUSH_EVERY_S:
             self.sync()
 

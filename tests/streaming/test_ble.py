@@ -206,7 +206,7 @@ def test_sigkill_of_the_recorder_leaves_a_session_that_opens_missing_at_most_the
     for role, data in sensors.items():
         assert data.n > 4.0 * RATE_HZ, role
         assert (np.diff(data.time_s) > 0).all()
-        assert killed_at_s - data.time_s[-1] < 1.0, role  # at most the last second is lost
+        assert killed_at_s - data.time_s[-1] < 0.75, role  # the last 0.25-s batch and what was in flight
 
 
 def test_record_and_scan_command_lines(private_bus, bluez, tmp_path, capsys, monkeypatch):
