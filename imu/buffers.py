@@ -59,10 +59,11 @@ class GrowingArray:
             grown[: self._n] = self._buf[: self._n]
             self._buf = grown
 
-    @property
-    def shape_args(self) -> tuple:
-        """(width, dtype): what makes an empty GrowingArray like this one."""
-        return (self._buf.shape[1] if self._buf.ndim == 2 else None, self._buf.dtype)
+    def clear(self) -> None:
+        """Drop every row and the memory holding them (same width and type)."""
+        self._buf = np.empty((0,) + self._buf.shape[1:], dtype=self._buf.dtype)
+        self._n = 0
+        self._adopted = False
 
     @property
     def view(self) -> np.ndarray:

@@ -36,6 +36,7 @@ WRITE_EVERY_S = 0.25  # the consumer batches samples and raw bytes this long bef
 CLOCK_REFIT_S = 0.5
 CLOCK_SLEW = 2e-3  # a refit moves the session clock by at most 2 ms per second of data (0.2 %, no jumps)
 DEVICE_INFO_FIRMWARE = "00002a26-0000-1000-8000-00805f9b34fb"
+NO_BLUEZ_HINT = "is Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,7 @@ async def scan(timeout_s: float = 5.0, everything: bool = False) -> list[FoundSe
     try:
         found = await BleakScanner.discover(timeout=timeout_s, return_adv=True)
     except (BleakError, OSError) as e:
-        raise DeviceError(f"cannot scan for Bluetooth devices ({e}); is Bluetooth on, and are BlueZ (bluetoothd) "
-                          "and the system D-Bus running?") from None
+        raise DeviceError(f"cannot scan for Bluetooth devices ({e}); {NO_BLUEZ_HINT}") from None
     out = []
     for device, adv in found.values():
         family = family_for(device.name, list(adv.service_uuids))
@@ -139,9 +139,8 @@ class SensorLink:
         try:
             found = await self._find(self.connect_timeout_s)
         except (BleakError, OSError) as e:
-            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot scan for Bluetooth devices ({e}); is "
-                              "Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?",
-                              self.target) from None
+            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot scan for Bluetooth devices ({e}); "
+                              f"{NO_BLUEZ_HINT}", self.target) from None
         if found is None:
             raise DeviceError(f"{self.role} sensor {self.target!r} was not found within {self.connect_timeout_s:g} s; "
                               "is it switched on, charged and near?", self.target)
@@ -245,10 +244,8 @@ class StreamDecoder:
 
     def __init__(self, family, rate_hz: float):
         self.family = family
-        self.decoder = family.decoder(rate_hz) if family.name != "witmotion" else family.decoder()
-        self.rate_hz = float(getattr(self.decoder, "rate_hz", None) or rate_hz)
-        if family.name == "polar":
-            self.rate_hz = float(next(iter(self.decoder.rates_hz.values())))
+        self.decoder = family.decoder(rate_hz)
+        self.rate_hz = float(self.decoder.rate_hz or rate_hz)
         self.clock = DeviceClock(self.rate_hz)
         self.dropped: list[str] = []  # why each dropped packet was dropped
         self._duplicates = 0
@@ -358,7 +355,6 @@ class RecordResult:
     folder: Path
     duration_s: float
     status: dict[str, LinkStatus]
-    error: str | None = None
 
 
 def session_folder(out: str | Path, runner: str) -> Path:
@@ -514,7 +510,7 @@ class Recorder:
         status.dropped_packets = len(stream.dropped) + stream.duplicates
         gaps = stream.clock.gaps
         for start, end, missing in gaps[self._gaps_seen.get(role, 0):]:
-            s0, s1 = stream.clock.to_session(np.array([start, end])) 
+            s0, s1 = stream.clock.to_session(np.array([start, end]))
             self.writer.event("gap", role=role, start_s=round(float(s0), 4), end_s=round(float(s1), 4),
                               missing_samples=int(missing))
             status.lost_samples += int(missing)

@@ -499,7 +499,6 @@ class World:
     def __init__(self, spec: dict):
         from stridesense.models.simulator import simulate_session
 
-        self.spec = spec
         self.rate_hz = float(spec["rate_hz"])
         self.sim = simulate_session(simulation_config(spec["seed"], spec["duration_s"], self.rate_hz))
         self.discovering = False

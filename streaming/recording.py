@@ -177,8 +177,7 @@ class SessionWriter:
         try:
             if role not in self._raw:
                 self._raw[role] = _StreamFile(self.folder / f"{role}.raw.arrow", RAW_SCHEMA)
-                self.manifest["sensors"][[s["role"] for s in self.manifest["sensors"]].index(role)]["files"][
-                    "raw"] = f"{role}.raw.arrow"
+                self._sensor_entry(role)["files"]["raw"] = f"{role}.raw.arrow"
                 self._write_manifest()
             self._raw[role].write({"host_time_s": host_time_s, "char_uuid": char_uuid, "payload": payload})
         except OSError as e:
@@ -186,9 +185,12 @@ class SessionWriter:
 
     def update_sensor(self, role: str, **facts) -> None:
         """Add facts learnt while recording (firmware, achieved rate, clock fit) to the manifest."""
-        sensor = self.manifest["sensors"][[s["role"] for s in self.manifest["sensors"]].index(role)]
-        sensor.update(facts)
+        self._sensor_entry(role).update(facts)
         self._write_manifest()
+
+    def _sensor_entry(self, role: str) -> dict:
+        """The manifest's entry of the sensor with ``role``."""
+        return next(s for s in self.manifest["sensors"] if s["role"] == role)
 
     def event(self, kind: str, **fields) -> None:
         """Record an event (connect, disconnect, gap, dropped packet...), one JSON line."""

@@ -21,7 +21,7 @@ from stridesense.imu.consts import GYRO_COLUMNS, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.data import SensorData, Session
 from stridesense.pipeline import Analyzer
 
-CHUNK_S = 180.0  # offline analysis pushes five minutes at a time: the same path as live (chunk-invariant), fewer calls
+CHUNK_S = 180.0  # offline analysis pushes three minutes at a time: the same path as live (chunk-invariant)
 
 
 @dataclass

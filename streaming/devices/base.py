@@ -60,8 +60,11 @@ class DeviceFamily:
         raise NotImplementedError
 
     @classmethod
-    def decoder(cls):
-        """A stateful decoder: ``decode(char_uuid, payload) -> list[ImuSamples]``."""
+    def decoder(cls, rate_hz: float):
+        """A stateful decoder: ``decode(char_uuid, payload) -> list[ImuSamples]``.
+
+        Its ``rate_hz`` is the stream's nominal rate (the family's nearest to ``rate_hz``).
+        """
         raise NotImplementedError
 
     @classmethod

@@ -62,6 +62,7 @@ class PolarDecoder:
 
     def __init__(self, rates_hz: dict[int, float], factors: dict[int, float] | None = None):
         self.rates_hz = rates_hz
+        self.rate_hz = rates_hz.get(ACC)  # both streams are started at the same rate
         self.factors = {ACC: 1.0, GYRO: 1.0, **(factors or {})}
 
     def decode(self, char_uuid: str, payload: bytes) -> list[ImuSamples]:
@@ -218,8 +219,13 @@ class PolarPmd(DeviceFamily):
         return bool(name and name.startswith("Polar")) or SERVICE in [u.lower() for u in service_uuids]
 
     @classmethod
+    def rate(cls, rate_hz: float) -> int:
+        """The sensor's rate for a wanted one: 52, 104 or 208 Hz."""
+        return 208 if rate_hz > 104 else 104 if rate_hz > 52 else 52
+
+    @classmethod
     def start_commands(cls, rate_hz):
-        rate = 208 if rate_hz > 104 else 104 if rate_hz > 52 else 52
+        rate = cls.rate(rate_hz)
         acc = bytes([0x02, ACC, 0x00, 0x01]) + struct.pack("<H", rate) + bytes([0x01, 0x01, 16, 0, 0x02, 0x01, 8, 0])
         gyr = bytes([0x02, GYRO, 0x00, 0x01]) + struct.pack("<H", rate) + bytes([0x01, 0x01, 16, 0, 0x02, 0x01]) \
             + struct.pack("<H", 2000)
@@ -231,7 +237,7 @@ class PolarPmd(DeviceFamily):
 
     @classmethod
     def decoder(cls, rate_hz: float = 208.0):
-        rate = 208 if rate_hz > 104 else 104 if rate_hz > 52 else 52
+        rate = cls.rate(rate_hz)
         return PolarDecoder({ACC: rate, GYRO: rate})
 
     @classmethod

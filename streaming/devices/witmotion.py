@@ -35,7 +35,8 @@ MAX_BUFFER = 4 * PACKET  # garbage beyond this is dropped, counted, never kept g
 class WitMotionDecoder:
     """Stateful decoder of the 0x55 0x61 stream; counts bytes it had to skip."""
 
-    def __init__(self):
+    def __init__(self, rate_hz: float | None = None):
+        self.rate_hz = rate_hz  # nominal only: the protocol carries no clock
         self._buf = b""
         self.skipped_bytes = 0
 
@@ -107,8 +108,8 @@ class WitMotion(DeviceFamily):
         return [(WRITE, bytes([0xFF, 0xAA, 0x69, 0x88, 0xB5])), (WRITE, bytes([0xFF, 0xAA, 0x03, code, 0x00]))]
 
     @classmethod
-    def decoder(cls):
-        return WitMotionDecoder()
+    def decoder(cls, rate_hz: float | None = None):
+        return WitMotionDecoder(rate_hz)
 
     @classmethod
     def encoder(cls, rate_hz):

@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-PELVIS = {"address": "0C:8C:DC:00:00:01", "name": "Movesense 221830000001", "family": "movesense", "role": "pelvis"}
-TRUNK = {"address": "A0:9E:1A:00:00:02", "name": "Polar Sense B5A2C12F", "family": "polar", "role": "trunk"}
+from stridesense.streaming.fake_bluez import DEMO_DEVICES
+
+PELVIS, TRUNK = DEMO_DEVICES  # a Movesense on the pelvis, a Polar Verity Sense on the trunk
 WITMOTION = {"address": "D4:C5:3C:00:00:03", "name": "WT901BLE67", "family": "witmotion", "role": "pelvis"}
 SPEAKER = {"address": "11:22:33:44:55:66", "name": "Kitchen speaker", "family": None}
 
