@@ -52,15 +52,14 @@ TURN_HOLD_RADPS = 0.04
 TURN_LOOKAHEAD_S = 3.0
 
 
-@numba.njit(cache=True)
-def _qmul(a, b):
-    return np.array(
-        [
-            a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3],
-            a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2],
-            a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1],
-            a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0],
-        ]
+@numba.njit(cache=True, inline="always")
+def _qmul(aw, ax, ay, az, bw, bx, by, bz):
+    # Scalars in and out: a small array per sample costs more than the arithmetic.
+    return (
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
     )
 
 
@@ -85,40 +84,43 @@ def madgwick_imu(q0, gyr_radps, acc, dt, gain):
     """
     n = gyr_radps.shape[0]
     out = np.empty((n, 4))
-    q = q0.copy()
+    qw, qx, qy, qz = q0[0], q0[1], q0[2], q0[3]
     for i in range(n):
         # ahrs normalises the a-priori quaternion on every call (Quaternion(q));
         # doing the same here also makes a chunk's start identical to a whole run.
-        q = q / np.sqrt(np.sum(q * q))
-        g = gyr_radps[i]
-        if g[0] == 0.0 and g[1] == 0.0 and g[2] == 0.0:
-            out[i] = q
+        nq = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        qw, qx, qy, qz = qw / nq, qx / nq, qy / nq, qz / nq
+        gx, gy, gz = gyr_radps[i, 0], gyr_radps[i, 1], gyr_radps[i, 2]
+        if gx == 0.0 and gy == 0.0 and gz == 0.0:
+            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = qw, qx, qy, qz
             continue
-        qdot = 0.5 * _qmul(q, np.array([0.0, g[0], g[1], g[2]]))
-        a = acc[i]
-        a_norm = np.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+        dw, dx, dy, dz = _qmul(qw, qx, qy, qz, 0.0, gx, gy, gz)
+        dw, dx, dy, dz = 0.5 * dw, 0.5 * dx, 0.5 * dy, 0.5 * dz
+        a0, a1, a2 = acc[i, 0], acc[i, 1], acc[i, 2]
+        a_norm = np.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
         if a_norm > 0:
-            ax, ay, az = a[0] / a_norm, a[1] / a_norm, a[2] / a_norm
-            qn = q / np.sqrt(np.sum(q * q))
-            qw, qx, qy, qz = qn[0], qn[1], qn[2], qn[3]
-            f0 = 2.0 * (qx * qz - qw * qy) - ax  # (eq. 25)
-            f1 = 2.0 * (qw * qx + qy * qz) - ay
-            f2 = 2.0 * (0.5 - qx * qx - qy * qy) - az
+            ax, ay, az = a0 / a_norm, a1 / a_norm, a2 / a_norm
+            nq = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+            nw, nx, ny, nz = qw / nq, qx / nq, qy / nq, qz / nq
+            f0 = 2.0 * (nx * nz - nw * ny) - ax  # (eq. 25)
+            f1 = 2.0 * (nw * nx + ny * nz) - ay
+            f2 = 2.0 * (0.5 - nx * nx - ny * ny) - az
             if f0 != 0.0 or f1 != 0.0 or f2 != 0.0:
                 # J.T @ f (eqs. 26, 34)
-                g0 = -2.0 * qy * f0 + 2.0 * qx * f1
-                g1 = 2.0 * qz * f0 + 2.0 * qw * f1 - 4.0 * qx * f2
-                g2 = -2.0 * qw * f0 + 2.0 * qz * f1 - 4.0 * qy * f2
-                g3 = 2.0 * qx * f0 + 2.0 * qy * f1
+                g0 = -2.0 * ny * f0 + 2.0 * nx * f1
+                g1 = 2.0 * nz * f0 + 2.0 * nw * f1 - 4.0 * nx * f2
+                g2 = -2.0 * nw * f0 + 2.0 * nz * f1 - 4.0 * ny * f2
+                g3 = 2.0 * nx * f0 + 2.0 * ny * f1
                 gn = np.sqrt(g0 * g0 + g1 * g1 + g2 * g2 + g3 * g3)
                 if gn > 0:
-                    qdot[0] -= gain * g0 / gn  # (eq. 33)
-                    qdot[1] -= gain * g1 / gn
-                    qdot[2] -= gain * g2 / gn
-                    qdot[3] -= gain * g3 / gn
-        q = q + qdot * dt  # (eq. 13)
-        q = q / np.sqrt(np.sum(q * q))
-        out[i] = q
+                    dw -= gain * g0 / gn  # (eq. 33)
+                    dx -= gain * g1 / gn
+                    dy -= gain * g2 / gn
+                    dz -= gain * g3 / gn
+        qw, qx, qy, qz = qw + dw * dt, qx + dx * dt, qy + dy * dt, qz + dz * dt  # (eq. 13)
+        nq = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        qw, qx, qy, qz = qw / nq, qx / nq, qy / nq, qz / nq
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = qw, qx, qy, qz
     return out
 
 
@@ -143,16 +145,16 @@ def strapdown(q0, gyr_radps, dt):
     """
     n = gyr_radps.shape[0]
     out = np.empty((n, 4))
-    q = q0.copy()
+    qw, qx, qy, qz = q0[0], q0[1], q0[2], q0[3]
     for i in range(n):
         wx, wy, wz = gyr_radps[i, 0] * dt, gyr_radps[i, 1] * dt, gyr_radps[i, 2] * dt
         ang = np.sqrt(wx * wx + wy * wy + wz * wz)
         if ang > 0:
             s = np.sin(ang / 2) / ang
-            dq = np.array([np.cos(ang / 2), wx * s, wy * s, wz * s])
-            q = _qmul(q, dq)
-            q = q / np.sqrt(np.sum(q * q))
-        out[i] = q
+            qw, qx, qy, qz = _qmul(qw, qx, qy, qz, np.cos(ang / 2), wx * s, wy * s, wz * s)
+            nq = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+            qw, qx, qy, qz = qw / nq, qx / nq, qy / nq, qz / nq
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = qw, qx, qy, qz
     return out
 
 
