@@ -1,5 +1,3 @@
-import sys
+from stridesense.cli import run
 
-from stridesense.cli import main
-
-sys.exit(main())
+run()

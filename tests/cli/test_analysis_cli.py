@@ -60,6 +60,20 @@ def test_command_line_entry_point_runs_as_a_process(tmp_path):
     assert r.stderr.count("\n") == 1 and "missing.csv" in r.stderr
 
 
+def test_analyze_as_a_process_flushes_everything_before_skipping_teardown(tmp_path, capsys):
+    # `analyze` ends with os._exit once its files are closed: stdout (a pipe,
+    # so block-buffered) and the table must still be complete.
+    sim_dir = tmp_path / "sim"
+    assert main(["simulate", str(sim_dir), "--seed", "4", "--duration-s", "40", "--native"]) == 0
+    a, b = tmp_path / "process.csv", tmp_path / "in_process.csv"
+    r = subprocess.run([sys.executable, "-m", "stridesense", "analyze", str(sim_dir / "session"), "--out", str(a)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.replace("\n", "").rstrip().endswith(str(a))  # the last line printed (rich wraps it)
+    assert main(["analyze", str(sim_dir / "session"), "--out", str(b), "--quiet"]) == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
 def test_a_native_session_folder_gives_the_same_table_as_its_csvs(tmp_path, capsys):
     sim_dir = tmp_path / "sim"
     assert main(["simulate", str(sim_dir), "--seed", "5", "--duration-s", "40", "--native"]) == 0
