@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
+from stridesense.imu.vectors import row_norms
 
 WINDOW_S = 2.0
 HOP_S = 1.0
@@ -146,7 +147,7 @@ def classify_activity(time_s: np.ndarray, acc_mps2: np.ndarray, sampling_rate_hz
     # Features need no more than 50 Hz: decimate (plain striding) to keep long sessions quick.
     step = max(int(sampling_rate_hz // 50), 1)
     time_s, acc_mps2, fs = time_s[::step], acc_mps2[::step], sampling_rate_hz / step
-    norm = np.linalg.norm(acc_mps2, axis=1) / GRAVITY_MPS2
+    norm = row_norms(acc_mps2) / GRAVITY_MPS2
     t0 = np.floor(time_s[0])
     starts = np.arange(t0, time_s[-1] - WINDOW_S + 1e-9, HOP_S)
     bounds = np.searchsorted(time_s, np.column_stack([starts, starts + WINDOW_S]))

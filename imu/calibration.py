@@ -23,6 +23,7 @@ from scipy.signal import butter, sosfiltfilt
 from stridesense.errors import CalibrationError
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.imu.fusion import rotate
+from stridesense.imu.vectors import row_norms
 
 STILL_WINDOW_S = 0.5
 MIN_STANDING_S = 2.0
@@ -67,7 +68,7 @@ def still_mask(acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, sampling_rate
         m2 = uniform_filter1d(x * x, w, axis=0, mode="nearest")
         return np.sqrt(np.clip(m2 - m * m, 0, None)).max(axis=1)
 
-    norm = uniform_filter1d(np.linalg.norm(acc_mps2, axis=1), w, mode="nearest")
+    norm = uniform_filter1d(row_norms(acc_mps2), w, mode="nearest")
     still = (moving_std(acc_mps2) < 0.25) & (np.abs(norm - GRAVITY_MPS2) < 0.8)
     if gyr_radps is not None:
         still &= moving_std(gyr_radps) < 0.06

@@ -33,6 +33,8 @@ import numpy as np
 from scipy.ndimage import maximum_filter1d
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
+from stridesense.imu.vectors import row_norms
+
 DEFAULT_GAIN = 0.05  # rad/s: the reference is clean, so the gain only has to outrun gyro drift
 GRAVITY_CUTOFF_HZ = 0.3
 GRAVITY_ORDER = 4
@@ -160,10 +162,14 @@ def strapdown(q0, gyr_radps, dt):
 
 @numba.njit(cache=True)
 def _rotate(q, v, sign):
-    out = np.empty((v.shape[0], 3))
-    for i in range(v.shape[0]):
-        w, x, y, z = q[i, 0], sign * q[i, 1], sign * q[i, 2], sign * q[i, 3]
-        vx, vy, vz = v[i, 0], v[i, 1], v[i, 2]
+    # A single row of q or v applies to every row of the other (no broadcast copy).
+    n = max(q.shape[0], v.shape[0])
+    out = np.empty((n, 3))
+    for i in range(n):
+        iq = i if q.shape[0] > 1 else 0
+        iv = i if v.shape[0] > 1 else 0
+        w, x, y, z = q[iq, 0], sign * q[iq, 1], sign * q[iq, 2], sign * q[iq, 3]
+        vx, vy, vz = v[iv, 0], v[iv, 1], v[iv, 2]
         tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
         out[i, 0] = vx + w * tx + (y * tz - z * ty)
         out[i, 1] = vy + w * ty + (z * tx - x * tz)
@@ -174,13 +180,17 @@ def _rotate(q, v, sign):
 def rotate(q: np.ndarray, v: np.ndarray, inverse: bool = False) -> np.ndarray:
     """Rotate vectors ``v`` (n, 3) by quaternions ``q`` (n, 4) (or their inverse).
 
+    Either may be a single row, which then applies to every row of the other.
     ``v' = v + w t + u x t`` with ``t = 2 u x v`` (q = [w, u]), compiled: the
-    pipeline rotates every sample several times.
+    pipeline rotates every sample several times.  float32 or float64 vectors;
+    the result is float64.
     """
     q = np.atleast_2d(np.asarray(q, dtype=float))
-    v = np.atleast_2d(np.asarray(v, dtype=float))
-    n = max(q.shape[0], v.shape[0])
-    q, v = np.broadcast_to(q, (n, 4)), np.broadcast_to(v, (n, 3))  # one of either: applies to all
+    v = np.atleast_2d(np.asarray(v))
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(float)
+    if q.shape[0] != v.shape[0] and 1 not in (q.shape[0], v.shape[0]):
+        raise ValueError(f"rotate: {q.shape[0]} quaternions and {v.shape[0]} vectors")
     return _rotate(np.ascontiguousarray(q), np.ascontiguousarray(v), -1.0 if inverse else 1.0)
 
 
@@ -302,7 +312,7 @@ class OrientationFilter:
         quat = madgwick_imu(self._q, gyr, np.ascontiguousarray(g_ref), self.dt, self.gain)
         self._q = quat[-1].copy()
         cosang = np.einsum("ij,ij->i", acc_mps2, g_ref) / (
-            np.linalg.norm(acc_mps2, axis=1) * np.linalg.norm(g_ref, axis=1) + 1e-12
+            row_norms(acc_mps2) * row_norms(g_ref) + 1e-12
         )
         return FusionResult(quat, g_ref, np.degrees(np.arccos(np.clip(cosang, -1, 1))), turning)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from stridesense.imu.vectors import row_norms
+
 SHIFT_DEG = 4.0  # a sudden change of mean pitch or roll larger than this is a slip
 WINDOW_S = 6.0
 GAP_S = 2.0  # each window stays this far from the moment tested
@@ -142,7 +144,7 @@ def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: n
     ok = n >= 2
     if not ok.any():
         return out
-    norm = np.linalg.norm(f_world_mps2[i0[0]:i1[-1]], axis=1)
+    norm = row_norms(f_world_mps2[i0[0]:i1[-1]])
     ang = angles_rad[i0[0]:i1[-1]]
     rel = i0 - i0[0]
     safe = np.minimum(rel, max(norm.size - 1, 0))

@@ -32,10 +32,9 @@ def segment_angles(quat: np.ndarray, alignment: np.ndarray) -> np.ndarray:
         3x3, columns = segment axes in sensor coordinates
         (:func:`stridesense.imu.calibration.segment_alignment`).
     """
-    n = quat.shape[0]
-    x_w = rotate(quat, np.broadcast_to(alignment[:, 0], (n, 3)))
-    y_w = rotate(quat, np.broadcast_to(alignment[:, 1], (n, 3)))
-    z_w = rotate(quat, np.broadcast_to(alignment[:, 2], (n, 3)))
+    x_w = rotate(quat, alignment[:, 0])
+    y_w = rotate(quat, alignment[:, 1])
+    z_w = rotate(quat, alignment[:, 2])
     pitch = -np.arcsin(np.clip(x_w[:, 2], -1, 1))
     roll = np.arctan2(y_w[:, 2], z_w[:, 2])
     yaw = np.unwrap(np.arctan2(x_w[:, 1], x_w[:, 0]))

@@ -95,10 +95,10 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         warnings.simplefilter("always")
         edges = np.append(np.arange(t0, t1, CHUNK_S), t1 + 1.0)
         for c0, c1 in zip(edges[:-1], edges[1:]):
-            analyzer.push(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
+            analyzer.feed(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
             if progress:
                 progress(min(c1, t1) - t0, t1 - t0)
-        analyzer.flush()
+        analyzer.feed_last()
         caught = [str(x.message) for x in w]
     for message in caught:
         warnings.warn(message, stacklevel=2)

@@ -40,17 +40,21 @@ from stridesense.models.steps import SegmentSignals, step_rows
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
-SIDE_VOTE_STEPS = 20
+SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
-GAP_SETTLE_S = 3.0
+GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.5
+IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
+IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else _empty_steps()
 
 
 def _empty_steps() -> pd.DataFrame:
     """An empty step table (built from a cached template: this is the common live answer)."""
-    return _EMPTY_STEPS.copy(deep=False)  # steps this soon after missing samples are flagged `gap`  # a bout's left/right parity is decided by its first steps
-IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
-IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
+    return _EMPTY_STEPS.copy(deep=False)
 
 
 _EMPTY_STEPS = pd.DataFrame(columns=TABLE_COLUMNS)
@@ -234,8 +238,7 @@ class SensorTrack:
         shifts = np.asarray(shifts)
         top = times[shifts >= 0.9 * shifts.max()] if len(times) and shifts.max() > 0 else np.array([self._pending_s])
         t_slip = float((top.min() + top.max()) / 2)
-        up = np.broadcast_to([0.0, 0.0, 1.0], (self.quat.shape[0], 3))
-        up_s = rotate(self.quat, up, inverse=True)
+        up_s = rotate(self.quat, [0.0, 0.0, 1.0], inverse=True)
         t = self.time_s
         before = (t >= t_slip - span) & (t < t_slip - mounting.GAP_S)
         after = (t >= t_slip + mounting.GAP_S) & (t < t_slip + span)
@@ -355,6 +358,14 @@ class Analyzer:
     # -- public ------------------------------------------------------------
     def push(self, pelvis: SensorData | None = None, trunk: SensorData | None = None) -> pd.DataFrame:
         """Add the next chunk of either sensor; return the steps now complete."""
+        return _frame(self.feed(pelvis, trunk))
+
+    def flush(self) -> pd.DataFrame:
+        """End of session: return every step not returned yet."""
+        return _frame(self.feed_last())
+
+    def feed(self, pelvis: SensorData | None = None, trunk: SensorData | None = None) -> list[dict]:
+        """As :meth:`push`, the new steps as rows (no table built for each chunk)."""
         if pelvis is not None:
             self.pelvis.add(pelvis)
         if trunk is not None:
@@ -362,8 +373,8 @@ class Analyzer:
             self.trunk.add(trunk)
         return self._run(final=False)
 
-    def flush(self) -> pd.DataFrame:
-        """End of session: return every step not returned yet."""
+    def feed_last(self) -> list[dict]:
+        """As :meth:`flush`, the last steps as rows."""
         if not self.pelvis.has_data:
             raise InputError("no pelvis data was given")
         return self._run(final=True)
@@ -379,7 +390,7 @@ class Analyzer:
         return pd.DataFrame(self.steps_, columns=TABLE_COLUMNS)
 
     # -- internals ---------------------------------------------------------
-    def _run(self, final: bool) -> pd.DataFrame:
+    def _run(self, final: bool) -> list[dict]:
         self.pelvis.advance(final)
         if self._has_trunk:
             try:
@@ -391,17 +402,17 @@ class Analyzer:
                 self._has_trunk = False
         p = self.pelvis
         if p.alignment is None or p.time_s.size == 0:
-            return _empty_steps()
+            return []
         t_avail = p.time_s[-1]
         # Live pushes come every ~0.1 s; contacts are looked for every DETECT_EVERY_S of new data.
         if not final and t_avail - self._t_detected < DETECT_EVERY_S:
-            return _empty_steps()
+            return []
         self._t_detected = t_avail
         horizon = np.inf if final else t_avail - SETTLE_S
         self._detect(horizon, final)
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
-        return pd.DataFrame(rows, columns=TABLE_COLUMNS) if rows else _empty_steps()
+        return rows
 
     def _detect(self, horizon: float, final: bool) -> None:
         """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""

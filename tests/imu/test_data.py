@@ -49,6 +49,16 @@ def test_nan_is_refused_with_its_sample():
         SensorData(d.time_s, acc, d.gyr_radps, "pelvis").validate()
 
 
+def test_infinite_value_is_refused_but_a_sum_overflowing_is_not():
+    d = _data()
+    gyr = d.gyr_radps.copy()
+    gyr[7, 2] = -np.inf
+    with pytest.raises(InputError, match="angular rate .* sample 7"):
+        SensorData(d.time_s, d.acc_mps2, gyr, "pelvis").validate()
+    gyr[7, 2], gyr[8:10, 0] = 0.0, 1e308  # finite values whose sum overflows are not missing values
+    SensorData(d.time_s, d.acc_mps2, gyr, "pelvis").validate()
+
+
 def test_gyro_in_degrees_per_second_is_refused():
     d = _data()
     gyr = np.full((d.n, 3), 300.0)

@@ -51,6 +51,17 @@ def test_rotate_agrees_with_scipy():
     assert rotate(q, v, inverse=True) == pytest.approx(r.inv().apply(v), abs=1e-12)
 
 
+def test_rotate_applies_a_single_quaternion_or_vector_to_every_row():
+    r = Rotation.random(20, random_state=3)
+    q = r.as_quat(scalar_first=True)
+    v = np.random.default_rng(2).normal(size=(20, 3))
+    assert rotate(q, v[3]) == pytest.approx(r.apply(np.tile(v[3], (20, 1))), abs=1e-12)
+    assert rotate(q[5], v) == pytest.approx(r[5].apply(v), abs=1e-12)
+    assert rotate(q, v.astype(np.float32)) == pytest.approx(r.apply(v), abs=1e-6)
+    with pytest.raises(ValueError, match="20 quaternions and 3 vectors"):
+        rotate(q, v[:3])
+
+
 def test_filter_gives_same_quaternions_in_chunks_as_whole(sim_short):
     d = sim_short.session.pelvis
     fs = d.sampling_rate_hz
