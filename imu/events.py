@@ -86,15 +86,16 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
     """
     g = GRAVITY_MPS2
     f = lowpass(f_vert_mps2, 25.0, sampling_rate_hz) / g
-    core_runs = [r for r in runs_of(f > STANCE_CORE_G) if (r[1] - r[0]) / sampling_rate_hz >= 0.02]
-    # Merge cores not separated by a flight (wobble can split one stance).
-    cores: list[list[int]] = []
-    for i0, i1 in core_runs:
-        if cores and f[cores[-1][1]:i0].min(initial=np.inf) > FLIGHT_G:
-            cores[-1][1] = i1
-        else:
-            cores.append([i0, i1])
-    out = _stances(time_s, f, np.array(cores, dtype=np.int64).reshape(-1, 2), float(sampling_rate_hz))
+    runs = np.array(runs_of(f > STANCE_CORE_G), dtype=np.int64).reshape(-1, 2)
+    runs = runs[(runs[:, 1] - runs[:, 0]) / sampling_rate_hz >= 0.02]
+    # Merge cores not separated by a flight (wobble can split one stance): a
+    # core joins the one before when f stays above FLIGHT_G all through the gap.
+    joins = np.zeros(0, dtype=bool)
+    if len(runs) > 1:
+        gap_min = np.minimum.reduceat(f, np.column_stack([runs[:-1, 1], runs[1:, 0]]).ravel())[::2]
+        joins = gap_min > FLIGHT_G
+    cores = np.column_stack([runs[np.r_[True, ~joins], 0], runs[np.r_[~joins, True], 1]]) if len(runs) else runs
+    out = _stances(time_s, f, np.ascontiguousarray(cores), float(sampling_rate_hz))
     keep = out[:, 5] > 0
     return ContactEvents(out[keep, 0], out[keep, 1], out[keep, 2], out[keep, 3] > 0, out[keep, 4] > 0)
 
