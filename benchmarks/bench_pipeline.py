@@ -83,24 +83,26 @@ print(f"compiled Madgwick alone: {numba_per_sample * 1e6:.2f} us/sample ({ahrs_p
       f"faster); whole orientation step (reference + Madgwick): {ours_total * 1e6:.2f} us/sample "
       f"({ahrs_per_sample / ours_total:.0f}x faster)")
 
-# end to end in a fresh process; the first run also fills numba's cache (as the first run after installing)
+# End to end: `stridesense analyze` as a user runs it, in a fresh process each time.  A small wrapper
+# starts it and reports the wall time and the child's peak memory (ru_maxrss of its children: the
+# command itself is forked from the small wrapper, not from this big process).  The first run after
+# installing also fills numba's cache; this machine's speed varies by +-20 %, hence five runs.
 out = tmp / "steps.csv"
-# The child reports its own peak (VmHWM): getrusage would also count this big process, which the child
-# is forked from, before it execs.
-report_peak = ("import sys; from stridesense.cli import main; rc = main(sys.argv[1:]); "
-               "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=sys.stderr); "
-               "sys.exit(rc)")
+wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+           "rc = subprocess.call([sys.executable, '-m', 'stridesense', *sys.argv[1:]]); "
+           "print('WALL', time.perf_counter() - t, 'PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+           "file=sys.stderr); sys.exit(rc)")
 walls, peaks = [], []
-for _ in range(3):
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", report_peak, "analyze", str(folder), "--out", str(out), "--quiet"],
+for _ in range(5):
+    proc = subprocess.run([sys.executable, "-c", wrapper, "analyze", str(folder), "--out", str(out), "--quiet"],
                           capture_output=True, text=True)
-    walls.append(time.perf_counter() - t)
-    peaks.append(int(proc.stderr.split("VmHWM:")[1].split()[0]) / 1024 if "VmHWM:" in proc.stderr else float("nan"))
-peak_mb = max(peaks)
-print(f"\n`stridesense analyze <{minutes:.0f}-min session> --out steps.csv`, end to end: "
-      f"{', '.join(f'{w:.2f}' for w in walls)} s (best {min(walls):.2f} s), peak memory {peak_mb:.0f} MB, "
-      f"exit {proc.returncode}")
+    fields = proc.stderr.split("WALL")[-1].split()
+    walls.append(float(fields[0]))
+    peaks.append(int(fields[2]) / 1024)
+walls_sorted = sorted(walls)
+print(f"\n`stridesense analyze <{minutes:.0f}-min session> --out steps.csv`, end to end (5 runs): "
+      f"{', '.join(f'{w:.2f}' for w in walls)} s -> median {walls_sorted[2]:.2f} s, best {walls_sorted[0]:.2f} s; "
+      f"peak memory {max(peaks):.0f} MB; exit {proc.returncode}")
 
 # live: 2 x 200 Hz pushed every 0.1 s
 live_s = min(duration, 600.0)

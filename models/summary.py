@@ -167,7 +167,8 @@ def _fatigue(steps: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     t0, t1 = t.min(), t.max()
     first = steps[t <= t0 + FIFTH * (t1 - t0)]
     last = steps[t >= t1 - FIFTH * (t1 - t0)]
-    for m in metrics:
-        a, b = first[m].astype(float).mean(), last[m].astype(float).mean()
-        out.loc[m] = [a, b, b - a, 100 * (b - a) / abs(a) if np.isfinite(a) and abs(a) > 1e-12 else np.nan]
+    a, b = first[metrics].astype(float).mean(), last[metrics].astype(float).mean()
+    out["first_fifth"], out["last_fifth"], out["change"] = a, b, b - a
+    usable = np.isfinite(a) & (a.abs() > 1e-12)
+    out["change_pct"] = (100 * (b - a) / a.abs()).where(usable)
     return out
