@@ -59,6 +59,10 @@ class GrowingArray:
             grown[: self._n] = self._buf[: self._n]
             self._buf = grown
 
+    def truncate(self, rows: int) -> None:
+        """Keep the first ``rows`` rows only (the memory stays for later appends)."""
+        self._n = min(max(rows, 0), self._n)
+
     def clear(self) -> None:
         """Drop every row and the memory holding them (same width and type)."""
         self._buf = np.empty((0,) + self._buf.shape[1:], dtype=self._buf.dtype)

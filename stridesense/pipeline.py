@@ -92,7 +92,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
-    _blocks: list = field(default_factory=list)  # 1-s posture stats (imu.mounting.block_stats)
+    _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))  # 1-s posture stats (mounting.block_stats_many)
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
     _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
@@ -212,8 +212,8 @@ class SensorTrack:
         n_full = int(np.floor(t_avail - self.t0 - 1.0 + 1e-9)) + 1
         if n_full > n_done:
             starts = self.t0 + np.arange(n_done, n_full, dtype=float)
-            self._blocks.extend(mounting.block_stats_many(self.time_s, self.angles, self.f_world, starts))
-        blocks = np.array(self._blocks) if self._blocks else np.empty((0, 6))
+            self._blocks.append(mounting.block_stats_many(self.time_s, self.angles, self.f_world, starts))
+        blocks = self._blocks.view
         # Checks are due once a second while their windows are complete (next + span <= t_avail).
         n_checks = max(int(np.floor(t_avail - span - self._next_check_s)) + 1, 0) if np.isfinite(
             self._next_check_s) else 0
@@ -259,7 +259,7 @@ class SensorTrack:
         self._pending_s = None
         self._next_check_s = self.t0 + np.ceil(t_slip + span + 1.0 - self.t0)
         # Posture blocks after the slip change with the new alignment.
-        del self._blocks[int(np.floor(t_slip - self.t0)):]
+        self._blocks.truncate(int(np.floor(t_slip - self.t0)))
 
     def _calibrate(self, final: bool) -> bool:
         data = self.raw_data()

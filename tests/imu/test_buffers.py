@@ -31,3 +31,14 @@ def test_other_rows_end_the_adoption_with_a_copy_and_the_source_is_never_written
     assert not np.shares_memory(g.view, data)
     assert np.array_equal(g.view, np.vstack([np.zeros((40, 3)), np.ones((10, 3))]))
     assert not data.any()
+
+
+def test_truncate_keeps_the_first_rows_and_appends_after_them():
+    a = GrowingArray(2)
+    a.append(np.arange(10.0).reshape(5, 2))
+    a.truncate(2)
+    assert a.view.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    a.append([[7.0, 7.0]])
+    assert a.view.tolist() == [[0.0, 1.0], [2.0, 3.0], [7.0, 7.0]]
+    a.truncate(10)  # more rows than there are: nothing changes
+    assert len(a) == 3
