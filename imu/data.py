@@ -129,7 +129,8 @@ class SensorData:
                 f"sample rate {rate:.1f} Hz is outside {MIN_RATE_HZ:.0f}-{MAX_RATE_HZ:.0f} Hz; is time_s in seconds?",
                 src,
             )
-        norm = row_norms(self.acc_mps2)
+        # Every 10th sample tells g from m/s^2 as well as all of them do, at a tenth of the cost.
+        norm = row_norms(self.acc_mps2[::10])
         med = float(np.median(norm))
         if 0.5 < med < 2.0:
             raise InputError(
@@ -143,7 +144,7 @@ class SensorData:
                 src,
             )
         if self.gyr_radps is not None:
-            p99 = float(np.percentile(np.abs(self.gyr_radps), 99))
+            p99 = float(np.percentile(np.abs(self.gyr_radps[::10]), 99))
             if p99 > 40:
                 raise InputError(
                     f"angular rate reaches {p99:.0f} rad/s: the gyroscope looks like it is in deg/s, not rad/s",
