@@ -99,7 +99,7 @@ def classify_window(norm_g: np.ndarray, fs: float) -> str:
 _CODES = ("standing", "walking", "running", "other")
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _period_peak_kernel(x, fs, lo_s, hi_s):
     n = x.size
     m = x.mean()
@@ -118,7 +118,7 @@ def _period_peak_kernel(x, fs, lo_s, hi_s):
     return best / den if hi >= lo else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _classify_windows(norm, fs, bounds):
     """:func:`classify_window` for every window [i0, i1) of ``norm``, compiled (an hour has 3,600).
 

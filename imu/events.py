@@ -100,7 +100,7 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
     return ContactEvents(out[keep, 0], out[keep, 1], out[keep, 2], out[keep, 3] > 0, out[keep, 4] > 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _stances(time_s, f, cores, fs):
     """Per stance core: (ic, to, peak, ok, flight_after, kept); compiled, an hour has ~10,000 stances."""
     n = f.size
@@ -132,7 +132,7 @@ def _stances(time_s, f, cores, fs):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _edge_kernel(t, f, peak_i, bound, base, peak, rising):
     """Extrapolate one edge of a stance to the flight level: (time, fitted cleanly).
 
@@ -178,7 +178,7 @@ def _edge_kernel(t, f, peak_i, bound, base, peak, rising):
     return t_lo - (lo - base) / slope, True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _crossing(t, f, i, level):
     """Time where f crosses ``level`` between samples i and i+1 (linear)."""
     d = f[i + 1] - f[i]

@@ -54,7 +54,7 @@ TURN_HOLD_RADPS = 0.04
 TURN_LOOKAHEAD_S = 3.0
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, nogil=True, inline="always")
 def _qmul(aw, ax, ay, az, bw, bx, by, bz):
     # Scalars in and out: a small array per sample costs more than the arithmetic.
     return (
@@ -65,7 +65,7 @@ def _qmul(aw, ax, ay, az, bw, bx, by, bz):
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def madgwick_imu(q0, gyr_radps, acc, dt, gain):
     """Madgwick IMU update over a whole array, the same arithmetic as ``ahrs``.
 
@@ -139,7 +139,7 @@ def madgwick_imu_ahrs(q0, gyr_radps, acc, dt, gain):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def strapdown(q0, gyr_radps, dt):
     """Integrate the angular rate alone (exact rotation per sample).
 
@@ -160,7 +160,7 @@ def strapdown(q0, gyr_radps, dt):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rotate(q, v, sign):
     # A single row of q or v applies to every row of the other (no broadcast copy).
     n = max(q.shape[0], v.shape[0])

@@ -110,7 +110,7 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 # step).  tests/models/test_steps.py checks them against the functions above.
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _first_local_max(x, prominence):
     """First local maximum (plateaus: their middle) with at least ``prominence``; else the argmax.
 
@@ -144,7 +144,7 @@ def _first_local_max(x, prominence):
     return int(np.argmax(x))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rise_time(x, n, level, fs):
     for i in range(n):
         if x[i] >= level:
@@ -154,7 +154,7 @@ def _rise_time(x, n, level, fs):
     return np.nan
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _impact(force, smooth, fs):
     """(peak_bw, loading_rate_bw_s) as models.impact.impact_metrics with a smoothed signal."""
     if force.size < 4:
@@ -171,7 +171,7 @@ def _impact(force, smooth, fs):
     return force.max(), rate
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _fit(x, y):
     m = x.size
     xm = x.sum() / m
@@ -185,7 +185,7 @@ def _fit(x, y):
     return slope, ym - slope * xm
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _detrended_ptp_deg(y):
     m = y.size
     if m < 3:
@@ -196,7 +196,7 @@ def _detrended_ptp_deg(y):
     return np.degrees(r.max() - r.min())
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _vertical_oscillation_cm(az, fs):
     dt = 1.0 / fs
     a = az - az.mean()
@@ -210,7 +210,7 @@ def _vertical_oscillation_cm(az, fs):
     return (z.max() - z.min()) * 100.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
                   sign, fs, turning_radps, out, flags):
     """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated)."""
@@ -251,7 +251,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         flags[k, 1] = sat
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, b0, b1, s0, s1, both_gyro, out, flags):
     """Trunk lean and pelvis-trunk rotation of every step whose stride the trunk covers."""
     for k in range(a0.size):

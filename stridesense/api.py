@@ -21,7 +21,7 @@ from stridesense.imu.consts import GYRO_COLUMNS, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.data import SensorData, Session
 from stridesense.pipeline import Analyzer
 
-CHUNK_S = 180.0  # offline analysis pushes three minutes at a time: the same path as live (chunk-invariant)
+CHUNK_S = 90.0  # offline analysis pushes 1.5 minutes at a time: the same path as live (chunk-invariant)
 
 
 @dataclass
@@ -83,7 +83,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     progress
         Called with (seconds done, seconds in all) as the analysis goes.
     """
-    analyzer = Analyzer(mass_kg=session.mass_kg)
+    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None)
     pel, tr = session.pelvis.validate(), session.trunk.validate() if session.trunk is not None else None
     analyzer.pelvis.adopt(pel)
     if tr is not None:
@@ -91,19 +91,21 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
     t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
     caught: list[str] = []
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        edges = np.append(np.arange(t0, t1, CHUNK_S), t1 + 1.0)
-        for c0, c1 in zip(edges[:-1], edges[1:]):
-            analyzer.feed(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
-            if progress:
-                progress(min(c1, t1) - t0, t1 - t0)
-        analyzer.feed_last()
-        caught = [str(x.message) for x in w]
+    try:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            edges = np.append(np.arange(t0, t1, CHUNK_S), t1 + 1.0)
+            for c0, c1 in zip(edges[:-1], edges[1:]):
+                analyzer.feed(pel.slice_time(c0, c1), tr.slice_time(c0, c1) if tr is not None else None)
+                if progress:
+                    progress(min(c1, t1) - t0, t1 - t0)
+            analyzer.feed_last()
+            caught = [str(x.message) for x in w]
+    finally:
+        analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
     for message in caught:
         warnings.warn(message, stacklevel=2)
     steps = analyzer.steps
-    analyzer.release()  # an hour's processed signals are not needed for the summary
     if steps.empty:
         raise AnalysisError(
             f"{pel.source}: no running steps found in {t1 - t0:.0f} s of data; stridesense analyses running "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -333,12 +334,18 @@ class Analyzer:
     ----------
     mass_kg
         Runner's body mass, kg (kept with the results; BW units do not need it).
+    two_threads
+        Fuse the trunk sensor in a second thread while the pelvis is fused
+        (the compiled filters release the GIL): worth it for long chunks
+        (offline), not for the live pipeline's 0.1-s pushes.  Call
+        :meth:`release` at the end to stop the thread.
     """
 
-    def __init__(self, mass_kg: float = 70.0):
+    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False):
         if not 20 <= mass_kg <= 250:
             raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
         self.mass_kg = mass_kg
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stridesense-trunk") if two_threads else None
         self.pelvis = SensorTrack("pelvis")
         self.trunk = SensorTrack("trunk")
         self._has_trunk = False
@@ -381,6 +388,9 @@ class Analyzer:
 
     def release(self) -> None:
         """Free the processed signals once the session is done (the steps and calibrations stay)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         self.pelvis.release()
         self.trunk.release()
 
@@ -391,15 +401,7 @@ class Analyzer:
 
     # -- internals ---------------------------------------------------------
     def _run(self, final: bool) -> list[dict]:
-        self.pelvis.advance(final)
-        if self._has_trunk:
-            try:
-                self.trunk.advance(final)
-            except (CalibrationError, AnalysisError) as e:
-                if not final:
-                    raise
-                warnings.warn(f"trunk sensor left out: {e}", stacklevel=2)
-                self._has_trunk = False
+        self._advance_tracks(final)
         p = self.pelvis
         if p.alignment is None or p.time_s.size == 0:
             return []
@@ -413,6 +415,26 @@ class Analyzer:
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
         return rows
+
+    def _advance_tracks(self, final: bool) -> None:
+        """Fuse the new samples of both sensors (the trunk in the second thread if there is one)."""
+        trunk = None
+        if self._has_trunk and self._pool is not None:
+            trunk = self._pool.submit(self.trunk.advance, final)
+        try:
+            self.pelvis.advance(final)
+        finally:
+            if trunk is not None:
+                wait([trunk])  # never leave the thread working on a track while an error propagates
+        if not self._has_trunk:
+            return
+        try:
+            trunk.result() if trunk is not None else self.trunk.advance(final)
+        except (CalibrationError, AnalysisError) as e:
+            if not final:
+                raise
+            warnings.warn(f"trunk sensor left out: {e}", stacklevel=3)
+            self._has_trunk = False
 
     def _detect(self, horizon: float, final: bool) -> None:
         """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""

@@ -35,6 +35,32 @@ def test_random_chunks_give_the_same_table_as_one_chunk(sim_short):
     assert np.allclose(chunked[num].to_numpy(float), whole[num].to_numpy(float), atol=1e-6, equal_nan=True)
 
 
+def test_trunk_fused_in_a_second_thread_gives_the_same_table(sim_short):
+    s = sim_short.session
+    serial, threaded = Analyzer(), Analyzer(two_threads=True)
+    for t in np.arange(0, s.pelvis.time_s[-1] + 1, 20.0):
+        serial.push(s.pelvis.slice_time(t, t + 20), s.trunk.slice_time(t, t + 20))
+        threaded.push(s.pelvis.slice_time(t, t + 20), s.trunk.slice_time(t, t + 20))
+    serial.flush()
+    threaded.flush()
+    threaded.release()
+    assert len(threaded.steps) > 100
+    pd.testing.assert_frame_equal(threaded.steps, serial.steps)
+
+
+def test_a_trunk_that_cannot_be_calibrated_is_left_out_in_the_second_thread_too(sim_short):
+    s = sim_short.session
+    still = type(s.trunk)(s.trunk.time_s, np.tile([0.0, 0.0, 9.81], (s.trunk.n, 1)), np.zeros((s.trunk.n, 3)),
+                          "trunk")  # a trunk sensor that never moves: no running to find its forward axis
+    a = Analyzer(two_threads=True)
+    a.push(s.pelvis, still)
+    with pytest.warns(UserWarning, match="trunk sensor left out"):
+        a.flush()
+    a.release()
+    steps = a.steps
+    assert len(steps) > 100 and steps["trunk_lean_deg"].isna().all()
+
+
 def test_steps_come_out_while_streaming_not_only_at_the_end(sim_short):
     a = Analyzer()
     s = sim_short.session
