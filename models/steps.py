@@ -42,9 +42,10 @@ class SegmentSignals:
     f_world_mps2
         (n, 3) specific force in the world frame (z up), m/s^2.
     f_vert_lp_mps2
-        (n,) vertical specific force, low-passed for impact metrics, m/s^2.
+        (n,) vertical specific force, low-passed for impact metrics, m/s^2
+        (None for the trunk: impact metrics come from the pelvis).
     f_vert_smooth_mps2
-        (n,) the same, smoothed more: locates the impact peak, m/s^2.
+        (n,) the same, smoothed more: locates the impact peak, m/s^2 (or None).
     saturated
         (n,) True where a sensor axis sat at its range.
     reference_held
@@ -55,8 +56,8 @@ class SegmentSignals:
     time_s: np.ndarray
     angles_rad: np.ndarray
     f_world_mps2: np.ndarray
-    f_vert_lp_mps2: np.ndarray
-    f_vert_smooth_mps2: np.ndarray
+    f_vert_lp_mps2: np.ndarray | None
+    f_vert_smooth_mps2: np.ndarray | None
     saturated: np.ndarray
     reference_held: np.ndarray
 

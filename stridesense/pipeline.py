@@ -301,8 +301,12 @@ class SensorTrack:
             return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2)
         return GravityOnlyFilter(self.rate_hz, st.gravity_sensor_mps2)
 
-    def signals(self, t_from: float, t_to: float) -> SegmentSignals:
-        """Processed signals between two times (filters applied over this span)."""
+    def signals(self, t_from: float, t_to: float, *, impact: bool = True) -> SegmentSignals:
+        """Processed signals between two times (filters applied over this span).
+
+        ``impact=False`` leaves out the low-passed vertical force, which only
+        the pelvis' impact metrics use.
+        """
         i0 = int(np.searchsorted(self.time_s, t_from))
         i1 = int(np.searchsorted(self.time_s, t_to))
         fs = self.rate_hz
@@ -316,12 +320,16 @@ class SensorTrack:
             flat = np.zeros_like(acc, dtype=bool)
             flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & (np.abs(acc[1:-1]) > SATURATION_MIN_MPS2)
             sat = flat.any(axis=1)
+        lp = smooth = None
+        if impact:
+            lp, smooth = (lowpass(f_w[:, 2], cutoff, fs) if i1 - i0 > 30 else f_w[:, 2]
+                          for cutoff in (IMPACT_CUTOFF_HZ, IMPACT_LOCATE_CUTOFF_HZ))
         return SegmentSignals(
             time_s=self.time_s[i0:i1],
             angles_rad=ang,
             f_world_mps2=f_w,
-            f_vert_lp_mps2=lowpass(f_w[:, 2], IMPACT_CUTOFF_HZ, fs) if i1 - i0 > 30 else f_w[:, 2],
-            f_vert_smooth_mps2=lowpass(f_w[:, 2], IMPACT_LOCATE_CUTOFF_HZ, fs) if i1 - i0 > 30 else f_w[:, 2],
+            f_vert_lp_mps2=lp,
+            f_vert_smooth_mps2=smooth,
             saturated=sat,
             reference_held=self.held[i0:i1],
         )
@@ -546,7 +554,7 @@ class Analyzer:
         self._n_emitted = last + 1
         t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_side - 1)] + 1.0
         pel = self.pelvis.signals(t_from, t_to)
-        tr = self.trunk.signals(t_from, t_to) if self._has_trunk and self.trunk.alignment is not None else None
+        tr = self.trunk.signals(t_from, t_to, impact=False) if self._has_trunk and self.trunk.alignment is not None else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
         reasons: dict[int, list[str]] = {}
