@@ -89,7 +89,7 @@ def _analyze_with_progress(console, **kwargs):
 def _report(console, result, out: str | None, summary_out: str | None = None, plot: str | None = None) -> None:
     from stridesense.api import write_table
 
-    if result.summary is not None:
+    if result.summary is not None and not console.quiet:  # --quiet: nothing to lay out
         from stridesense.report import render_summary
 
         render_summary(result.summary, console)
