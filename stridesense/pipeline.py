@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -409,39 +409,45 @@ class Analyzer:
 
     # -- internals ---------------------------------------------------------
     def _run(self, final: bool) -> list[dict]:
-        self._advance_tracks(final)
-        p = self.pelvis
-        if p.alignment is None or p.time_s.size == 0:
+        # The trunk is fused in the second thread (if any) while the pelvis is fused and its
+        # contacts are found: contact detection needs the pelvis alone.
+        trunk = self._pool.submit(self.trunk.advance, final) if self._has_trunk and self._pool is not None else None
+        try:
+            t_avail = self._pelvis_contacts(final)
+        finally:
+            self._finish_trunk(trunk, final)
+        if t_avail is None:
             return []
-        t_avail = p.time_s[-1]
-        # Live pushes come every ~0.1 s; contacts are looked for every DETECT_EVERY_S of new data.
-        if not final and t_avail - self._t_detected < DETECT_EVERY_S:
-            return []
-        self._t_detected = t_avail
-        horizon = np.inf if final else t_avail - SETTLE_S
-        self._detect(horizon, final)
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
         return rows
 
-    def _advance_tracks(self, final: bool) -> None:
-        """Fuse the new samples of both sensors (the trunk in the second thread if there is one)."""
-        trunk = None
-        if self._has_trunk and self._pool is not None:
-            trunk = self._pool.submit(self.trunk.advance, final)
-        try:
-            self.pelvis.advance(final)
-        finally:
-            if trunk is not None:
-                wait([trunk])  # never leave the thread working on a track while an error propagates
+    def _pelvis_contacts(self, final: bool) -> float | None:
+        """Fuse the pelvis' new samples and find contacts when due; the newest time covered, or None."""
+        p = self.pelvis
+        p.advance(final)
+        if p.alignment is None or p.time_s.size == 0:
+            return None
+        t_avail = p.time_s[-1]
+        # Live pushes come every ~0.1 s; contacts are looked for every DETECT_EVERY_S of new data.
+        if not final and t_avail - self._t_detected < DETECT_EVERY_S:
+            return None
+        self._t_detected = t_avail
+        self._detect(np.inf if final else t_avail - SETTLE_S, final)
+        return t_avail
+
+    def _finish_trunk(self, pending: Future | None, final: bool) -> None:
+        """Wait for the trunk's fusion (or run it here); a trunk that fails at the end is left out."""
+        if pending is not None:
+            wait([pending])  # never leave the thread working on a track while an error propagates
         if not self._has_trunk:
             return
         try:
-            trunk.result() if trunk is not None else self.trunk.advance(final)
+            pending.result() if pending is not None else self.trunk.advance(final)
         except (CalibrationError, AnalysisError) as e:
             if not final:
                 raise
-            warnings.warn(f"trunk sensor left out: {e}", stacklevel=3)
+            warnings.warn(f"trunk sensor left out: {e}", stacklevel=4)
             self._has_trunk = False
 
     def _detect(self, horizon: float, final: bool) -> None:
