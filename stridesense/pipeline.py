@@ -395,7 +395,10 @@ class Analyzer:
         return self._run(final=True)
 
     def release(self) -> None:
-        """Free the processed signals once the session is done, and stop the second thread (the steps and calibrations stay)."""
+        """Free the processed signals and stop the second thread once the session is done.
+
+        The steps and calibrations stay.
+        """
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
