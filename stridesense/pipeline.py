@@ -93,7 +93,8 @@ class SensorTrack:
     _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
-    _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))  # 1-s posture stats (mounting.block_stats_many)
+    # 1-s posture stats (mounting.block_stats_many)
+    _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
     _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
@@ -563,7 +564,8 @@ class Analyzer:
         self._n_emitted = last + 1
         t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_side - 1)] + 1.0
         pel = self.pelvis.signals(t_from, t_to)
-        tr = self.trunk.signals(t_from, t_to, impact=False) if self._has_trunk and self.trunk.alignment is not None else None
+        has_trunk = self._has_trunk and self.trunk.alignment is not None
+        tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
         reasons: dict[int, list[str]] = {}
