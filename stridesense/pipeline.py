@@ -535,6 +535,30 @@ class Analyzer:
         yaw_rate = (ang[i1 - 1, 0] - ang[i0, 0]) / np.maximum(t[i1 - 1] - t[i0], 1e-6)
         return np.column_stack([yaw_rate, lateral_mean, roll_mean])
 
+    def _reasons(self, kk: np.ndarray, ic: np.ndarray, to: np.ndarray,
+                 gaps: list[tuple[float, float]]) -> dict[int, list[str]]:
+        """Quality reasons known before the metrics, for contacts ``kk`` (only those that have any)."""
+        n_side = ic.size
+        ic_k = ic[kk]
+        nxt = np.where(kk + 1 < n_side, ic[np.minimum(kk + 1, n_side - 1)], to[kk])
+        moves = np.array(self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else []))
+        g = np.array(gaps, dtype=float).reshape(-1, 2)
+        near_move = (np.abs(ic_k[:, None] - moves[None, :]) < mounting.GAP_S + 0.5).any(axis=1)
+        flags = [
+            ("low_confidence", ~(np.array(self._ok)[kk] & np.array(self._agree)[kk])),
+            ("side_uncertain", np.full(kk.size, not self.pelvis.has_gyro)),
+            # Samples bridged over a gap also disturb the orientation for a few seconds after it.
+            ("gap", ((g[None, :, 0] < nxt[:, None]) & (g[None, :, 1] > ic_k[:, None] - GAP_SETTLE_S)).any(axis=1)),
+            ("no_standing_calibration", np.full(
+                kk.size, self.pelvis.standing is not None and not self.pelvis.standing.from_standing)),
+            ("sensor_moved", near_move),
+            ("realigned", ~near_move & (ic_k[:, None] > moves[None, :]).any(axis=1)),
+        ]
+        reasons: dict[int, list[str]] = {}
+        for i in np.flatnonzero(np.any([f for _, f in flags], axis=0)):
+            reasons[int(kk[i])] = [name for name, f in flags if f[i]]
+        return reasons
+
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
         n_side = len(self._side)
@@ -568,24 +592,7 @@ class Analyzer:
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
-        reasons: dict[int, list[str]] = {}
-        for k in need:
-            r = reasons.setdefault(k, [])
-            if not self._ok[k] or not self._agree[k]:
-                r.append("low_confidence")
-            if not self.pelvis.has_gyro:
-                r.append("side_uncertain")
-            nxt = ic[k + 1] if k + 1 < n_side else to[k]
-            # Samples bridged over a gap also disturb the orientation for a few seconds after it.
-            if any(g0 < nxt and g1 > ic[k] - GAP_SETTLE_S for g0, g1 in gaps):
-                r.append("gap")
-            if self.pelvis.standing is not None and not self.pelvis.standing.from_standing:
-                r.append("no_standing_calibration")
-            moves = self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else [])
-            if any(abs(ic[k] - m) < mounting.GAP_S + 0.5 for m in moves):
-                r.append("sensor_moved")
-            elif any(ic[k] > m for m in moves):
-                r.append("realigned")
+        reasons = self._reasons(np.arange(need.start, need.stop), ic, to, gaps)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
         k = np.asarray(ks, dtype=np.int64)
