@@ -44,9 +44,9 @@ stages["read native session"] = time.perf_counter() - t
 
 p = session.pelvis
 fs = p.sampling_rate_hz
-cal = standing_calibration(p.time_s, p.acc_mps2, p.gyr_radps, fs)
-OrientationFilter(fs, cal.gyr_bias_radps, cal.gravity_sensor_mps2).push(p.gyr_radps[:100], p.acc_mps2[:100])  # jit
 cals = [standing_calibration(s.time_s, s.acc_mps2, s.gyr_radps, fs) for s in (session.pelvis, session.trunk)]
+cal = cals[0]
+OrientationFilter(fs, cal.gyr_bias_radps, cal.gravity_sensor_mps2).push(p.gyr_radps[:100], p.acc_mps2[:100])  # jit
 t = time.perf_counter()
 for s, c in zip((session.pelvis, session.trunk), cals):
     res = OrientationFilter(fs, c.gyr_bias_radps, c.gravity_sensor_mps2).push(s.gyr_radps, s.acc_mps2)

@@ -591,11 +591,10 @@ class Analyzer:
         has_trunk = self._has_trunk and self.trunk.alignment is not None
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
-        need = range(max(ks[0] - 1, 0), min(ks[-1] + 3, n_side))
-        reasons = self._reasons(np.arange(need.start, need.stop), ic, to, gaps)
+        k = np.asarray(ks, dtype=np.int64)
+        reasons = self._reasons(k, ic, to, gaps)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
-        k = np.asarray(ks, dtype=np.int64)
         has_next2 = k + 2 < n_side
         has_next2[has_next2] = ic[k[has_next2] + 2] - ic[k[has_next2] + 1] <= MAX_STEP_S
         has_prev = k > 0

@@ -1,7 +1,5 @@
 """``python -m stridesense.cli``: the same as the ``stridesense`` command."""
 
-import sys
+from stridesense.cli import run
 
-from stridesense.cli import main
-
-sys.exit(main())
+run()
