@@ -29,6 +29,7 @@ import pandas as pd
 from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
+from stridesense.imu.activity import classify_activity
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
@@ -39,6 +40,8 @@ from stridesense.models.segments import segment_angles
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
+CALIBRATE_EVERY_S = 2.0  # live: a calibration not possible yet is tried again after this much more data
+WARM_UP_S = 3.0  # the throw-away filter starts this long before the running it measures
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
@@ -47,6 +50,13 @@ GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.5
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
+
+
+def no_running_message(time_s: np.ndarray, acc_mps2: np.ndarray, rate_hz: float) -> str:
+    """Why a recording gives no steps: what it holds instead."""
+    found = classify_activity(time_s, acc_mps2, rate_hz).describe()
+    return (f"no running found in {time_s[-1] - time_s[0]:.0f} s of data ({found}); stridesense analyses running "
+            "(a flight phase between steps)")
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -93,6 +103,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
+    _tried_s: float = -np.inf
     # 1-s posture stats (mounting.block_stats_many)
     _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
@@ -173,9 +184,7 @@ class SensorTrack:
             self.t0 = float(raw_t[0])
         if self.alignment is None and not self._calibrate(final):
             return
-        start_t = self.standing.t_start_s if self.standing.from_standing else self.t0
-        k0 = int(np.ceil((start_t - self.t0) * self.rate_hz - 1e-9))
-        grid = uniform_grid(self.t0, raw_t[-1], self.rate_hz, start_index=k0 + self._n_fused)
+        grid = uniform_grid(self.t0, raw_t[-1], self.rate_hz, start_index=self._n_fused)
         new = grid
         if new.size == 0:
             return
@@ -199,6 +208,16 @@ class SensorTrack:
         self._gaps_checked = raw_t.size
         if self.has_gyro:
             self._check_mount(final)
+
+    @property
+    def neutral_source(self) -> str:
+        """How neutral (0 lean, obliquity, tilt) was found, in words."""
+        st = self.standing
+        if st is None:
+            return "not yet known"
+        if st.from_standing:
+            return f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+        return "mean running posture (no standing period found)"
 
     @property
     def pending_mount_s(self) -> float | None:
@@ -263,36 +282,57 @@ class SensorTrack:
         # Posture blocks after the slip change with the new alignment.
         self._blocks.truncate(int(np.floor(t_slip - self.t0)))
 
+    def prepare(self, data: SensorData) -> None:
+        """Offline, first pass: neutral from a standing period anywhere in the whole recording.
+
+        The early running is then analysed with a calibration found later
+        (a runner who sets off at once and stands still at the end).
+        """
+        if data.n < 2:
+            return
+        fs = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
+        if cal.running_windows(data.acc_mps2, fs).size:
+            self.standing = self._neutral(data.time_s, data.acc_mps2, data.gyr_radps, fs, data.source)
+
+    @staticmethod
+    def _neutral(time_s, acc, gyr, fs, source) -> cal.StandingCalibration:
+        """Standing neutral if there is a standing period; else the mean running posture."""
+        up_running = cal.running_vertical(acc, fs)
+        try:
+            return cal.standing_calibration(time_s, acc, gyr, fs, source=source, up_running=up_running)
+        except CalibrationError:
+            return cal.fallback_calibration(time_s, acc, gyr, source=source, sampling_rate_hz=fs)
+
     def _calibrate(self, final: bool) -> bool:
         data = self.raw_data()
         fs = self.rate_hz
+        if not final and data.time_s[-1] - self._tried_s < CALIBRATE_EVERY_S:
+            return False  # live: try again once more data is in (each try reads all of it)
+        self._tried_s = float(data.time_s[-1])
         grid = uniform_grid(self.t0, data.time_s[-1], fs)
         acc, gyr = interpolate(data, grid)
+        # The first CALIBRATION_RUNNING_S of running, wherever it starts, gives the forward axis (and,
+        # live, neutral too): everything is decided on the data up to its end, whatever came in since.
+        starts = cal.running_windows(acc, fs)
+        n_need = int(CALIBRATION_RUNNING_S / (cal.FORWARD_WINDOW_S / 2))
+        if starts.size < n_need and not final:
+            return False
+        if starts.size == 0:
+            raise AnalysisError(f"{data.source or self.role}: {no_running_message(grid, acc, fs)}")
+        w = int(cal.FORWARD_WINDOW_S * fs)
+        i1 = int(starts[min(n_need, starts.size) - 1]) + w
+        i0 = max(int(starts[0] - WARM_UP_S * fs), 0)
         if self.standing is None:
-            try:
-                standing = cal.standing_calibration(grid, acc, gyr, fs, source=data.source)
-            except CalibrationError:
-                if not final:
-                    return False
-                standing = cal.fallback_calibration(grid, acc, gyr, source=data.source)
-            if standing.from_standing and grid[-1] < standing.t_end_s + CALIBRATION_RUNNING_S + 1.5 and not final:
-                return False  # wait: the still period may go on, and running must follow
-            self.standing = standing
+            self.standing = self._neutral(grid[:i1], acc[:i1], None if gyr is None else gyr[:i1], fs, data.source)
         st = self.standing
-        start = grid >= (st.t_start_s if st.from_standing else grid[0]) - 1e-9
-        # A throw-away run of the filter over the calibration span finds the forward axis.
-        span = start & (grid < (st.t_end_s if st.from_standing else grid[0]) + 1.0 + CALIBRATION_RUNNING_S)
-        res = self._new_filter().push(acc[span]) if gyr is None else self._new_filter().push(gyr[span], acc[span])
-        running = grid[span] > (st.t_end_s if st.from_standing else grid[0]) + 1.0
+        res = self._new_filter().push(acc[i0:i1]) if gyr is None else self._new_filter().push(gyr[i0:i1], acc[i0:i1])
         try:
-            fwd, conf = cal.forward_axis(res.quat[running], acc[span][running], st.up_sensor, fs)
+            fwd, conf = cal.forward_axis(res.quat, acc[i0:i1], st.up_sensor, fs)
         except CalibrationError as e:
-            if not final:
-                return False
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._next_check_s = self.t0 + np.ceil((st.t_end_s if st.from_standing else grid[0]) + 10.0 - self.t0)
+        self._next_check_s = float(grid[starts[0]]) + 10.0  # posture settles in the first strides
         self._filter = self._new_filter()
         return True
 
