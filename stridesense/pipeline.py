@@ -33,7 +33,7 @@ from stridesense.imu.activity import classify_activity
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
-from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
+from stridesense.imu.events import MAX_STEP_S, assign_sides, cues_agree, detect_contacts, detrend_cues, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.segments import segment_angles
@@ -521,34 +521,48 @@ class Analyzer:
         self._decide_sides(final)
 
     def _decide_sides(self, final: bool) -> None:
-        """Sides for undecided contacts: alternate within a bout; new bouts vote."""
+        """Sides for undecided contacts: alternate within a run of steps; a new run votes.
+
+        A contact's cues are taken relative to its neighbours', so live, the
+        newest contact waits for the next one (or the end of its run).
+        """
         n = len(self._ic)
         k = len(self._side)
         if k >= n:
             return
         ic = np.array(self._ic)
         while k < n:
+            end = k + 1
             if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
-                end = k + 1  # the bout continues: sides alternate, each step's cues check it
                 while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S:
                     end += 1
-                scores = np.sign(self._cue_means(k, end)).sum(axis=1)
-                for score in scores:
-                    self._side.append("R" if self._side[-1] == "L" else "L")
-                    self._agree.append(bool(score > 0) if self._side[-1] == "L" else bool(score < 0))
+                if end == n and not final:
+                    end -= 1  # the newest contact's next neighbour may still come
+                    if end <= k:
+                        return
+                side = [self._side[-1]]
+                for _ in range(end - k):
+                    side.append("R" if side[-1] == "L" else "L")
+                self._side.extend(side[1:])
+                self._agree.extend(cues_agree(self._detrended_cues(k, end), np.array(side[1:])).tolist())
                 k = end
                 continue
-            # A new bout: its first steps vote on the parity.
-            end = k + 1
+            # A new run: its first steps vote on the parity.
             while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S and end - k < SIDE_VOTE_STEPS:
                 end += 1
-            bout_closed = end < n or final
-            if end - k < SIDE_VOTE_STEPS and not bout_closed:
+            run_closed = (end < n and ic[end] - ic[end - 1] > MAX_STEP_S) or final
+            if not run_closed and (end - k < SIDE_VOTE_STEPS or end == n):
                 return
-            sides, agree = assign_sides(ic[k:end], self._cue_means(k, end))
+            sides, agree = assign_sides(ic[k:end], self._detrended_cues(k, end))
             self._side.extend(sides.tolist())
             self._agree.extend(agree.tolist())
             k = end
+
+    def _detrended_cues(self, k0: int, k1: int) -> np.ndarray:
+        """Side cues of contacts k0..k1-1, each relative to its neighbours' (imu.events.detrend_cues)."""
+        a, b = max(k0 - 1, 0), min(k1 + 1, len(self._ic))
+        cues = detrend_cues(np.array(self._ic[a:b]), self._cue_means(a, b))
+        return cues[k0 - a:k0 - a + (k1 - k0)]
 
     def _cue_means(self, k0: int, k1: int) -> np.ndarray:
         """(k1 - k0, n_cues) means over each stance of signals positive in left stance."""
@@ -572,8 +586,7 @@ class Analyzer:
             # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
             # the pelvis (swing side dropping: +y in left stance), not by the medial push.
             return -lateral_mean[:, None]
-        yaw_rate = (ang[i1 - 1, 0] - ang[i0, 0]) / np.maximum(t[i1 - 1] - t[i0], 1e-6)
-        return np.column_stack([yaw_rate, lateral_mean, roll_mean])
+        return np.column_stack([lateral_mean, roll_mean])
 
     def _reasons(self, kk: np.ndarray, ic: np.ndarray, to: np.ndarray,
                  gaps: list[tuple[float, float]]) -> dict[int, list[str]]:
