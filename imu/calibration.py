@@ -155,9 +155,11 @@ def fallback_calibration(
 
     Used when a session has no standing period: angles are then relative to
     the mean running posture, not to standing.  The gyroscope bias is taken
-    as the mean rate about the horizontal axes (a runner's mean rotation
-    about them is zero) and the median rate about the vertical (turns are
-    the exception, straight running the rule).
+    as the mean rate about the horizontal axes and the median of 1-s mean
+    rates about the vertical (turns are outliers).  Limitation: a runner's
+    mean angular rate is not exactly 0 (oscillations about three axes at
+    once give a few 0.01 rad/s, "coning"), so this bias is rough; 0 was
+    tried and lost half the steps of two real trials.
     """
     warnings.warn(
         f"{source + ': ' if source else ''}no standing calibration found; angles are relative to the "
@@ -172,9 +174,10 @@ def fallback_calibration(
     if gyr_radps is not None:
         up = gravity / np.linalg.norm(gravity)
         mean = gyr_radps.mean(axis=0)
+        # Median of 1-s means about the vertical: turns are outliers.
         n1 = int(fs)
         about_up = gyr_radps[:gyr_radps.shape[0] // n1 * n1] @ up
-        vertical = float(np.median(about_up.reshape(-1, n1).mean(axis=1))) if about_up.size else 0.0
+        vertical = float(np.median(about_up.reshape(-1, n1).mean(axis=1))) if about_up.size else float(mean @ up)
         bias = mean - np.dot(mean, up) * up + vertical * up
     return StandingCalibration(float(time_s[0]), float(time_s[-1]), bias, gravity, False)
 

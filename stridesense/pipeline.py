@@ -48,6 +48,7 @@ SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.5
+BOUT_GAP_S = 2.0  # no contact for this long ends a bout (a missed step or two does not)
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -509,8 +510,11 @@ class Analyzer:
         if self._ic:
             take &= ev.ic_s > self._ic[-1] + 0.05
         for ic, to, ok, fl in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take], ev.flight_after[take]):
-            # A bout ends where a contact starts no running step or the next one is long in coming.
-            new_bout = not self._ic or not self._flight_after[-1] or ic - self._ic[-1] > MAX_STEP_S
+            # A bout ends at a real stop or walking: no contact for BOUT_GAP_S, or a contact that starts no
+            # running step (no flight after it) and no next one within a step.  A step the detector missed
+            # leaves a gap in the table; the bout goes on.
+            gap = ic - self._ic[-1] if self._ic else np.inf
+            new_bout = gap > BOUT_GAP_S or (not self._flight_after[-1] and gap > MAX_STEP_S)
             self._bout.append((self._bout[-1] if self._bout else 0) + int(new_bout))
             self._ic.append(float(ic))
             self._to.append(float(to))
@@ -602,8 +606,6 @@ class Analyzer:
             ("side_uncertain", np.full(kk.size, not self.pelvis.has_gyro)),
             # Samples bridged over a gap also disturb the orientation for a few seconds after it.
             ("gap", ((g[None, :, 0] < nxt[:, None]) & (g[None, :, 1] > ic_k[:, None] - GAP_SETTLE_S)).any(axis=1)),
-            ("no_standing_calibration", np.full(
-                kk.size, self.pelvis.standing is not None and not self.pelvis.standing.from_standing)),
             ("sensor_moved", near_move),
             ("realigned", ~near_move & (ic_k[:, None] > moves[None, :]).any(axis=1)),
         ]
@@ -659,6 +661,9 @@ class Analyzer:
             self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
+        tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
+        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
         for k, row in zip(ks, rows):
             row["bout"] = self._bout[k]
+            row["neutral"] = neutral
         return rows
