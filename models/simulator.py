@@ -306,7 +306,7 @@ class _Runner:
         """Slow posture wander (rad): smooth noise with a ~20-s time scale, SD cfg.posture_wander_deg."""
         if not self.cfg.posture_wander_deg:
             return np.zeros_like(t)
-        knots_t = np.arange(-20.0, self.cfg.duration_s + 40.0, 10.0)
+        knots_t = np.arange(-40.0, self.cfg.duration_s + 80.0, 20.0)
         knots = np.random.default_rng(self.cfg.seed + 7).standard_normal(knots_t.size)
         from scipy.interpolate import CubicSpline
 

@@ -42,6 +42,7 @@ from stridesense.models.steps import SegmentSignals, step_rows
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 CALIBRATE_EVERY_S = 2.0  # live: a calibration not possible yet is tried again after this much more data
 WARM_UP_S = 3.0  # the throw-away filter starts this long before the running it measures
+SLIP_CHECKS_AFTER_S = 15.0  # slip checks start this long after running does (the filter settles first)
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
@@ -333,7 +334,7 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._next_check_s = float(grid[starts[0]]) + 10.0  # posture settles in the first strides
+        self._next_check_s = float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S  # the filter settles in the first strides
         self._filter = self._new_filter()
         return True
 
