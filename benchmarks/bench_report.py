@@ -61,6 +61,18 @@ def main(minutes: float = 60.0) -> None:
             b.evaluate("document.getElementById('rp-play').click()")
             fps.append((b.evaluate("window.__frames") - f0) / 2.0)
             advanced = b.evaluate("window.__stridesense.replay.t") - t0
+    # The floor: a page holding nothing but plotly.js, loaded the same way.
+    from stridesense.reports.page import _plotly_js
+
+    blank = tmp / "plotly-only.html"
+    blank.write_text(f"<!DOCTYPE html><html><body><script>{_plotly_js()}</script>"
+                     "<script>window.__stridesense = {ready: !!window.Plotly};</script></body></html>")
+    floors = []
+    for _ in range(5):
+        with Chromium() as b:
+            floors.append(b.open(blank))
+    print(f"floor, a page of plotly.js alone: median {statistics.median(floors):.2f} s "
+          f"(runs: {', '.join(f'{x:.2f}' for x in floors)})")
     print(f"first paint with content: median {statistics.median(paints):.2f} s "
           f"(runs: {', '.join(f'{x:.2f}' for x in paints)}); target < 2 s")
     print(f"plotly.js started: median {statistics.median(plotly_up):.2f} s")

@@ -168,7 +168,7 @@ REPLAY_SVG = """
   <circle cx="110" cy="110" r="12" fill="#777"/>
  </svg><div id="rp-top-label"></div></div>
  <div style="flex:1; min-width:260px"><b>Cues</b> <span class="muted">(click one to go there)</span>
-  <ol id="rp-cues">{cues}</ol></div>
+  <ol id="rp-cues">{cues}</ol>{no_cues}</div>
 </div>
 <div class="controls"><button id="rp-play" type="button">play</button>
  <label>speed <select id="rp-speed"><option value="1">1x</option><option value="2">2x</option>
@@ -186,7 +186,7 @@ def build_session_report(data: SessionData) -> str:
     trusted = steps[trusted_mask(steps["quality"])]
     title = f"Running report: {data.label}"
     cues = "".join(f'<li data-t="{c["time_s"]:.2f}">{int(c["time_s"] // 60)}:{int(c["time_s"] % 60):02d} '
-                   f'{esc(c["text"])}</li>' for c in data.cues) or '<li class="muted">no cues in this session</li>'
+                   f'{esc(c["text"])}</li>' for c in data.cues)
     cue_src = {"logged": "logged during the live run", "replayed": "no cue log: the cues the live engine gives"}
     body = [
         f"<h1>{esc(title)}</h1>",
@@ -207,7 +207,8 @@ def build_session_report(data: SessionData) -> str:
         "moment (pelvic drop from behind; trunk lean and pelvic tilt from the side; counter-rotation of shoulders "
         f"against the pelvis from above). The traces below show where you are; click a point there to jump to it. "
         f"Cues: {esc(cue_src.get(data.cue_source, ''))}.</p>",
-        REPLAY_SVG.replace("{cues}", cues),
+        REPLAY_SVG.replace("{cues}", cues).replace(
+            "{no_cues}", "" if data.cues else '<p class="muted">no cues in this session</p>'),
         f'<script type="application/json" id="ss-replay-data">{script_json(replay_data(data))}</script>',
         "<h2>Every step over the run</h2>",
         '<p class="note">Left (blue) and right (red) stance; crosses (or dotted lines) are steps with quality '
