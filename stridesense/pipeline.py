@@ -293,8 +293,11 @@ class SensorTrack:
         if data.n < 2:
             return
         fs = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
-        if cal.running_windows(data.acc_mps2, fs).size:
-            self.standing = self._neutral(data.time_s, data.acc_mps2, data.gyr_radps, fs, data.source)
+        # The same uniform grid as the analysis (advance): the same neutral as a live run would find.
+        grid = uniform_grid(float(data.time_s[0]), data.time_s[-1], fs)
+        acc, gyr = interpolate(data, grid)
+        if cal.running_windows(acc, fs).size:
+            self.standing = self._neutral(grid, acc, gyr, fs, data.source)
 
     @staticmethod
     def _neutral(time_s, acc, gyr, fs, source) -> cal.StandingCalibration:
@@ -635,8 +638,9 @@ class Analyzer:
                     break
                 if k + 2 >= n_side:
                     break  # the next contact decides whether this stride continues
-                if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
-                    break
+                if self._has_trunk and (self.trunk.alignment is None or not self.trunk.time_s.size
+                                        or self.trunk.time_s[-1] < stride_end + 1.0):
+                    break  # the trunk is calibrated a little later or lags: its steps wait for it
             ks.append(k)
         if not ks:
             return []
