@@ -37,6 +37,7 @@ FLIGHT_G = 0.45  # and between two stances the force falls below this (walking s
 EDGE_LO, EDGE_HI = 0.15, 0.45
 MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
 MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
+MIN_STEP_S = 0.2  # 300 steps/min: no runner steps faster; two stance cores closer than this are one stance
 
 
 @dataclass
@@ -98,9 +99,28 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         gap_min = np.minimum.reduceat(f, np.column_stack([runs[:-1, 1], runs[1:, 0]]).ravel())[::2]
         joins = gap_min > FLIGHT_G
     cores = np.column_stack([runs[np.r_[True, ~joins], 0], runs[np.r_[~joins, True], 1]]) if len(runs) else runs
+    cores = _merge_close_cores(cores, int(MIN_STEP_S * sampling_rate_hz))
     out = _stances(time_s, f, np.ascontiguousarray(cores), float(sampling_rate_hz))
     keep = out[:, 5] > 0
     return ContactEvents(out[keep, 0], out[keep, 1], out[keep, 2], out[keep, 3] > 0, out[keep, 4] > 0)
+
+
+def _merge_close_cores(cores: np.ndarray, min_step: int) -> np.ndarray:
+    """Join a core to the one before when it starts less than a shortest step after it.
+
+    On real hip signals a stance is sometimes split by a short dip below the
+    flight level: two "contacts" 0.1 s apart would break the left/right
+    alternation of everything after them.
+    """
+    if len(cores) < 2:
+        return cores
+    out = [list(cores[0])]
+    for a, b in cores[1:]:
+        if a - out[-1][0] < min_step:
+            out[-1][1] = b
+        else:
+            out.append([a, b])
+    return np.array(out, dtype=cores.dtype).reshape(-1, 2)
 
 
 @numba.njit(cache=True, nogil=True)

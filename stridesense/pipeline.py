@@ -344,7 +344,8 @@ class SensorTrack:
     def _new_filter(self):
         st = self.standing
         if self.has_gyro:
-            return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2)
+            return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2,
+                                     hold_turns=st.from_standing)
         return GravityOnlyFilter(self.rate_hz, st.gravity_sensor_mps2)
 
     def signals(self, t_from: float, t_to: float, *, impact: bool = True) -> SegmentSignals:
