@@ -5,6 +5,7 @@ from stridesense.errors import CalibrationError
 from stridesense.imu.calibration import (
     fallback_calibration,
     forward_axis,
+    refine_gyro_bias,
     segment_alignment,
     standing_calibration,
     still_mask,
@@ -93,3 +94,24 @@ def test_a_still_period_at_a_tilt_unlike_running_is_not_taken_for_standing(sim_s
     assert standing_calibration(d.time_s, acc, d.gyr_radps, fs).from_standing  # without the check: taken
     with pytest.raises(CalibrationError):
         standing_calibration(d.time_s, acc, d.gyr_radps, fs, up_running=running_vertical(acc, fs))
+
+
+@pytest.mark.parametrize("seed", [240, 241, 242])
+def test_without_standing_the_horizontal_gyro_bias_is_found_from_running_to_a_milliradian(seed):
+    from stridesense.imu.calibration import running_vertical
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=seed, duration_s=80, n_turns=0, trunk_rate_hz=None))
+    d = sim.session.pelvis
+    fs = d.sampling_rate_hz
+    true_bias = standing_calibration(d.time_s, d.acc_mps2, d.gyr_radps, fs).gyr_bias_radps  # from standing
+    run = d.time_s > 10
+    up = running_vertical(d.acc_mps2[run], fs)
+    up /= np.linalg.norm(up)
+
+    def horizontal(v):
+        return v - np.dot(v, up) * up
+
+    mean_rate = d.gyr_radps[run].mean(axis=0)  # what a mean would take for the bias (coning included)
+    got = refine_gyro_bias(d.gyr_radps[run][:int(60 * fs)], d.acc_mps2[run][:int(60 * fs)], mean_rate, up * 9.81, fs)
+    assert np.linalg.norm(horizontal(got - true_bias)) < 1e-3
