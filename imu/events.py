@@ -111,16 +111,19 @@ def _merge_close_cores(cores: np.ndarray, min_step: int) -> np.ndarray:
     On real hip signals a stance is sometimes split by a short dip below the
     flight level: two "contacts" 0.1 s apart would break the left/right
     alternation of everything after them.
+
+    Returns
+    -------
+    (k, 4): start, end, the end of the first core joined and the start of the
+    last (the contact is timed on the first, the toe-off on the last).
     """
-    if len(cores) < 2:
-        return cores
-    out = [list(cores[0])]
+    out = [[a, b, b, a] for a, b in cores[:1]]
     for a, b in cores[1:]:
         if a - out[-1][0] < min_step:
-            out[-1][1] = b
+            out[-1][1], out[-1][3] = b, a
         else:
-            out.append([a, b])
-    return np.array(out, dtype=cores.dtype).reshape(-1, 2)
+            out.append([a, b, b, a])
+    return np.array(out, dtype=np.int64).reshape(-1, 4)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,11 +144,14 @@ def _stances(time_s, f, cores, fs):
         flight_after = post.size >= 2 and post.min() <= FLIGHT_G
         peak_i = i0 + int(np.argmax(f[i0:i1]))
         peak = f[peak_i]
+        # A stance joined from split cores: its contact is timed on the first, its toe-off on the last.
+        rise_i = i0 + int(np.argmax(f[i0:cores[j, 2]]))
+        fall_i = cores[j, 3] + int(np.argmax(f[cores[j, 3]:i1]))
         # Flight level: the lower part of the neighbouring flights.
         b0 = np.median(pre[pre <= FLIGHT_G])
         b1 = np.median(post[post <= FLIGHT_G]) if flight_after else b0
-        ic, ok_ic = _edge_kernel(time_s, f, peak_i, lo_bound, b0, peak, True)
-        to, ok_to = _edge_kernel(time_s, f, peak_i, hi_bound, b1, peak, False)
+        ic, ok_ic = _edge_kernel(time_s, f, rise_i, lo_bound, b0, f[rise_i], True)
+        to, ok_to = _edge_kernel(time_s, f, fall_i, hi_bound, b1, f[fall_i], False)
         if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):
             ok_ic = ok_to = False
         out[j, 0], out[j, 1], out[j, 2] = ic, to, peak
