@@ -104,6 +104,7 @@ class SensorTrack:
     _n_fused: int = 0
     _gaps_checked: int = 0
     _tried_s: float = -np.inf
+    prepared: bool = False  # offline: neutral was looked for in the whole recording (prepare)
     _watch: mounting.MountWatch | None = None
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
@@ -255,6 +256,7 @@ class SensorTrack:
         acc, gyr = interpolate(data, grid)
         if cal.running_windows(acc, fs).size:
             self.standing = self._neutral(grid, acc, gyr, fs, data.source)
+        self.prepared = True
 
     @staticmethod
     def _neutral(time_s, acc, gyr, fs, source) -> cal.StandingCalibration:
@@ -514,7 +516,9 @@ class Analyzer:
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
-        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
+        # Live without a standing period so far, neutral may still change (a stop later): provisional.
+        neutral = ("standing" if all(t.standing.from_standing for t in tracks)
+                   else "running_posture" if all(t.prepared for t in tracks) else "provisional")
         for k, row in zip(ks, rows):
             row["bout"] = c.bout[k]
             row["neutral"] = neutral
