@@ -580,7 +580,7 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         sensors[role] = _sensor(runner, role, t, mount, cfg, p, rng)
     truth = _truth(runner, steps, has_trunk="trunk" in sensors)
     if cfg.start_in_motion:  # steps before the first sample are not in the recording
-        truth = truth[truth.ic_s >= 1.0].reset_index(drop=True)
+        truth = truth[truth.ic_s >= 0.15].reset_index(drop=True)
     session = Session(
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",
         meta={"simulated": True, "seed": cfg.seed},
