@@ -62,7 +62,8 @@ for seed in range(first, first + n):
     rows.append({
         "seed": seed, "pelvis_hz": cfg.pelvis_rate_hz, "trunk_hz": cfg.trunk_rate_hz, "spm": round(cfg.cadence_spm),
         "mps": round(cfg.speed_mps, 1), "turns": cfg.n_turns,
-        "turning": float(a.steps["quality"].str.contains("turning").mean()), "slips": len(a.pelvis.mount_changes), "steps": c.n_truth, "missed": c.n_truth - c.n_matched,
+        "turning": float(a.steps["quality"].str.contains("turning").mean()), "slips": len(a.pelvis.mount_changes),
+        "steps": c.n_truth, "missed": c.n_truth - c.n_matched,
         "extra": c.n_extra, "side_ok": c.side_accuracy, "ic_med_ms": c.ic_median_abs_ms,
         **{k: c.mean_abs[k] for k in ("contact_time_ms", "pelvic_drop_deg", "trunk_lean_deg", "peak_vgrf_bw",
                                        "loading_rate_bw_s", "vertical_oscillation_cm", "braking_mps",

@@ -10,8 +10,8 @@ Detection: over continuous running, the segment's mean pitch and roll in the
 few degrees; a runner's posture drifts slowly (fatigue, hills), a slip is
 sudden: the posture holds still within each window and jumps between them
 (a drift that moves the windows' means apart also moves each window's two
-halves apart, and is measured as posture, never re-zeroed).  Re-estimation assumes the runner's posture is the same just before
-and just after: the rotation that takes the mean vertical and the forward
+halves apart, and is measured as posture, never re-zeroed).  Re-estimation
+assumes the runner's posture is the same just before and just after: the rotation that takes the mean vertical and the forward
 axis seen before to the ones seen after is the slip.  A slip purely about
 the vertical axis does not change pitch or roll and is not detected.
 """
