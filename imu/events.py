@@ -106,7 +106,7 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
 
 
 def _merge_close_cores(cores: np.ndarray, min_step: int) -> np.ndarray:
-    """Join a core to the one before when it starts less than a shortest step after it.
+    """Join a core to the one before when it starts less than a shortest step after it, within half that of its end.
 
     On real hip signals a stance is sometimes split by a short dip below the
     flight level: two "contacts" 0.1 s apart would break the left/right
@@ -119,7 +119,7 @@ def _merge_close_cores(cores: np.ndarray, min_step: int) -> np.ndarray:
     """
     out = [[a, b, b, a] for a, b in cores[:1]]
     for a, b in cores[1:]:
-        if a - out[-1][0] < min_step:
+        if a - out[-1][0] < min_step and a - out[-1][1] < min_step // 2:
             out[-1][1], out[-1][3] = b, a
         else:
             out.append([a, b, b, a])
