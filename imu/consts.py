@@ -37,8 +37,9 @@ STEP_COLUMNS = [
 ]
 
 # Columns stridesense adds after METRICS.md's: the running bout (1, 2, ...: a
-# stop or a walking break ends a bout).
-EXTRA_STEP_COLUMNS = ["bout"]
+# stop or a walking break ends a bout); the model that gave peak_vgrf_bw
+# (models.impact: "pelvis_acc", "spring_mass", or "" when none could).
+EXTRA_STEP_COLUMNS = ["bout", "impact_model"]
 TABLE_COLUMNS = STEP_COLUMNS + EXTRA_STEP_COLUMNS
 
 # Metrics (numeric step columns) summarised per session.

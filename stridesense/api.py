@@ -103,6 +103,9 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
             caught = [str(x.message) for x in w]
     finally:
         analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
+    for axis in pel.meta.get("missing_axes", []):
+        caught.append(f"{pel.source}: {axis} is empty: analysed with the other two axes; left/right cannot be "
+                      "told without it (every step says side_uncertain)")
     for message in caught:
         warnings.warn(message, stacklevel=2)
     steps = analyzer.steps

@@ -6,7 +6,8 @@ import pytest
 from stridesense.api import analyze_session
 from stridesense.imu.consts import GRAVITY_MPS2 as G
 from stridesense.models import steps
-from stridesense.models.impact import first_local_max, impact_metrics
+from stridesense.models.contact_time import UNPLACED_FLAG, toe_off_s
+from stridesense.models.impact import choose_peak, first_local_max, impact_metrics
 from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
     TURNING_RADPS,
@@ -25,8 +26,11 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
     n_ic = ic_s.size
     for r, k in enumerate(k_range):
         ic, to, nxt = ic_s[k], to_s[k], ic_s[k + 1]
+        if pelvis.f_vert_stance_mps2 is not None:
+            to = toe_off_s(pelvis.time_s, pelvis.f_vert_stance_mps2 / G, np.array([ic]), np.array([nxt]))[0]
+        to_window = to if np.isfinite(to) else to_s[k]
         j0, j1 = strides[0][r], strides[1][r]
-        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to), pelvis.index(nxt)
+        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
@@ -48,6 +52,9 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
+        if not np.isfinite(to):
+            reason.append(UNPLACED_FLAG)
+        peak, _ = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]))
         row = {
             "side": side[k],
             "ic_s": ic,
@@ -58,7 +65,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "cadence_spm": 60.0 / (nxt - ic),
             "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
             "trunk_lean_deg": np.nan,
-            "peak_vgrf_bw": impact.peak_bw,
+            "peak_vgrf_bw": float(peak[0]),
             "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
