@@ -57,10 +57,12 @@ def _falling_crossing(t, x, i0, i1, level):
 
 
 @numba.njit(cache=True, nogil=True)
-def _toe_offs(t, x_g, i_ic, i_next, ic, nxt, out, raw):
+def _toe_offs(t, x_g, i_ic, i_next, ic, nxt, hi, lo, out, raw):
     """Per step: toe-off from the falling edge of ``x_g`` (low-passed, in g) extended to 0 g, or NaN.
 
-    ``raw``: the line's crossing as it is, wherever it falls (for the filter's model).
+    ``hi``, ``lo``: the edge's levels as fractions of the stance peak.  ``raw``: keep the line's
+    crossing wherever it falls (the filter's model); else only a stance of ``MIN_STANCE_S`` or more
+    ending before the next contact (with 50 ms for the filter's shift, which is taken off later).
     """
     n = t.size
     for k in range(i_ic.size):
@@ -72,53 +74,62 @@ def _toe_offs(t, x_g, i_ic, i_next, ic, nxt, out, raw):
         peak = x_g[ip]
         if peak <= 0:
             continue
-        t_hi = _falling_crossing(t, x_g, ip, b, EDGE_HI * peak)
-        t_lo = _falling_crossing(t, x_g, ip, b, EDGE_LO * peak)
+        t_hi = _falling_crossing(t, x_g, ip, b, hi * peak)
+        t_lo = _falling_crossing(t, x_g, ip, b, lo * peak)
         if not (t_lo > t_hi):
             continue
-        to = t_lo + (t_lo - t_hi) * EDGE_LO / (EDGE_HI - EDGE_LO)
+        to = t_lo + (t_lo - t_hi) * lo / (hi - lo)
         if raw or ic[k] + MIN_STANCE_S <= to <= nxt[k] + 0.05:
             out[k] = to
 
 
-_DUTY_GRID = np.linspace(0.4, 4.0, 37)  # cut-off x contact time (6 Hz: 0.07-0.67 s)
-_FLIGHT_GRID = np.linspace(0.0, 2.0, 21)  # flight / contact time
+# The filter's shift scales with time: tabulated over cut-off x contact time (6 Hz: 0.12-0.67 s of
+# contact) and flight / contact time, in contact times.
+_DUTY_GRID = np.linspace(0.7, 4.0, 34)
+_FLIGHT_GRID = np.linspace(0.0, 2.0, 21)
 
 
-def _model_toe_off(cutoff_x_contact: float, flight_per_contact: float, fs: float = 1000.0) -> float:
-    """Shift of the read toe-off, in contact times, for a train of half-sine stances (unit contact time)."""
-    tc = 1.0 / STANCE_CUTOFF_HZ * cutoff_x_contact  # seconds, at the module's cut-off
+def _model_shift(cutoff_x_contact: float, flight_per_contact: float, hi: float, lo: float,
+                 fs: float = 1000.0) -> float:
+    """Shift of the read toe-off, in contact times, for a train of half-sine stances through the low-pass."""
+    cutoff_hz = 6.0  # any: the shift in contact times depends on cut-off x contact time only
+    tc = cutoff_x_contact / cutoff_hz
     period = tc * (1.0 + flight_per_contact)
     t = np.arange(0.0, 5 * period, 1.0 / fs)
     phase = t % period
     f = np.where(phase < tc, np.sin(np.pi * np.minimum(phase, tc) / tc), 0.0)
-    x = sosfiltfilt(butter(4, STANCE_CUTOFF_HZ, fs=fs, output="sos"), f)
+    x = sosfiltfilt(butter(4, cutoff_hz, fs=fs, output="sos"), f)
     ic = np.array([2 * period])
     out = np.empty(1)
-    _toe_offs(t, x, np.searchsorted(t, ic), np.searchsorted(t, ic + period), ic, ic + period, out, True)
+    _toe_offs(t, x, np.searchsorted(t, ic), np.searchsorted(t, ic + period), ic, ic + period, hi, lo, out, True)
     return (out[0] - (2 * period + tc)) / tc
 
 
-@lru_cache(maxsize=1)
-def _shift_table() -> np.ndarray:
-    return np.array([[_model_toe_off(d, r) for r in _FLIGHT_GRID] for d in _DUTY_GRID])
-
-
-def filter_shift_s(contact_s: np.ndarray, flight_s: np.ndarray) -> np.ndarray:
-    """How late the low-pass moves the read toe-off of a half-sine stance with these times, s."""
+@lru_cache(maxsize=8)
+def _shift_table(hi: float, lo: float):
     from scipy.interpolate import RegularGridInterpolator
 
+    table = np.array([[_model_shift(d, r, hi, lo) for r in _FLIGHT_GRID] for d in _DUTY_GRID])
+    return RegularGridInterpolator((_DUTY_GRID, _FLIGHT_GRID), table)
+
+
+def filter_shift_s(contact_s: np.ndarray, flight_s: np.ndarray, *, cutoff_hz: float = STANCE_CUTOFF_HZ,
+                   edge: tuple[float, float] = (EDGE_HI, EDGE_LO)) -> np.ndarray:
+    """How late the low-pass moves the read toe-off of a half-sine stance with these times, s.
+
+    NaN for a contact shorter than 0.7 / ``cutoff_hz`` (the filter then blurs the stance away).
+    """
     tc = np.asarray(contact_s, float)
-    d = np.clip(tc * STANCE_CUTOFF_HZ, _DUTY_GRID[0], _DUTY_GRID[-1])
+    d = tc * cutoff_hz
     r = np.clip(np.asarray(flight_s, float) / tc, _FLIGHT_GRID[0], _FLIGHT_GRID[-1])
-    table = RegularGridInterpolator((_DUTY_GRID, _FLIGHT_GRID), _shift_table())
-    ok = np.isfinite(d) & np.isfinite(r)
+    ok = np.isfinite(d) & np.isfinite(r) & (d >= _DUTY_GRID[0])
     out = np.full(tc.shape, np.nan)
-    out[ok] = table(np.column_stack([d[ok], r[ok]])) * tc[ok]
+    out[ok] = _shift_table(*edge)(np.column_stack([np.minimum(d[ok], _DUTY_GRID[-1]), r[ok]])) * tc[ok]
     return out
 
 
-def toe_off_s(time_s: np.ndarray, f_vert_stance_g: np.ndarray, ic_s: np.ndarray, next_ic_s: np.ndarray) -> np.ndarray:
+def toe_off_s(time_s: np.ndarray, f_vert_stance_g: np.ndarray, ic_s: np.ndarray, next_ic_s: np.ndarray, *,
+              cutoff_hz: float = STANCE_CUTOFF_HZ, edge: tuple[float, float] = (EDGE_HI, EDGE_LO)) -> np.ndarray:
     """Toe-off of each step, or NaN where it cannot be placed within the step.
 
     Parameters
@@ -126,9 +137,12 @@ def toe_off_s(time_s: np.ndarray, f_vert_stance_g: np.ndarray, ic_s: np.ndarray,
     time_s
         (n,) uniform sample times, s.
     f_vert_stance_g
-        (n,) vertical specific force low-passed at ``STANCE_CUTOFF_HZ``, g.
+        (n,) vertical specific force low-passed at ``cutoff_hz`` (4th-order zero-phase Butterworth), g.
     ic_s, next_ic_s
         (m,) each step's initial contact and the next one, s.
+    cutoff_hz, edge
+        The low-pass' cut-off and the edge's levels (fractions of the stance peak); the module's
+        constants unless checked against others (benchmarks/forceplate.py --loco).
 
     Returns
     -------
@@ -137,9 +151,10 @@ def toe_off_s(time_s: np.ndarray, f_vert_stance_g: np.ndarray, ic_s: np.ndarray,
     ic, nxt = np.asarray(ic_s, float), np.asarray(next_ic_s, float)
     read = np.empty(ic.size)
     _toe_offs(time_s, np.ascontiguousarray(f_vert_stance_g, dtype=float), np.searchsorted(time_s, ic),
-              np.searchsorted(time_s, nxt), ic, nxt, read, False)
-    to = read - filter_shift_s(read - ic, nxt - read)
+              np.searchsorted(time_s, nxt), ic, nxt, float(edge[0]), float(edge[1]), read, False)
+    shift = lambda to: filter_shift_s(to - ic, nxt - to, cutoff_hz=cutoff_hz, edge=edge)
+    to = read - shift(read)
     # The shift depends on the times it corrects: once more with the corrected ones.
-    to = read - filter_shift_s(to - ic, nxt - to)
+    to = read - shift(to)
     placed = (to >= ic + MIN_STANCE_S) & (to <= nxt)
     return np.where(placed, to, np.nan)

@@ -114,6 +114,12 @@ def impact_metrics(force_bw: np.ndarray, sampling_rate_hz: float, smooth_bw: np.
     return Impact(float(force_bw.max()), peak, float(rate))
 
 
+# Loading rate stays in the step table, out of the summary, flags and cues (issue 11, item 7).
+LOADING_RATE_EXPERIMENTAL = (
+    "experimental, left out of the summary: from the pelvis it is 33-89 % low on impact transients 20-50 ms wide "
+    "(the project's simulator) and about 4 times low on an outside simulator's 35-ms transient; wearable "
+    "estimates disagree with force plates by more than 65 % (Kiernan, Ng & Hawkins 2023)")
+
 SPRING_MASS_BAND = (0.85, 1.2)  # force-plate peak / spring-mass peak, with margin (see the module's docstring)
 PELVIS_ACC, SPRING_MASS = "pelvis_acc", "spring_mass"
 

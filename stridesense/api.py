@@ -104,8 +104,9 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     finally:
         analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
     for axis in pel.meta.get("missing_axes", []):
-        caught.append(f"{pel.source}: {axis} is empty: analysed with the other two axes; left/right cannot be "
-                      "told without it (every step says side_uncertain)")
+        caught.append(f"{pel.source}: {axis} is empty: analysed as if it read 0; left/right from the lateral force "
+                      "cannot be told (" + ("the gyroscope's cues remain)" if pel.has_gyro else
+                                            "every step says side_uncertain)"))
     for message in caught:
         warnings.warn(message, stacklevel=2)
     steps = analyzer.steps
