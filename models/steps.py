@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.models.contact_time import UNPLACED_FLAG, toe_off_s
+from stridesense.models.contact_time import UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import IMPACT_PROMINENCE_BW, choose_peak
 
 G = GRAVITY_MPS2
@@ -324,7 +324,7 @@ def step_rows(
     s0, s1 = np.searchsorted(pt, ic_s[j0]), np.searchsorted(pt, ic_s[j1])
     if pelvis.f_vert_stance_mps2 is not None:
         # Toe-off re-read on the sacrum's stance wave (models.contact_time): NaN where it cannot be placed.
-        to = toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt)
+        to = combine(to, toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt), ic, nxt)
     placed = np.isfinite(to)
     to_window = np.where(placed, to, to_s[ks])  # stance window of the other metrics
     sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import butter, sosfiltfilt
 
-from stridesense.models.contact_time import MIN_STANCE_S, STANCE_CUTOFF_HZ, toe_off_s
+from stridesense.models.contact_time import MIN_STANCE_S, STANCE_CUTOFF_HZ, combine, toe_off_s
 
 FS = 200.0
 
@@ -67,3 +67,10 @@ def test_toe_off_is_never_after_the_next_contact_nor_inside_the_shortest_stance(
     placed = np.isfinite(to)
     assert np.all(to[placed] <= ic[placed] + step_s)
     assert np.all(to[placed] >= ic[placed] + MIN_STANCE_S)
+
+
+def test_the_detectors_toe_off_is_kept_only_where_the_two_reads_agree():
+    ic, nxt = np.array([0.0, 0.0, 0.0]), np.array([0.35, 0.35, 0.35])
+    wave = np.array([0.240, 0.240, np.nan])
+    edge = np.array([0.245, 0.290, 0.250])  # agrees; a sacral tail 50 ms late; no wave read: not placed
+    assert np.array_equal(combine(edge, wave, ic, nxt), np.array([0.245, 0.240, np.nan]), equal_nan=True)

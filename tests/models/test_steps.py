@@ -6,7 +6,7 @@ import pytest
 from stridesense.api import analyze_session
 from stridesense.imu.consts import GRAVITY_MPS2 as G
 from stridesense.models import steps
-from stridesense.models.contact_time import UNPLACED_FLAG, toe_off_s
+from stridesense.models.contact_time import UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import choose_peak, first_local_max, impact_metrics
 from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
@@ -27,7 +27,8 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
     for r, k in enumerate(k_range):
         ic, to, nxt = ic_s[k], to_s[k], ic_s[k + 1]
         if pelvis.f_vert_stance_mps2 is not None:
-            to = toe_off_s(pelvis.time_s, pelvis.f_vert_stance_mps2 / G, np.array([ic]), np.array([nxt]))[0]
+            wave = toe_off_s(pelvis.time_s, pelvis.f_vert_stance_mps2 / G, np.array([ic]), np.array([nxt]))
+            to = combine(np.array([to]), wave, np.array([ic]), np.array([nxt]))[0]
         to_window = to if np.isfinite(to) else to_s[k]
         j0, j1 = strides[0][r], strides[1][r]
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
