@@ -135,7 +135,7 @@ def loco(data: Path, pel, trials: list[int]) -> None:
             out = (m[col] == v).to_numpy()
             best = min(grid, key=lambda g: rms(err[g][~out]))
             lo_b, hi_b = np.percentile(ratio[~out], [2.5, 97.5])
-            tc = m.ic_s.to_numpy() * 0 + (err[shipped] / 1000 + m.contact_s.to_numpy())
+            tc = err[shipped] / 1000 + m.contact_s.to_numpy()  # the shipped toe-off's contact time
             pelvis_peak = m.peak_vgrf_bw.to_numpy()  # the shipped analysis' choice
             sm = impact.spring_mass_peak_bw(tc, step_s)
             pelvis_acc = (steps.set_index("ic_s").loc[m.ic_s, "impact_model"] == impact.PELVIS_ACC).to_numpy()
