@@ -23,7 +23,7 @@ import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.contact_time import UNPLACED_FLAG, combine, toe_off_s
-from stridesense.models.impact import IMPACT_PROMINENCE_BW, choose_peak
+from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak
 
 G = GRAVITY_MPS2
 # A step is `turning` when the heading (yaw averaged over a stride) changed by more than this from the
@@ -276,6 +276,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         out[k, 5] = max(0.0, -v_min) if b > a else np.nan
         out[k, 6] = _detrended_ptp_deg(ang[p0:p1, 0])
         out[k, 7] = np.degrees(ang[a:e, 1].mean())
+        out[k, 8] = f_lp[a:b].sum() / fs / (G * (nxt[k] - ic[k])) if b > a else np.nan
         flags[k, 0] = turning
         flags[k, 1] = sat
 
@@ -351,7 +352,7 @@ def step_rows(
     placed = np.isfinite(to)
     to_window = np.where(placed, to, to_s[ks])  # stance window of the other metrics
     sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)
-    out = np.full((ks.size, 8), np.nan)
+    out = np.full((ks.size, 9), np.nan)
     flags = np.zeros((ks.size, 2), dtype=np.bool_)
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
@@ -372,7 +373,9 @@ def step_rows(
         flags[:, 0] = False
     if fs < MIN_LOADING_RATE_HZ:
         out[:, 2] = np.nan
-    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic)
+    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8])
+    # The loading rate is the pelvis signal's slope: only where the pelvis passes for the centre of mass.
+    out[impact_model != PELVIS_ACC, 2] = np.nan
     rows = []
     for r, k in enumerate(ks):
         reason = list(reasons[k])

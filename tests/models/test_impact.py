@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from stridesense.models.impact import PELVIS_ACC, SPRING_MASS, SPRING_MASS_BAND, choose_peak, spring_mass_peak_bw
+from stridesense.models.impact import (
+    IMPULSE_TOLERANCE,
+    PELVIS_ACC,
+    SPRING_MASS,
+    SPRING_MASS_BAND,
+    choose_peak,
+    spring_mass_peak_bw,
+)
 
 
 @pytest.mark.parametrize("contact_s,step_s", [(0.25, 0.33), (0.18, 0.36), (0.30, 0.34)])
@@ -33,3 +40,13 @@ def test_a_pelvis_peak_outside_the_band_is_replaced_by_the_spring_mass_peak():
 def test_no_contact_time_no_peak_and_no_model():
     peak, model = choose_peak(np.array([2.5]), np.array([np.nan]), np.array([0.35]))
     assert np.isnan(peak[0]) and model[0] == ""
+
+
+def test_a_pelvis_whose_stance_impulse_does_not_carry_body_weight_is_not_the_centre_of_mass():
+    # Its peak agrees with the spring-mass one, but its stance holds more than body weight x step time
+    # (a sensor on soft tissue, a tilted vertical): the pelvis is not the centre of mass here.
+    sm = spring_mass_peak_bw(0.25, 0.35)
+    impulse = np.array([1.0, 1.0 + IMPULSE_TOLERANCE + 0.02, 1.0 - IMPULSE_TOLERANCE - 0.02])
+    peak, model = choose_peak(np.full(3, sm * 1.05), np.full(3, 0.25), np.full(3, 0.35), impulse)
+    assert list(model) == [PELVIS_ACC, SPRING_MASS, SPRING_MASS]
+    assert peak[1:] == pytest.approx([sm, sm])

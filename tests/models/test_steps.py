@@ -56,7 +56,10 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("saturated")
         if not np.isfinite(to):
             reason.append(UNPLACED_FLAG)
-        peak, _ = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]))
+        impulse = f_vert[stance].sum() / fs / (G * (nxt - ic))
+        peak, model = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]),
+                                  np.array([impulse]))
+        pelvis_is_com = model[0] == "pelvis_acc" and fs >= MIN_LOADING_RATE_HZ
         row = {
             "side": side[k],
             "ic_s": ic,
@@ -68,7 +71,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
             "trunk_lean_deg": np.nan,
             "peak_vgrf_bw": float(peak[0]),
-            "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
+            "loading_rate_bw_s": impact.loading_rate_bw_s if pelvis_is_com else np.nan,
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
             "braking_mps": braking_mps(a_fwd, fs),
