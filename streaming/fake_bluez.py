@@ -375,7 +375,7 @@ class SimDevice:
         self.path = _path_of(self.address)
         self.connected = False
         self.exported = False
-        self.family = FAMILIES[d["family"]] if d.get("family") else None
+        self.family = FAMILIES[d["family"]].for_advert(d["name"]) if d.get("family") else None
         self.service_uuid = self.family.service_uuid if self.family else "0000180f-0000-1000-8000-00805f9b34fb"
         self.device = Device1(self)
         self.chars: dict[str, GattCharacteristic1] = {}
@@ -449,6 +449,7 @@ class SimDevice:
                 self.started.discard("imu6")
         if self.refuse:
             self.started.clear()
+            getattr(self.encoder, "started", set()).clear()
             replies = [(c, _refusal(self.family.name, r)) for c, r in replies]
         for char, payload in replies:
             if self.chars[char.lower()].notifying:
@@ -462,7 +463,7 @@ class SimDevice:
 
     def _wanted(self, payload: bytes) -> bool:
         if self.family.name == "polar":
-            return payload[0] in self.started
+            return payload[0] in getattr(self.encoder, "started", self.started)
         return bool(self.started)
 
     def release(self, t_body: float) -> int:

@@ -1,4 +1,14 @@
-"""One sensor's consumer side: notification bytes -> samples on the session clock, drops counted."""
+"""One sensor's consumer side: notification bytes -> samples on the session clock, drops counted.
+
+Families that send accelerometer and gyroscope in one packet (Movesense,
+WitMotion) give blocks directly.  Polar sends them as separate streams, each
+frame filled to the MTU on its own, so frames of the two differ in length and
+last-sample time: the gyroscope is merged onto the accelerometer's sample
+times (linear between its two neighbouring samples, exact when the streams
+share sample instants).  Accelerometer samples whose gyroscope neighbours are
+missing (a lost gyroscope frame) are dropped, counted and recorded as a gap;
+a lost accelerometer frame is a gap of the device clock as before.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,8 @@ from stridesense.streaming.clock import DeviceClock
 
 CLOCK_REFIT_S = 0.5
 CLOCK_SLEW = 2e-3  # a refit moves the session clock by at most 2 ms per second of data (0.2 %, no jumps)
+MERGE_WAIT_S = 2.0  # accelerometer samples wait this long for the gyroscope, then are dropped (counted)
+NO_GYRO = "accelerometer samples without gyroscope samples around them (a lost gyroscope frame)"
 
 
 class StreamDecoder:
@@ -17,17 +29,33 @@ class StreamDecoder:
     Parameters
     ----------
     family, rate_hz
-        The sensor's family and nominal sample rate, Hz.
+        The sensor's family (model class) and wanted sample rate, Hz.
+
+    Attributes
+    ----------
+    dropped
+        Why each dropped packet (or run of unpaired samples) was dropped.
+    unpaired
+        Accelerometer samples dropped for want of gyroscope samples.
+    tail
+        Accelerometer samples after the gyroscope's last, left at :meth:`flush`.
+    ended
+        Streams the sensor said it stopped (Polar ``01`` notification), e.g. ["gyroscope"].
     """
 
     def __init__(self, family, rate_hz: float):
         self.family = family
         self.decoder = family.decoder(rate_hz)
         self.rate_hz = float(self.decoder.rate_hz or rate_hz)
+        self.has_gyro = bool(getattr(family, "has_gyro", True))
         self.clock = DeviceClock(self.rate_hz)
-        self.dropped: list[str] = []  # why each dropped packet was dropped
+        self.dropped: list[str] = []
+        self.unpaired = 0
+        self.tail = 0
+        self.ended: list[str] = []
         self._duplicates = 0
-        self._half: dict[int, object] = {}  # Polar: acc or gyr frame waiting for its partner
+        self._acc = (np.empty(0), np.empty((0, 3)))  # separate streams waiting to be merged
+        self._gyr = (np.empty(0), np.empty((0, 3)))
         self._last_device_s: float | None = None
         self._count = 0  # WitMotion: samples so far, its only clock
         self._last_host_s: float | None = None
@@ -42,8 +70,8 @@ class StreamDecoder:
         """Repeated or out-of-order notifications ignored, here or by the decoder."""
         return self._duplicates + getattr(self.decoder, "duplicates", 0)
 
-    def feed(self, host_s: float, uuid: str, payload: bytes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Decode one notification; (session time, acc, gyr) blocks. Raises CommandRefused."""
+    def feed(self, host_s: float, uuid: str, payload: bytes) -> list[tuple]:
+        """Decode one notification; (session time, acc, gyr or None) blocks. Raises CommandRefused."""
         try:
             decoded = self.decoder.decode(uuid, payload)
         except CommandRefused:
@@ -51,11 +79,12 @@ class StreamDecoder:
         except ProtocolError as e:
             self.dropped.append(str(e))
             return []
+        self._notice_stopped()
         # A decoder that holds a packet back for its continuation (Movesense) returns it with the
         # next notification: the packet was complete when the previous notification arrived.
         arrived_s = self._prev_host_s if getattr(self.decoder, "holds_back", False) else host_s
         self._prev_host_s = host_s
-        return [b for s in self._pair(decoded) if (b := self._timed(arrived_s, *s)) is not None]
+        return self._blocks(arrived_s, decoded)
 
     def flush(self) -> list:
         """Samples a decoder still holds back, at the end of the stream."""
@@ -65,36 +94,77 @@ class StreamDecoder:
         except ProtocolError as e:  # the last packet was cut short: counted like any bad packet
             self.dropped.append(str(e))
             held = []
-        out = [b for s in self._pair(held) if (b := self._timed(self._prev_host_s, *s)) is not None]
-        self.dropped += ["an accelerometer or gyroscope frame without its partner"] * len(self._half)
-        self._half.clear()
+        out = self._blocks(self._prev_host_s, held)
+        self.tail = self._acc[0].size  # the stream's last samples the gyroscope never reached: not a loss
+        self._acc = (np.empty(0), np.empty((0, 3)))
         return out
 
-    def _pair(self, decoded) -> list[tuple]:
-        """(acc, gyr, device time or None) per decoded block; Polar's separate frames joined."""
+    def _notice_stopped(self) -> None:
+        stopped = getattr(self.decoder, "stopped", None)
+        if stopped and len(stopped) > len(self.ended):
+            names = {2: "accelerometer", 5: "gyroscope"}
+            self.ended += [names.get(t, f"measurement type {t}") for t in stopped[len(self.ended):]]
+
+    def _blocks(self, host_s: float, decoded) -> list[tuple]:
         out = []
         for s in decoded:
-            if s.kind == "imu":
-                out.append((s.acc_mps2, s.gyr_radps, s.device_time_s))
-                continue
-            other = self._half.pop(s.counter, None)
-            if other is not None and other.kind == s.kind:
-                self._half[s.counter] = other  # the same frame twice: keep one, wait for its partner
-                self._duplicates += 1
-                continue
-            if other is None:
-                self._half[s.counter] = s
-                if len(self._half) > 8:  # a partner never came: the packet was lost on the way
-                    oldest = min(self._half)
-                    self._half.pop(oldest)
-                    self.dropped.append("an accelerometer or gyroscope frame without its partner")
-                continue
-            acc, gyr = (s, other) if s.kind == "acc" else (other, s)
-            if acc.n != gyr.n:
-                self.dropped.append("accelerometer and gyroscope frames of different lengths")
-                continue
-            out.append((acc.acc_mps2, gyr.gyr_radps, acc.device_time_s))
+            if s.kind == "imu" or (s.kind == "acc" and not self.has_gyro):
+                block = self._timed(host_s, s.acc_mps2, s.gyr_radps, s.device_time_s)
+                if block is not None:
+                    out.append(block)
+            elif s.kind == "acc":
+                if self._observe(host_s, s.device_time_s):  # the accelerometer carries the clock
+                    self._acc = (np.concatenate([self._acc[0], s.device_time_s]),
+                                 np.vstack([self._acc[1], s.acc_mps2]))
+            else:
+                new = s.device_time_s > (self._gyr[0][-1] if self._gyr[0].size else -np.inf)
+                self._gyr = (np.concatenate([self._gyr[0], s.device_time_s[new]]),
+                             np.vstack([self._gyr[1], s.gyr_radps[new]]))
+        merged = self._merge() if self.has_gyro else None
+        if merged is not None:
+            out.append(merged)
         return out
+
+    def _merge(self):
+        """Accelerometer samples the gyroscope has caught up with, with the gyroscope at their times."""
+        (at, av), (gt, gv) = self._acc, self._gyr
+        if at.size == 0:
+            return None
+        period = 1.0 / self.rate_hz
+        if gt.size == 0 or at[0] > gt[-1] + 0.5 * period:
+            if at[-1] - at[0] > MERGE_WAIT_S:  # the gyroscope stopped: do not hold samples for ever
+                old = at < at[-1] - MERGE_WAIT_S
+                self._drop_unpaired(at[old])
+                self._acc = (at[~old], av[~old])
+            return None
+        ready = at <= gt[-1] + 0.5 * period
+        t, a = at[ready], av[ready]
+        self._acc = (at[~ready], av[~ready])
+        hi = np.clip(np.searchsorted(gt, t), 0, gt.size - 1)
+        lo = np.clip(hi - 1, 0, gt.size - 1)
+        lo = np.where(gt[hi] <= t, hi, lo)  # an exact or last-sample match needs no neighbour below
+        span = gt[hi] - gt[lo]
+        w = np.divide(t - gt[lo], span, out=np.zeros_like(t), where=span > 0).clip(0.0, 1.0)
+        gyr = gv[lo] + w[:, None] * (gv[hi] - gv[lo])
+        near = np.minimum(np.abs(t - gt[lo]), np.abs(t - gt[hi]))
+        ok = (span <= 1.5 * period) & (near <= 0.5 * period + 1e-9)
+        keep = max(0, int(np.searchsorted(gt, t[-1])) - 1)
+        self._gyr = (gt[keep:], gv[keep:])
+        if not ok.all():
+            self._drop_unpaired(t[~ok])
+        if not ok.any():
+            return None
+        return self._timed_merged(t[ok], a[ok], gyr[ok])
+
+    def _drop_unpaired(self, t: np.ndarray) -> None:
+        """Count accelerometer samples that had no gyroscope, and record them as a gap."""
+        if t.size == 0:
+            return
+        self.unpaired += t.size
+        self.dropped.append(NO_GYRO)
+        if self._last_session_s > -np.inf:  # samples before the gyroscope's first are a late start, not a gap
+            period = 1.0 / self.rate_hz
+            self.clock.gaps.append((float(t[0] - period), float(t[-1] + period), int(t.size)))
 
     def _timed(self, host_s: float, acc, gyr, device_s):
         n = acc.shape[0]
@@ -104,9 +174,18 @@ class StreamDecoder:
             device_s = (self._count + np.arange(n)) / self.rate_hz
             self._count += n
             self._last_host_s = host_s
+        if not self._observe(host_s, device_s):
+            return None
+        return self._map(device_s), acc, gyr
+
+    def _timed_merged(self, device_s, acc, gyr):
+        return self._map(device_s), acc, gyr
+
+    def _observe(self, host_s: float, device_s: np.ndarray) -> bool:
+        """Feed one packet's device times and arrival to the clock; False for a repeat (ignored)."""
         if self._last_device_s is not None and device_s[0] <= self._last_device_s + 0.25 / self.rate_hz:
             self._duplicates += 1  # a repeated or out-of-order packet: its samples are already written
-            return None
+            return False
         self._last_device_s = float(device_s[-1])
         self.clock.add_packet(device_s, host_s)
         if host_s - self._fit_at >= CLOCK_REFIT_S or self._fit is None:
@@ -116,11 +195,15 @@ class StreamDecoder:
                 d = float(device_s[0])
                 self._correction -= (new_fit[0] + (1.0 + new_fit[1]) * d) - (self._fit[0] + (1.0 + self._fit[1]) * d)
             self._fit, self._fit_at = new_fit, host_s
+        return True
+
+    def _map(self, device_s: np.ndarray) -> np.ndarray:
+        """Device times onto the session clock, the fit's corrections slewed in; never backwards."""
+        n = device_s.size
         step = CLOCK_SLEW * n / self.rate_hz
         self._correction -= min(max(self._correction, -step), step)
         offset, drift = self._fit
         t = offset + (1.0 + drift) * device_s + self._correction
-        # Time must only go forward, whatever the radio did.
         t = np.maximum(t, self._last_session_s + 1e-6 + np.arange(n) * 1e-6)
         self._last_session_s = float(t[-1])
-        return t, acc, gyr
+        return t

@@ -48,6 +48,18 @@ class DeviceFamily:
     notify_uuids: tuple[str, ...] = ()
     control_uuid: str | None = None
     experimental: bool = True
+    has_gyro: bool = True
+
+    @classmethod
+    def for_advert(cls, name: str | None) -> type[DeviceFamily]:
+        """The model class for an advertised name (families with one model: the family itself)."""
+        return cls
+
+    @classmethod
+    def describe(cls, rate_hz: float) -> str:
+        """What will be streamed for a wanted rate, in one line for the user."""
+        rate = getattr(cls, "rate", lambda r: r)(rate_hz)
+        return f"{cls.name}: accelerometer{' + gyroscope' if cls.has_gyro else ''} at {rate:g} Hz"
 
     @classmethod
     def matches(cls, name: str | None, service_uuids: list[str]) -> bool:
@@ -58,6 +70,11 @@ class DeviceFamily:
     def start_commands(cls, rate_hz: float) -> list[tuple[str, bytes]]:
         """(characteristic, bytes) writes that start accelerometer + gyroscope streaming."""
         raise NotImplementedError
+
+    @classmethod
+    def start_steps(cls, rate_hz: float) -> list[tuple[str, bytes, float]]:
+        """:meth:`start_commands` with the seconds to wait after each write (the vendor's pauses)."""
+        return [(char, payload, 0.0) for char, payload in cls.start_commands(rate_hz)]
 
     @classmethod
     def decoder(cls, rate_hz: float):
