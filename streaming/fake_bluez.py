@@ -490,7 +490,7 @@ def _refusal(family: str, reply: bytes) -> bytes:
     if family == "polar":
         return reply[:3] + bytes([0x05]) + reply[4:]  # 5: invalid state
     if family == "movesense":
-        return reply[:2] + (503).to_bytes(2, "little")
+        return reply[:2] + (503).to_bytes(2, "big")  # statuses are written high byte first
     return reply
 
 
