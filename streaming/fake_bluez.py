@@ -397,7 +397,9 @@ class SimDevice:
 
     def _encode(self, d: dict, session, rate_hz: float) -> None:
         """Every packet of the run, in the family's bytes, with the body time it leaves the device."""
-        data = getattr(session, d.get("role", "pelvis"))
+        from stridesense.streaming.devices.base import at_rate
+
+        data = at_rate(getattr(session, d.get("role", "pelvis")), self.family.rate(rate_hz))  # the model's rate
         t_body = data.time_s - data.time_s[0]
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":

@@ -56,9 +56,14 @@ class DeviceFamily:
         return cls
 
     @classmethod
+    def rate(cls, rate_hz: float) -> float:
+        """The sensor's own rate nearest a wanted one."""
+        return rate_hz
+
+    @classmethod
     def describe(cls, rate_hz: float) -> str:
         """What will be streamed for a wanted rate, in one line for the user."""
-        rate = getattr(cls, "rate", lambda r: r)(rate_hz)
+        rate = cls.rate(rate_hz)
         return f"{cls.name}: accelerometer{' + gyroscope' if cls.has_gyro else ''} at {rate:g} Hz"
 
     @classmethod
@@ -88,3 +93,16 @@ class DeviceFamily:
     def encoder(cls, rate_hz: float):
         """The inverse, for tests and the simulated device: samples -> notification bytes."""
         raise NotImplementedError
+
+
+def at_rate(data, rate_hz: float):
+    """``data`` (SensorData) linearly resampled to ``rate_hz`` (unchanged when already at it): for simulations."""
+    if abs(data.sampling_rate_hz - rate_hz) < 1e-6 * rate_hz:
+        return data
+    t = data.time_s[0] + np.arange(int(data.duration_s * rate_hz) + 1) / rate_hz
+    t = t[t <= data.time_s[-1]]
+
+    def interp(x):
+        return None if x is None else np.column_stack([np.interp(t, data.time_s, x[:, i]) for i in range(3)])
+
+    return type(data)(t, interp(data.acc_mps2), interp(data.gyr_radps), data.role, data.source, dict(data.meta))

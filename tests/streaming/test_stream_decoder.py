@@ -107,13 +107,15 @@ def test_a_refusal_is_raised_not_counted():
 def test_witmotion_silence_is_a_gap_not_squeezed_time(sim_short):
     data, packets = _packets(sim_short, "witmotion")
     dec = StreamDecoder(FAMILIES["witmotion"], RATE)
+    rate = dec.rate_hz
+    assert rate == 200  # WitMotion's output rate nearest 208 Hz
     blocks = []
     for k, (char, payload) in enumerate(packets):
         if 300 - 104 <= k < 300:
             continue  # half a second of samples never came
-        blocks += dec.feed(k / RATE + 0.005, char, payload)
+        blocks += dec.feed(k / rate + 0.005, char, payload)
     t = np.concatenate([b[0] for b in blocks])
-    assert np.diff(t).max() == pytest.approx(105 / RATE, abs=2 / RATE)
+    assert np.diff(t).max() == pytest.approx(105 / rate, abs=2 / rate)
     assert dec.clock.gaps and abs(dec.clock.gaps[0][2] - 104) <= 2
 
 
