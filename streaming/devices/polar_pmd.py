@@ -256,11 +256,20 @@ UNKNOWN = PolarModel("an unrecognised Polar sensor", "Polar", (52,), True, (26, 
 MODELS = (VERITY_SENSE, H10, OH1)
 
 
-def refusal(model: PolarModel, reply: Reply) -> str:
-    """What a refusal means and what to try, in one line."""
+def refusal(model: PolarModel, reply: Reply, offered: dict[int, dict[int, list[int]]] | None = None) -> str:
+    """What a refusal means and what to try, in one line.
+
+    ``offered``: the settings the sensor itself reported (replies to settings
+    queries), quoted when present.
+    """
     what = WHAT.get(reply.mtype, f"measurement type {reply.mtype}")
     text = (f"the {model.name} refused to {OPS.get(reply.op, f'do op {reply.op} on')} the {what}: "
             f"{ERRORS.get(reply.status, 'unknown error')} (error {reply.status}); ")
+    own = (offered or {}).get(reply.mtype, {}).get(SAMPLE_RATE)
+    if own:
+        text += f"the sensor reports {what} rates {'/'.join(map(str, sorted(own)))} Hz; "
+    if model is UNKNOWN:
+        text += f"it is not a model stridesense knows ({', '.join(m.name for m in MODELS)}); "
     s = reply.status
     if s == 8 and model.sdk_rates_hz:
         advice = (f"it streams {'/'.join(map(str, model.rates_hz))} Hz outside SDK mode and "
@@ -350,11 +359,15 @@ class PolarDecoder:
             return
         reply = Reply.parse(payload)
         if reply.status:
-            if reply.op == OP_STOP or (reply.op == OP_START and reply.mtype == SDK_MODE and reply.status == 6):
-                return  # stopping what does not run, or SDK mode already on: nothing is wrong
-            raise CommandRefused(refusal(self.model, reply), payload)
+            if reply.op in (OP_STOP, OP_GET_SETTINGS, OP_GET_SDK_SETTINGS) or (
+                    reply.op == OP_START and reply.mtype == SDK_MODE and reply.status == 6):
+                return  # stopping what does not run, a query it cannot answer, SDK mode already on: no harm
+            raise CommandRefused(refusal(self.model, reply, self.offered), payload)
         if reply.op in (OP_GET_SETTINGS, OP_GET_SDK_SETTINGS):
-            self.offered[reply.mtype] = parse_settings(reply.params)
+            try:
+                self.offered[reply.mtype] = parse_settings(reply.params)
+            except ProtocolError as e:
+                raise ProtocolError(f"a settings reply: {e}", payload) from None
         elif reply.op == OP_START and reply.mtype in (ACC, GYRO):
             try:
                 factor = factor_of(parse_settings(reply.params))
@@ -407,8 +420,12 @@ class PolarPmd(DeviceFamily):
 
     @classmethod
     def start_commands(cls, rate_hz):
+        """Ask what the sensor offers (its replies are quoted if it refuses), SDK mode if needed, then start."""
         rate, sdk = cls.model.choose(rate_hz)
-        out = [(CONTROL, bytes([OP_START, SDK_MODE]))] if sdk else []
+        types = (ACC, GYRO) if cls.model.has_gyro else (ACC,)
+        out = [(CONTROL, bytes([OP_GET_SETTINGS, t])) for t in types]
+        if sdk:
+            out.append((CONTROL, bytes([OP_START, SDK_MODE])))
         out.append((CONTROL, bytes([OP_START, ACC]) + settings_bytes(
             {SAMPLE_RATE: rate, RESOLUTION: 16, RANGE: cls.model.acc_range_g})))
         if cls.model.has_gyro:

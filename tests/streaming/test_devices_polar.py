@@ -232,22 +232,25 @@ def _start(family, rate, sim):
 def test_verity_sense_at_208_hz_starts_sdk_mode_first():
     # documentation/SdkModeExplained.md and products/PolarVeritySense.md: 52 Hz, or 26-416 Hz in SDK mode
     cmds = PolarPmd.start_commands(208)
-    assert cmds[0] == (CONTROL, bytes([2, SDK_MODE]))
-    assert cmds[1][1][:6] == bytes([2, ACC, 0, 1]) + struct.pack("<H", 208)
+    assert [c[1][:2] for c in cmds] == [bytes([1, ACC]), bytes([1, GYRO]), bytes([2, SDK_MODE]), bytes([2, ACC]),
+                                        bytes([2, GYRO])]  # settings queries, SDK mode, then the streams
+    assert cmds[3][1][:6] == bytes([2, ACC, 0, 1]) + struct.pack("<H", 208)
     sim = SimulatedPolar(PolarPmd.model, 208)
     dec = _start(PolarPmd, 208, sim)
     assert sim.started == {ACC, GYRO} and sim.sdk_mode
     assert dec.factors[GYRO] == pytest.approx(2000 / 32768)
-    assert PolarPmd.start_commands(52)[0][1][:2] == bytes([2, ACC])  # 52 Hz needs no SDK mode
+    assert bytes([2, SDK_MODE]) not in [c[1] for c in PolarPmd.start_commands(52)]  # 52 Hz needs no SDK mode
 
 
 def test_208_hz_without_sdk_mode_is_refused_with_advice():
     sim = SimulatedPolar(PolarPmd.model, 208)
     dec = PolarPmd.decoder(208)
-    (c, reply), = sim.respond(CONTROL, PolarPmd.start_commands(208)[1][1])  # the SDK-mode request skipped
-    assert reply[3] == 8
-    with pytest.raises(CommandRefused, match=r"invalid sample rate \(error 8\).*SDK mode.*--rate 52"):
-        dec.decode(c, reply)
+    cmds = [c for c in PolarPmd.start_commands(208) if c[1] != bytes([2, SDK_MODE])]  # SDK mode never asked
+    with pytest.raises(CommandRefused, match=r"invalid sample rate \(error 8\); the sensor reports accelerometer "
+                                             r"rates 52 Hz; .*SDK mode.*--rate 52"):
+        for char, written in cmds:
+            for c, reply in sim.respond(char, written):
+                dec.decode(c, reply)
 
 
 def test_a_firmware_without_sdk_mode_says_so():
@@ -259,7 +262,7 @@ def test_a_firmware_without_sdk_mode_says_so():
 def test_h10_and_oh1_stream_the_accelerometer_alone_at_their_rates():
     h10 = family_for("Polar H10 0A3BF1D7", [])
     assert h10 is PolarH10 and not h10.has_gyro and h10.rate(208) == 200
-    assert [c[1][:2] for c in h10.start_commands(208)] == [bytes([2, ACC])]
+    assert [c[1][:2] for c in h10.start_commands(208)] == [bytes([1, ACC]), bytes([2, ACC])]
     assert "accelerometer only" in h10.describe(208) and "asked 208 Hz" in h10.describe(208)
     assert family_for("Polar OH1 1234ABCD", []) is PolarOH1 and PolarOH1.rate(208) == 50
     assert family_for("Polar Sense B36A2F2C", []) is PolarPmd
@@ -284,6 +287,11 @@ def test_h10_stream_gives_samples_without_gyroscope(sim_short):
     assert blocks and all(g is None for _, _, g in blocks)
     acc = np.concatenate([a for _, a, _ in blocks])
     assert np.abs(acc - d.acc_mps2[:len(acc)]).max() <= 0.5 * MG_TO_MPS2 + 1e-9
+
+
+def test_an_unknown_polar_model_says_so_when_refused():
+    with pytest.raises(CommandRefused, match="not a model stridesense knows .Polar Verity Sense, Polar H10, Polar OH1"):
+        PolarOther.decoder(52).decode(CONTROL, bytes([0xF0, 2, GYRO, 3, 0]))
 
 
 def test_other_refusals_say_what_to_try():

@@ -151,7 +151,11 @@ def _valid_packets(family):
         from stridesense.models.simulator import SimConfig, simulate_session
 
         d = simulate_session(SimConfig(seed=2, duration_s=12.0, trunk_rate_hz=None)).session.pelvis.slice_time(7, 9)
-        _VALID[family] = FAMILIES[family].encoder(RATE).encode(d.acc_mps2, d.gyr_radps, 1e9 + d.time_s)
+        enc = FAMILIES[family].encoder(RATE)
+        replies = [r for c, w in FAMILIES[family].start_commands(RATE) for r in enc.respond(c, w)]
+        if family == "polar":  # the sensor ending its streams, a refusal
+            replies += [(replies[0][0], bytes([0x01, 0x02, 0x05])), (replies[0][0], bytes([0xF0, 2, 2, 8, 0]))]
+        _VALID[family] = replies + enc.encode(d.acc_mps2, d.gyr_radps, 1e9 + d.time_s)
     return _VALID[family]
 
 
