@@ -57,8 +57,7 @@ class StreamDecoder:
         self._acc = (np.empty(0), np.empty((0, 3)))  # separate streams waiting to be merged
         self._gyr = (np.empty(0), np.empty((0, 3)))
         self._last_device_s: float | None = None
-        self._count = 0  # WitMotion: samples so far, its only clock
-        self._last_host_s: float | None = None
+        self._counter = SampleCounter(self.rate_hz)  # the clock of a sensor without one (WitMotion)
         self._prev_host_s = 0.0
         self._fit = None
         self._fit_at = -np.inf
@@ -94,7 +93,7 @@ class StreamDecoder:
         except ProtocolError as e:  # the last packet was cut short: counted like any bad packet
             self.dropped.append(str(e))
             held = []
-        out = self._blocks(self._prev_host_s, held)
+        out = self._blocks(self._prev_host_s, held, final=True)
         self.tail = self._acc[0].size  # the stream's last samples the gyroscope never reached: not a loss
         self._acc = (np.empty(0), np.empty((0, 3)))
         return out
@@ -105,9 +104,18 @@ class StreamDecoder:
             names = {2: "accelerometer", 5: "gyroscope"}
             self.ended += [names.get(t, f"measurement type {t}") for t in stopped[len(self.ended):]]
 
-    def _blocks(self, host_s: float, decoded) -> list[tuple]:
+    def _blocks(self, host_s: float, decoded, final: bool = False) -> list[tuple]:
         out = []
+        clockless = [s for s in decoded if s.device_time_s is None]
+        if clockless or final:
+            packets = [(host_s, s.acc_mps2, s.gyr_radps) for s in clockless]
+            for arrived, acc, gyr, device_s in self._counter.add(packets, final=final):
+                block = self._timed(arrived, acc, gyr, device_s)
+                if block is not None:
+                    out.append(block)
         for s in decoded:
+            if s.device_time_s is None:
+                continue
             if s.kind == "imu" or (s.kind == "acc" and not self.has_gyro):
                 block = self._timed(host_s, s.acc_mps2, s.gyr_radps, s.device_time_s)
                 if block is not None:
@@ -167,13 +175,6 @@ class StreamDecoder:
             self.clock.gaps.append((float(t[0] - period), float(t[-1] + period), int(t.size)))
 
     def _timed(self, host_s: float, acc, gyr, device_s):
-        n = acc.shape[0]
-        if device_s is None:  # no device clock: count samples, re-anchored across silences
-            if self._last_host_s is not None and host_s - self._last_host_s > 5.0 / self.rate_hz:
-                self._count += int(round((host_s - self._last_host_s) * self.rate_hz)) - n
-            device_s = (self._count + np.arange(n)) / self.rate_hz
-            self._count += n
-            self._last_host_s = host_s
         if not self._observe(host_s, device_s):
             return None
         return self._map(device_s), acc, gyr
@@ -207,3 +208,78 @@ class StreamDecoder:
         t = np.maximum(t, self._last_session_s + 1e-6 + np.arange(n) * 1e-6)
         self._last_session_s = float(t[-1])
         return t
+
+
+class SampleCounter:
+    """Device time for a sensor without a clock: its samples counted, a loss told from a late burst.
+
+    A packet arriving more than LATE_SAMPLES sample periods later than the
+    recent arrivals (the lowest lag of host arrival minus counted time over
+    the last BASELINE_S) is either held up on the way (the host was busy: the
+    rest arrives in a burst and the lag comes back) or follows samples that
+    never came (the lag stays).  Packets from then on are held until the lag
+    comes back (nothing was lost) or stays for SETTLE_S (the lag in sample
+    periods is the number lost, skipped in the count so the gap is recorded).
+    """
+
+    LATE_SAMPLES = 5
+    SETTLE_S = 0.5
+    BASELINE_S = 10.0
+
+    def __init__(self, rate_hz: float):
+        self.rate_hz = rate_hz
+        self.count = 0
+        self._recent: list[tuple[float, float]] = []  # (host s, lag s) of accepted packets
+        self._held: list[tuple] = []  # (host s, acc, gyr) after a late one
+        self._late_since: float | None = None
+
+    def _baseline(self, host_s: float) -> float | None:
+        self._recent = [(h, lag) for h, lag in self._recent if h >= host_s - self.BASELINE_S]
+        return min((lag for _, lag in self._recent), default=None)
+
+    def _accept(self, packets: list[tuple], skip: int = 0) -> list[tuple]:
+        self.count += skip
+        out = []
+        for host_s, acc, gyr in packets:
+            n = acc.shape[0]
+            device_s = (self.count + np.arange(n)) / self.rate_hz
+            self.count += n
+            self._recent.append((host_s, host_s - self.count / self.rate_hz))
+            out.append((host_s, acc, gyr, device_s))
+        return out
+
+    def add(self, packets: list[tuple], final: bool = False) -> list[tuple]:
+        """``(host s, acc, gyr)`` packets in -> ``(host s, acc, gyr, device s)`` for those whose time is settled."""
+        out = []
+        period = 1.0 / self.rate_hz
+        for packet in packets:
+            host_s, acc = packet[0], packet[1]
+            if self._late_since is None:
+                base = self._baseline(host_s)
+                lag = host_s - (self.count + acc.shape[0]) / self.rate_hz
+                if base is not None and lag - base > self.LATE_SAMPLES * period:
+                    self._late_since, self._held = host_s, [packet]
+                else:
+                    out += self._accept([packet])
+                continue
+            self._held.append(packet)
+            out += self._settle(host_s, final=False)
+        if final and self._held:
+            out += self._settle(self._held[-1][0], final=True)
+        return out
+
+    def _settle(self, host_s: float, final: bool) -> list[tuple]:
+        base = self._baseline(self._late_since)
+        counted = self.count
+        lags = []
+        for h, acc, _ in self._held:  # the lag of each held packet if nothing was lost
+            counted += acc.shape[0]
+            lags.append(h - counted / self.rate_hz)
+        behind = min(lags) - base
+        if behind <= 2.0 / self.rate_hz:  # the lag came back: held up on the way, nothing lost
+            held, self._held, self._late_since = self._held, [], None
+            return self._accept(held)
+        if final or host_s - self._late_since >= self.SETTLE_S:
+            held, self._held, self._late_since = self._held, [], None
+            return self._accept(held, skip=int(round(behind * self.rate_hz)))
+        return []

@@ -119,6 +119,38 @@ def test_witmotion_silence_is_a_gap_not_squeezed_time(sim_short):
     assert dec.clock.gaps and abs(dec.clock.gaps[0][2] - 104) <= 2
 
 
+@pytest.mark.parametrize("stall_s", [0.05, 0.3, 1.2])
+def test_witmotion_samples_held_up_by_a_busy_host_are_not_counted_lost(sim_short, stall_s):
+    data, packets = _packets(sim_short, "witmotion")
+    dec = StreamDecoder(FAMILIES["witmotion"], RATE)
+    rate = dec.rate_hz
+    blocks = []
+    for k, (char, payload) in enumerate(packets):
+        sent = k / rate + 0.003
+        arrived = max(sent, 1.0 + stall_s) if 1.0 <= sent < 1.0 + stall_s else sent  # the loop stalled at 1 s
+        blocks += dec.feed(arrived, char, payload)
+    blocks += dec.flush()
+    t = np.concatenate([b[0] for b in blocks])
+    assert t.size == len(packets) and not dec.clock.gaps
+    assert np.abs(np.diff(t) - 1 / rate).max() < 0.002 / rate  # evenly spaced: counted, not arrival times
+
+
+def test_witmotion_lost_samples_after_a_stall_are_still_a_gap(sim_short):
+    data, packets = _packets(sim_short, "witmotion")
+    dec = StreamDecoder(FAMILIES["witmotion"], RATE)
+    rate = dec.rate_hz
+    blocks = []
+    for k, (char, payload) in enumerate(packets):
+        if 300 <= k < 360:
+            continue  # 60 samples lost on the way ...
+        sent = k / rate + 0.003
+        arrived = max(sent, 2.2) if 2.0 <= sent < 2.2 else sent  # ... and later the host stalls 0.2 s
+        blocks += dec.feed(arrived, char, payload)
+    blocks += dec.flush()
+    (_, _, missing), = dec.clock.gaps
+    assert abs(missing - 60) <= 1
+
+
 def test_a_late_start_of_the_clock_estimate_is_slewed_away_without_jumps(sim_short):
     data = sim_short.session.pelvis.slice_time(10, 40)
     packets = FAMILIES["movesense"].encoder(RATE).encode(data.acc_mps2, data.gyr_radps,
