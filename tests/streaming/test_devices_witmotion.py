@@ -57,6 +57,16 @@ def test_a_register_reply_with_55_61_inside_is_not_a_sample_and_the_next_packet_
     assert {got["register"] + k: v for k, v in enumerate(got["values"])} == {k: dec.registers[k] for k in range(0x51, 0x55)}
 
 
+def test_the_simulated_sensors_packets_read_back_through_the_vendors_arithmetic():
+    acc = np.array([[1.0, -2.5, 9.80665]])
+    gyr = np.radians([[100.0, -250.0, 3.0]])
+    (_, packet), = WitMotionEncoder(50).encode(acc, gyr)
+    got = vendor_process(packet)
+    assert len(packet) == 20 and packet[:2] == b"\x55\x61"
+    assert np.array(got["acc_g"]) * 9.80665 == pytest.approx(acc[0], abs=16 * 9.80665 / 32768)
+    assert got["gyr_dps"] == pytest.approx(np.degrees(gyr[0]), abs=2000 / 32768)
+
+
 def test_the_simulated_sensor_keeps_a_saved_rate_and_answers_the_read_back():
     enc = WitMotionEncoder(50)
     for _, payload, _ in WitMotion.start_steps(50)[:3]:
