@@ -103,6 +103,8 @@ def test_vendor_gyro_compressed_type1_is_float32_bit_patterns_delta_compressed(f
     (1_000_000_000, 2_000_000_000, 1, 1, [2_000_000_000]),
     # T/model/AccDataTest.kt (compressed type 1): 100 ns before, stamps 100 and 101
     (100, 101, 2, 0, [100, 101]),
+    # sources/iOS/ios-communications/Tests/iOSCommunicationsTests/AccDataTest.swift, testProcessAccCompressedFrameType1
+    (100, 102, 2, 0, [101, 102]),
 ])
 def test_vendor_sample_times(prev, ts, n, rate, expected):
     assert sample_times_ns(prev, ts, n, rate).tolist() == expected
