@@ -136,7 +136,8 @@ def load_spec(path: str) -> dict:
     None for an unrelated device), ``role`` (the simulated segment it
     streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
     out of range, link lost), ``refuse`` (answer start commands with an error),
-    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock.
+    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock, ``device``
+    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}).
     """
     spec = json.loads(Path(path).read_text())
     spec.setdefault("seed", 11)
@@ -399,7 +400,7 @@ class SimDevice:
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":
             clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
-        enc = self.family.encoder(rate_hz)
+        enc = self.family.encoder(rate_hz, **d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
         chunk = getattr(enc, "n", 1)
         for i in range(0, data.n - chunk + 1, chunk):
             sl = slice(i, i + chunk)

@@ -90,8 +90,11 @@ class DeviceFamily:
         raise NotImplementedError
 
     @classmethod
-    def encoder(cls, rate_hz: float):
-        """The inverse, for tests and the simulated device: samples -> notification bytes."""
+    def encoder(cls, rate_hz: float, **options):
+        """The inverse, for tests and the simulated device: samples -> notification bytes, answers to commands.
+
+        ``options`` set the simulated device (a fake BlueZ spec's ``"device"`` entry).
+        """
         raise NotImplementedError
 
 

@@ -193,5 +193,5 @@ class Movesense(DeviceFamily):
         return MovesenseDecoder(cls.rate(rate_hz))
 
     @classmethod
-    def encoder(cls, rate_hz):
-        return MovesenseEncoder(cls.rate(rate_hz))
+    def encoder(cls, rate_hz, **options):
+        return MovesenseEncoder(cls.rate(rate_hz), **options)

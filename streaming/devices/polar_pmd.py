@@ -447,10 +447,11 @@ class PolarPmd(DeviceFamily):
         return PolarDecoder(cls.model, cls.rate(rate_hz))
 
     @classmethod
-    def encoder(cls, rate_hz):
+    def encoder(cls, rate_hz, **options):
+        """A simulated sensor of this model; ``options`` as :class:`~.polar_sim.SimulatedPolar` takes them."""
         from stridesense.streaming.devices.polar_sim import SimulatedPolar
 
-        return SimulatedPolar(cls.model, cls.rate(rate_hz))
+        return SimulatedPolar(cls.model, cls.rate(rate_hz), **options)
 
 
 class PolarH10(PolarPmd):

@@ -178,5 +178,5 @@ class WitMotion(DeviceFamily):
         return WitMotionDecoder(None if rate_hz is None else cls.rate(rate_hz))
 
     @classmethod
-    def encoder(cls, rate_hz):
-        return WitMotionEncoder(rate_hz)
+    def encoder(cls, rate_hz, **options):
+        return WitMotionEncoder(cls.rate(rate_hz), **options)

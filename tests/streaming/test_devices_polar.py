@@ -308,3 +308,10 @@ def test_other_refusals_say_what_to_try():
 
 def test_the_fake_bluez_polar_family_is_the_verity_sense():
     assert FAMILIES["polar"] is PolarPmd and PolarPmd.has_gyro
+
+
+def test_the_fake_bluez_device_options_reach_the_simulated_sensor():
+    sim = PolarPmd.encoder(208, sdk_mode_firmware=False, gyro_frame=0x81)
+    assert not sim.sdk_firmware and sim.gyro_frame == 0x81
+    (_, reply), = sim.respond(CONTROL, bytes([2, SDK_MODE]))
+    assert reply[3] == 3  # not supported
