@@ -274,12 +274,12 @@ def refusal(model: PolarModel, reply: Reply, offered: dict[int, dict[int, list[i
     if s == 8 and model.sdk_rates_hz:
         advice = (f"it streams {'/'.join(map(str, model.rates_hz))} Hz outside SDK mode and "
                   f"{'/'.join(map(str, model.sdk_rates_hz))} Hz in SDK mode (Verity Sense firmware 1.1.5 or "
-                  f"later): update its firmware in Polar Flow, or record with --rate {model.rates_hz[-1]}")
+                  f"later): update its firmware in Polar Flow, or record with --rate-hz {model.rates_hz[-1]}")
     elif s in (7, 8, 9, 11):
-        advice = f"it offers {model.offers()}; record with --rate {model.rates_hz[-1]}"
+        advice = f"it offers {model.offers()}; record with --rate-hz {model.rates_hz[-1]}"
     elif s == 3 and reply.mtype == SDK_MODE:
         advice = ("this firmware has no SDK mode (Verity Sense: firmware 1.1.5 or later): update it in Polar Flow, "
-                  f"or record with --rate {model.rates_hz[-1]}")
+                  f"or record with --rate-hz {model.rates_hz[-1]}")
     elif s in (2, 3):
         advice = f"this sensor does not offer it ({model.offers()})"
     elif s in (6, 12):
@@ -288,7 +288,7 @@ def refusal(model: PolarModel, reply: Reply, offered: dict[int, dict[int, list[i
     elif s == 13:
         advice = "take the sensor off its charger"
     elif s == 10:
-        advice = "the Bluetooth link's packets are too small for this stream: reconnect, or try a lower --rate"
+        advice = "the Bluetooth link's packets are too small for this stream: reconnect, or try a lower --rate-hz"
     else:
         advice = "switch the sensor off and on and try again; if it persists, update its firmware in Polar Flow"
     return text + advice

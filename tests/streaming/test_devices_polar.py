@@ -249,7 +249,7 @@ def test_208_hz_without_sdk_mode_is_refused_with_advice():
     dec = PolarPmd.decoder(208)
     cmds = [c for c in PolarPmd.start_commands(208) if c[1] != bytes([2, SDK_MODE])]  # SDK mode never asked
     with pytest.raises(CommandRefused, match=r"invalid sample rate \(error 8\); the sensor reports accelerometer "
-                                             r"rates 52 Hz; .*SDK mode.*--rate 52"):
+                                             r"rates 52 Hz; .*SDK mode.*--rate-hz 52"):
         for char, written in cmds:
             for c, reply in sim.respond(char, written):
                 dec.decode(c, reply)
