@@ -17,15 +17,19 @@ Here the falling edge is read where it is steep and still the body's:
    whose spectrum is within 1.5/tc = 5-10 Hz) - so the cut-off separates the
    two on physical grounds, with the stance's slow part kept;
 2. the line through its falling crossings of ``EDGE_HI`` and ``EDGE_LO`` of
-   the stance peak (the middle of the edge, where a half sine is nearly
-   straight) is extended down to 0 g, the free-fall level, not to the level
-   the sensor shows in flight.
-
+   the way from the floor to the stance peak (the middle of the edge, where
+   a half sine is nearly straight) is extended down to the floor.  The
+   floor is the step's lowest point of the low-passed signal, or 0 g (free
+   fall) if it dips below: what the sensor shows while the body is in free
+   fall - a sensor offset or a vertical estimated a little off adds to it,
+   but not the sacrum's tail after toe-off, which has died out by then
+   (reading the edge down to the flight's median, as the contact detector
+   does, takes the tail for the floor);
 3. the low-pass itself rounds the corner where stance meets flight and moves
    that line late (about 10 ms for a 230-ms half sine at 6 Hz).  That shift
    is the filter's, not the runner's: it is found by putting a half-sine
    stance of the step's own contact and flight times through the same
-   filter and reading (`filter_shift`), and taken off.  Nothing is fitted
+   filter and reading (`filter_shift_s`), and taken off.  Nothing is fitted
    to data.
 
 Where the contact detector's own toe-off (imu.events: the edge of a 25-Hz
@@ -33,7 +37,7 @@ signal extended to the level seen in flight, sharper) agrees with this one
 within ``AGREE_S``, the edge is clean - the sensor moves with the centre of
 mass at toe-off, as on both simulators, where the two differ by 1.5-2.5 ms -
 and the sharper one is kept (`combine`).  On the force treadmill's sacral
-signals they differ by 25-100 ms (2 % of steps within 10 ms).
+signals they differ by 25-110 ms (2 % of steps within 10 ms).
 
 The toe-off must fall within the step (flight >= 0) and leave a stance of
 at least ``MIN_STANCE_S``; otherwise it is not placed (NaN) and the step is
@@ -80,10 +84,12 @@ def _toe_offs(t, x_g, i_ic, i_next, ic, nxt, hi, lo, out, raw):
             continue
         ip = a + int(np.argmax(x_g[a:b]))
         peak = x_g[ip]
-        if peak <= 0:
+        # The floor the stance wave rides on: the step's lowest point, where it is above free fall.
+        base = max(np.min(x_g[a:b]), 0.0)
+        if peak <= base:
             continue
-        t_hi = _falling_crossing(t, x_g, ip, b, hi * peak)
-        t_lo = _falling_crossing(t, x_g, ip, b, lo * peak)
+        t_hi = _falling_crossing(t, x_g, ip, b, base + hi * (peak - base))
+        t_lo = _falling_crossing(t, x_g, ip, b, base + lo * (peak - base))
         if not (t_lo > t_hi):
             continue
         to = t_lo + (t_lo - t_hi) * lo / (hi - lo)

@@ -64,10 +64,10 @@ def test_no_step_has_a_contact_longer_than_the_step(analysed):
     assert steps.contact_time_ms[unplaced].isna().all() and steps.contact_time_ms[~unplaced].notna().all()
 
 
-def test_peak_force_within_0_3_bw_rmse_and_says_its_model(analysed):
-    # Target 0.15 BW (issue 15) is not met: 0.25 BW on these trials (docs/metrics.md says why).
+def test_peak_force_within_0_25_bw_rmse_and_says_its_model(analysed):
+    # Target 0.15 BW (issue 15) is not met: 0.22 BW on these trials (docs/metrics.md says why).
     _, got, ref, _, _ = analysed
     err = got.peak_vgrf_bw - ref.peak_grf_bw
-    assert np.sqrt(np.nanmean(err ** 2)) <= 0.3
+    assert np.sqrt(np.nanmean(err ** 2)) <= 0.25
     assert set(got.impact_model) <= {"spring_mass", "pelvis_acc", ""}
     assert (got.impact_model == "spring_mass").mean() > 0.8

@@ -49,6 +49,15 @@ def test_a_sacral_tail_after_toe_off_moves_the_toe_off_by_less_than_12_ms():
     assert np.all(np.abs(to - to_true[2:-2]) < 0.012)
 
 
+@pytest.mark.parametrize("contact_s,flight_s", [(0.24, 0.08), (0.24, 0.12), (0.20, 0.15), (0.30, 0.04)])
+def test_a_floor_of_0_3_g_under_the_whole_signal_moves_the_toe_off_by_less_than_10_ms(contact_s, flight_s):
+    # A vertical estimated off lifts flight and stance alike (the force treadmill's two-axis signals: 0.3-0.5 g);
+    # the edge extended to 0 g instead of the floor would land 13-21 ms late here.
+    t, f, ic, to_true = stance_train(contact_s, flight_s)
+    to = toe_off_s(t, lowpass_g(f + 0.3), ic[2:-2], ic[2:-2] + contact_s + flight_s)
+    assert np.all(np.abs(to - to_true[2:-2]) < 0.010)
+
+
 def test_a_stance_that_does_not_end_within_its_step_gets_no_toe_off():
     t, f, ic, _ = stance_train(0.24, 0.10)
     # The next contact 'comes' before the force has fallen: no toe-off can be placed in the step.
