@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.models.contact_time import UNPLACED_FLAG, combine, toe_off_s
+from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak
 
 G = GRAVITY_MPS2
@@ -349,7 +349,9 @@ def step_rows(
     if pelvis.f_vert_stance_mps2 is not None:
         # Toe-off re-read on the sacrum's stance wave (models.contact_time): NaN where it cannot be placed.
         to = combine(to, toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt), ic, nxt)
-    placed = np.isfinite(to)
+    # No impossible values whichever toe-off it is: a stance of MIN_STANCE_S at least, ending by the next contact.
+    placed = np.isfinite(to) & (to >= ic + MIN_STANCE_S) & (to <= nxt)
+    to = np.where(placed, to, np.nan)
     to_window = np.where(placed, to, to_s[ks])  # stance window of the other metrics
     sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)
     out = np.full((ks.size, 9), np.nan)

@@ -6,7 +6,7 @@ import pytest
 from stridesense.api import analyze_session
 from stridesense.imu.consts import GRAVITY_MPS2 as G
 from stridesense.models import steps
-from stridesense.models.contact_time import UNPLACED_FLAG, combine, toe_off_s
+from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import choose_peak, first_local_max, impact_metrics
 from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
@@ -30,6 +30,8 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         if pelvis.f_vert_stance_mps2 is not None:
             wave = toe_off_s(pelvis.time_s, pelvis.f_vert_stance_mps2 / G, np.array([ic]), np.array([nxt]))
             to = combine(np.array([to]), wave, np.array([ic]), np.array([nxt]))[0]
+        if not ic + MIN_STANCE_S <= to <= nxt:
+            to = np.nan
         to_window = to if np.isfinite(to) else to_s[k]
         j0, j1 = strides[0][r], strides[1][r]
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
@@ -155,3 +157,19 @@ def test_compiled_impact_matches_impact_metrics(sim_short):
         peak, rate = steps._impact(f, smooth, 200.0)
         ref = impact_metrics(f, 200.0, smooth)
         assert peak == pytest.approx(ref.peak_bw) and rate == pytest.approx(ref.loading_rate_bw_s, nan_ok=True)
+
+
+def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it():
+    # Whichever toe-off comes in (here the contact detector's, no stance wave given): never a negative flight.
+    n, fs = 300, 100.0
+    t = np.arange(n) / fs
+    f_w = np.zeros((n, 3))
+    f_w[:, 2] = G
+    pelvis = steps.SegmentSignals(t, np.zeros((n, 3)), f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool),
+                                  np.zeros(n, bool))
+    ic, to = np.array([0.5, 0.85, 1.2, 1.55]), np.array([0.75, 1.3, 1.45, 1.8])  # step 1's toe-off after step 2's contact
+    rows = steps.step_rows(ic, to, np.array(["L", "R", "L", "R"]), [[], [], [], []], range(3), pelvis, None, fs,
+                           trunk_reason=None)
+    assert np.isnan(rows[1]["contact_time_ms"]) and np.isnan(rows[1]["flight_time_ms"])
+    assert "toe_off_unplaced" in rows[1]["quality"] and rows[1]["impact_model"] == ""
+    assert rows[0]["contact_time_ms"] == pytest.approx(250.0) and rows[0]["flight_time_ms"] >= 0
