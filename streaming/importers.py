@@ -61,6 +61,19 @@ def detect(data: SensorData, columns: list[str]) -> Detected:
                     quiet_norm_g(data.time_s, data.acc_mps2))
 
 
+EPOCH_RANGE_S = (946_684_800.0, 4_102_444_800.0)  # 2000-2100: a time column in this range is Unix time
+
+
+def recording_date(data: SensorData, path: str | Path) -> tuple[str, str]:
+    """(ISO date-time of the recording, where it came from): the samples' own clock when it is Unix time
+    (a phone's), else the export file's modification time (when the app wrote it, not when it was imported)."""
+    t0 = float(data.time_s[0])
+    if EPOCH_RANGE_S[0] < t0 < EPOCH_RANGE_S[1]:
+        return pd.Timestamp(t0, unit="s", tz="UTC").isoformat(timespec="seconds"), "the samples' clock"
+    mtime = Path(path).stat().st_mtime - data.duration_s  # the file was written when the recording ended
+    return pd.Timestamp(mtime, unit="s", tz="UTC").isoformat(timespec="seconds"), "the file's modification time"
+
+
 def _check_time(t_s: np.ndarray, source: str, first_line: int = 2) -> None:
     dt = np.diff(t_s)
     back = np.flatnonzero(dt < 0)
