@@ -146,10 +146,10 @@ class SensorData:
         return self
 
 
-def check_mass_kg(mass_kg: float, where: str = "body mass") -> float:
+def check_mass_kg(mass_kg: float, where: str = "body mass", fix: str = "") -> float:
     """A plausible body mass in kg, or :class:`InputError` (every way in uses this one check)."""
     if not (isinstance(mass_kg, (int, float)) and 20.0 <= float(mass_kg) <= 250.0):
-        raise InputError(f"{where} {mass_kg!r} kg is not plausible for a runner (20-250 kg)")
+        raise InputError(f"{where} {mass_kg!r} kg is not plausible for a runner (20-250 kg)" + (f"; {fix}" if fix else ""))
     return float(mass_kg)
 
 
