@@ -55,7 +55,8 @@ def run(session):
 
 t_start = time.perf_counter()
 run()
-print(f"{n} generated sessions in {time.perf_counter() - t_start:.0f} s (slowest {slowest[0]:.1f} s, bound {BOUND_S} s)")
+print(f"{n} generated sessions in {time.perf_counter() - t_start:.0f} s "
+      f"(slowest {slowest[0]:.1f} s, bound {BOUND_S} s)")
 for what, count in outcomes.most_common():
     print(f"  {count:4d}  {what}")
 print(f"failures: {len(failures)}")

@@ -218,7 +218,8 @@ def align_trunk(pelvis: SensorData, trunk: SensorData) -> tuple[SensorData, Cloc
         raise InputError(
             f"the pelvis clock ({_span(pelvis.time_s)}) and the trunk clock ({_span(trunk.time_s)}) "
             f"{'do not overlap' if share == 0 else f'overlap only {share:.0%}'}, and the impacts of running do "
-            f"not line them up either ({found.confidence:.0%} of {found.n_windows} {found.window_s:.0f}-s windows agree; "
+            f"not line them up either ({found.confidence:.0%} of {found.n_windows} {found.window_s:.0f}-s windows "
+            "agree; "
             f"{MIN_CONFIDENCE:.0%} of {MIN_WINDOWS} or more needed): export both sensors on one clock, "
             "or check that the two files are from the same run")
     if share >= 0.5 and found.max_shift_s(trunk.time_s) <= SAME_CLOCK_S:

@@ -84,7 +84,7 @@ def session_key(folder: Path, settings: dict) -> str:
     return h.hexdigest()[:32]
 
 
-def analyse_one(folder: str, mass_kg: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def analyse_one(folder: str, mass_kg: float | None, check_roles: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Analyse one session folder; returns (steps, summary table). Runs on a Dask worker."""
     import warnings
 
@@ -94,11 +94,11 @@ def analyse_one(folder: str, mass_kg: float | None) -> tuple[pd.DataFrame, pd.Da
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if (folder_p / "manifest.json").exists():
-            result = analyze(session_dir=folder_p, mass_kg=mass_kg)
+            result = analyze(session_dir=folder_p, mass_kg=mass_kg, check_roles=check_roles)
         else:
             trunk = folder_p / "trunk.csv"
             result = analyze(pelvis=folder_p / "pelvis.csv", trunk=trunk if trunk.exists() else None,
-                             mass_kg=70.0 if mass_kg is None else mass_kg)
+                             mass_kg=70.0 if mass_kg is None else mass_kg, check_roles=check_roles)
     summary = result.summary.to_frame() if result.summary is not None else pd.DataFrame()
     runner, date = "", result.info.get("recorded_at")
     manifest = folder_p / "manifest.json"
@@ -167,7 +167,8 @@ def run_batch(
     mass_kg: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     time_limit_s: float | None = DEFAULT_TIME_LIMIT_S,
-    analyse: Callable[[str, float | None], tuple[pd.DataFrame, pd.DataFrame]] = analyse_one,
+    analyse: Callable[..., tuple[pd.DataFrame, pd.DataFrame]] = analyse_one,
+    check_roles: bool = True,
 ) -> BatchResult:
     """Analyse every session under ``root`` and write ``out`` (steps) and its ``.summary`` twin (Parquet).
 
@@ -190,6 +191,8 @@ def run_batch(
         restarted) and reported in ``failed`` and ``timed_out``; None: no limit.
     analyse
         What runs on a worker per session folder (``analyse_one``; tests slow it down).
+    check_roles
+        Tell pelvis and trunk apart from their signals (False: take the files' roles as given).
     """
     out = Path(out)
     if out.suffix.lower() not in (".parquet", ".pq"):
@@ -199,7 +202,7 @@ def run_batch(
         raise InputError(f"{root}: no sessions found (folders with manifest.json or pelvis.csv)")
     cache = out.with_name(out.stem + ".cache")
     cache.mkdir(parents=True, exist_ok=True)
-    settings = {"mass_kg": mass_kg}
+    settings = {"mass_kg": mass_kg} if check_roles else {"mass_kg": mass_kg, "keep_roles": True}
     result = BatchResult(pd.DataFrame(), pd.DataFrame())
     todo, parts_steps, parts_summary = [], [], []
     for folder in sessions:
@@ -224,7 +227,8 @@ def run_batch(
                                                       dashboard_address=":0")  # any free port: never a clash
         try:
             with _StopOnSignal() as stop, Client(scheduler or cluster) as client:
-                futures = {client.submit(analyse, str(f), mass_kg, pure=False): (f, key) for f, key in todo}
+                futures = {client.submit(analyse, str(f), mass_kg, check_roles, pure=False): (f, key)
+                           for f, key in todo}
                 started: dict = {}
                 pending = set(futures)
                 while pending:

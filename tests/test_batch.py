@@ -63,7 +63,7 @@ def test_batch_flags_a_runner_whose_weekly_running_time_rises_more_than_ten_perc
     assert len(flags) == 1 and flags[0].id == "weekly_running_time_s" and "2026-11-09" in flags[0].message
 
 
-def _slow_on_purpose(folder, mass_kg):
+def _slow_on_purpose(folder, mass_kg, check_roles):
     """One session runs away (sleeps far past the limit); the others answer at once."""
     import time
     from pathlib import Path

@@ -12,6 +12,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", help="an existing Dask scheduler, e.g. tcp://host:8786 (default: local processes)")
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     p.add_argument("--mass-kg", type=float, default=None, help="body mass for sessions that do not record one")
+    p.add_argument("--keep-roles", action="store_true",
+                   help="take pelvis and trunk as the files say (no check of which sensor is which)")
     p.add_argument("--time-limit-s", type=float, default=None,
                    help="stop a session still running after this long and report it (default 600; 0: no limit)")
     p.set_defaults(func=run)
@@ -42,10 +44,10 @@ def run(args) -> int:
             task = bar.add_task("batch", total=None)
             result = run_batch(args.root, args.out, scheduler=args.scheduler, n_workers=args.workers,
                                mass_kg=args.mass_kg, progress=lambda d, n: bar.update(task, completed=d, total=n),
-                               time_limit_s=limit)
+                               time_limit_s=limit, check_roles=not args.keep_roles)
     else:
         result = run_batch(args.root, args.out, scheduler=args.scheduler, n_workers=args.workers, mass_kg=args.mass_kg,
-                           time_limit_s=limit)
+                           time_limit_s=limit, check_roles=not args.keep_roles)
     console.print(f"{len(result.analysed)} sessions analysed, {len(result.skipped)} unchanged (cached), "
                   f"{len(result.failed)} failed ({len(result.timed_out)} stopped at the time limit); "
                   f"{len(result.steps)} steps -> {args.out}")
