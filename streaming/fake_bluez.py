@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from dbus_fast import BusType, DBusError
+from dbus_fast import BusType, DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_property, method
@@ -136,7 +136,8 @@ def load_spec(path: str) -> dict:
     None for an unrelated device), ``role`` (the simulated segment it
     streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
     out of range, link lost), ``refuse`` (answer start commands with an error),
-    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock.
+    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock, ``device``
+    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}).
     """
     spec = json.loads(Path(path).read_text())
     spec.setdefault("seed", 11)
@@ -183,14 +184,7 @@ class Adapter1(ServiceInterface):
     def SetDiscoveryFilter(self, properties: "a{sv}"):
         return None
 
-    @method()
-    def StartDiscovery(self):
-        self.world.start_discovery()
-
-    @method()
-    def StopDiscovery(self):
-        self.world.discovering = False
-        self.emit_properties_changed({"Discovering": False})
+    # StartDiscovery / StopDiscovery need the caller's bus name: World.discovery_call answers them.
 
 
 class Device1(ServiceInterface):
@@ -307,7 +301,7 @@ class GattCharacteristic1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def MTU(self) -> "q":
-        return 247
+        return self.dev.mtu
 
     @method()
     def ReadValue(self, options: "a{sv}") -> "ay":
@@ -370,12 +364,13 @@ class SimDevice:
 
         self.world, self.address, self.name = world, d["address"], d["name"]
         self.rssi = int(d.get("rssi", -60))
+        self.mtu = int(d.get("mtu", 247))  # the ATT MTU the link negotiated (bluetoothd: GattCharacteristic1.MTU)
         self.drops = [tuple(x) for x in d.get("drops", [])]
         self.refuse = bool(d.get("refuse", False))
         self.path = _path_of(self.address)
         self.connected = False
         self.exported = False
-        self.family = FAMILIES[d["family"]] if d.get("family") else None
+        self.family = FAMILIES[d["family"]].for_advert(d["name"]) if d.get("family") else None
         self.service_uuid = self.family.service_uuid if self.family else "0000180f-0000-1000-8000-00805f9b34fb"
         self.device = Device1(self)
         self.chars: dict[str, GattCharacteristic1] = {}
@@ -383,6 +378,7 @@ class SimDevice:
         self.started: set = set()  # what the device was told to stream
         self.packets: list = []  # (release body time s, char uuid, bytes)
         self.next_packet = 0
+        self.packets_sent = 0
         if self.family is None:
             return
         service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
@@ -397,12 +393,14 @@ class SimDevice:
 
     def _encode(self, d: dict, session, rate_hz: float) -> None:
         """Every packet of the run, in the family's bytes, with the body time it leaves the device."""
-        data = getattr(session, d.get("role", "pelvis"))
+        from stridesense.streaming.devices.base import at_rate
+
+        data = at_rate(getattr(session, d.get("role", "pelvis")), self.family.rate(rate_hz))  # the model's rate
         t_body = data.time_s - data.time_s[0]
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":
             clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
-        enc = self.family.encoder(rate_hz)
+        enc = self.family.encoder(rate_hz, **d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
         chunk = getattr(enc, "n", 1)
         for i in range(0, data.n - chunk + 1, chunk):
             sl = slice(i, i + chunk)
@@ -449,6 +447,7 @@ class SimDevice:
                 self.started.discard("imu6")
         if self.refuse:
             self.started.clear()
+            getattr(self.encoder, "started", set()).clear()
             replies = [(c, _refusal(self.family.name, r)) for c, r in replies]
         for char, payload in replies:
             if self.chars[char.lower()].notifying:
@@ -462,7 +461,7 @@ class SimDevice:
 
     def _wanted(self, payload: bytes) -> bool:
         if self.family.name == "polar":
-            return payload[0] in self.started
+            return payload[0] in getattr(self.encoder, "started", self.started)
         return bool(self.started)
 
     def release(self, t_body: float) -> int:
@@ -479,6 +478,7 @@ class SimDevice:
             if listening:
                 c.notify(payload)
                 sent += 1
+                self.packets_sent += 1
                 if self.world.flood and sent >= FLOOD_BURST:
                     break  # let the other devices and the bus have their turn
         return sent
@@ -489,7 +489,7 @@ def _refusal(family: str, reply: bytes) -> bytes:
     if family == "polar":
         return reply[:3] + bytes([0x05]) + reply[4:]  # 5: invalid state
     if family == "movesense":
-        return reply[:2] + (503).to_bytes(2, "little")
+        return reply[:2] + (503).to_bytes(2, "big")  # statuses are written high byte first
     return reply
 
 
@@ -502,19 +502,68 @@ class World:
         self.rate_hz = float(spec["rate_hz"])
         self.sim = simulate_session(simulation_config(spec["seed"], spec["duration_s"], self.rate_hz))
         self.discovering = False
+        self.discovery_clients: set = set()  # bus names with a discovery session
         self.adapter = Adapter1(self)
         self.devices = [SimDevice(self, d, i) for i, d in enumerate(spec["devices"])]
         self.bus: MessageBus | None = None
         self._body_t0: float | None = None
         self.flood = bool(spec["flood"])
+        self.truth_path = spec.get("truth_path")
 
     def body_clock_starts(self) -> None:
         """The simulated run starts when the first device is told to stream."""
         if self._body_t0 is None:
             self._body_t0 = time.monotonic()
+            self.write_truth()
+
+    def write_truth(self) -> None:
+        """What only the simulation knows, for tests: when the run started, what each device sent."""
+        if not self.truth_path:
+            return
+        truth = {"body_t0_monotonic_s": self._body_t0, "devices": {
+            d.address: {"packets_sent": d.packets_sent} for d in self.devices}}
+        tmp = self.truth_path + ".tmp"
+        Path(tmp).write_text(json.dumps(truth))
+        os.replace(tmp, self.truth_path)
 
     def body_time(self) -> float:
         return 0.0 if self._body_t0 is None else time.monotonic() - self._body_t0
+
+    def discovery_call(self, msg):
+        """Answer Adapter1.StartDiscovery / StopDiscovery as bluetoothd does: one session per client.
+
+        BlueZ src/adapter.c: start_discovery() answers a client that already
+        has a session with btd_error_busy (org.bluez.Error.InProgress);
+        stop_discovery() one without a session with "No discovery started";
+        a client leaving the bus ends its session (a disconnect watch).
+        """
+        if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged":
+            name, _old, new = msg.body
+            if not new and name in self.discovery_clients:
+                self.discovery_clients.discard(name)
+                self._discovery_changed()
+            return None
+        if (msg.message_type != MessageType.METHOD_CALL or msg.interface != "org.bluez.Adapter1"
+                or msg.member not in ("StartDiscovery", "StopDiscovery")):
+            return None
+        if msg.member == "StartDiscovery":
+            if msg.sender in self.discovery_clients:
+                return Message.new_error(msg, "org.bluez.Error.InProgress", "Operation already in progress")
+            self.discovery_clients.add(msg.sender)
+        else:
+            if msg.sender not in self.discovery_clients:
+                return Message.new_error(msg, "org.bluez.Error.Failed", "No discovery started")
+            self.discovery_clients.discard(msg.sender)
+        self._discovery_changed()
+        return Message.new_method_return(msg)
+
+    def _discovery_changed(self) -> None:
+        if bool(self.discovery_clients) != self.discovering:
+            if self.discovery_clients:
+                self.start_discovery()
+            else:
+                self.discovering = False
+                self.adapter.emit_properties_changed({"Discovering": False})
 
     def start_discovery(self) -> None:
         self.discovering = True
@@ -529,6 +578,10 @@ class World:
     async def run(self) -> None:
         self.bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         self.bus._writer.sock = _PatientSocket(self.bus._writer.sock)
+        self.bus.add_message_handler(self.discovery_call)
+        await self.bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                                    body=["type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"]))
         self.bus.export(ADAPTER_PATH, self.adapter)
         await self.bus.request_name(BLUEZ)
         print("ready", flush=True)
@@ -586,6 +639,7 @@ def main(argv: list[str]) -> int:
         loop.run_until_complete(task)
     except asyncio.CancelledError:
         pass
+    world.write_truth()
     return 0
 
 

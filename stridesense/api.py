@@ -148,13 +148,20 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     """
     session, facts = prepare_session(session, check_roles=check_roles)
     analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None)
-    pel, tr = session.pelvis, session.trunk
+    pel, tr = session.pelvis, session.trunk  # validated by prepare_session
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        # First pass: neutral from a standing period anywhere in the recording.
+        analyzer.pelvis.prepare(pel)
+        if tr is not None:
+            analyzer.trunk.prepare(tr)
+        caught += [str(x.message) for x in w]
     analyzer.pelvis.adopt(pel)
     if tr is not None:
         analyzer.trunk.adopt(tr)
     t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
     t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
-    caught: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
@@ -164,7 +171,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
                 if progress:
                     progress(min(c1, t1) - t0, t1 - t0)
             analyzer.feed_last()
-            caught = [str(x.message) for x in w]
+            caught += [str(x.message) for x in w]
     finally:
         analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
     for message in caught:
@@ -195,6 +202,8 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         "pelvis_forward_confidence": analyzer.pelvis.forward_confidence,
         "trunk_forward_confidence": analyzer.trunk.forward_confidence if tr is not None else None,
         "standing_calibration": bool(analyzer.pelvis.standing and analyzer.pelvis.standing.from_standing),
+        "neutral": {role: track.neutral_source for role, track in (("pelvis", analyzer.pelvis),
+                                                                   ("trunk", analyzer.trunk)) if track.standing},
         "warnings": caught,
         "notices": facts["notices"],
         "clock_alignment": facts["clock_alignment"],
