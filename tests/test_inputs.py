@@ -100,6 +100,9 @@ def test_an_imported_session_is_dated_by_the_recording_not_the_import(tmp_path, 
     assert json.loads((out / "manifest.json").read_text())["recorded_at"] == "2026-06-10T22:00:00+00:00"
     result = analyze(session_dir=out, mass_kg=None)
     assert result.info["recorded_at"] == "2026-06-10T22:00:00+00:00"
+    from stridesense.reports.data import _started  # the library's and the trends report's date
+
+    assert _started(json.loads((out / "manifest.json").read_text()), out) == "2026-06-10T22:00:00+00:00"
     # Settable by the user; without a date in the samples, the export file's time stands in.
     plain = write_sensor_csv(pel, tmp_path / "plain.csv")
     assert main(["import", "csv", str(plain), "--role", "pelvis", "--out", str(tmp_path / "u"),
