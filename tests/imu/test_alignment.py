@@ -71,3 +71,14 @@ def test_sensors_without_running_on_unrelated_clocks_are_refused():
     still_p, still_t = pelvis.slice_time(0.0, 7.5), trunk.slice_time(0.0, 7.5)  # the standing only
     with pytest.raises(InputError, match="do not overlap"):
         align_trunk(still_p, _on_clock(still_t, 5000.0))
+
+
+def test_drift_over_ten_minutes_is_followed_to_a_ms():
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    s = simulate_session(SimConfig(seed=31, duration_s=600.0)).session
+    moved = _on_clock(s.trunk, -5000.0, 150.0)  # 90 ms apart by the end: a cheap crystal's drift
+    found = find_alignment(s.pelvis, moved)
+    assert found.ok and found.n_windows >= 25
+    assert found.drift_ppm == pytest.approx(-150.0, abs=5.0)
+    assert np.abs(found.to_pelvis_clock(moved.time_s) - s.trunk.time_s).max() < 1e-3
