@@ -95,8 +95,10 @@ def prepare_session(session: Session, *, check_roles: bool = True) -> tuple[Sess
     from stridesense.imu.roles import check_roles as role_check
     from stridesense.imu.roles import relabel
 
-    check_mass_kg(session.mass_kg, "body mass" if "folder" not in session.meta else
-                  f"{session.meta['folder']}: the session's body mass (give --mass-kg to override)")
+    if "folder" in session.meta:
+        check_mass_kg(session.mass_kg, f"{session.meta['folder']}: the session's body mass", "give --mass-kg")
+    else:
+        check_mass_kg(session.mass_kg)
     pel = session.pelvis.validate()
     tr = session.trunk.validate() if session.trunk is not None else None
     facts: dict = {"notices": [], "clock_alignment": None, "roles": None}
