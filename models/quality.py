@@ -22,6 +22,7 @@ REMARKS = {
     "side_uncertain": "accelerometer-only pelvis: which leg is a guess",
     "sensor_moved": "the sensor slipped on the body around this step",
     "realigned": "measured with the alignment re-estimated after a slip",
+    "toe_off_unplaced": "no toe-off could be placed within the step (models.contact_time)",
 }
 
 
