@@ -28,6 +28,8 @@
     el.setAttribute("x2", x2.toFixed(2)); el.setAttribute("y2", y2.toFixed(2));
   }
   function val(a, k) { var v = (k >= 0 && a) ? a[k] : null; return (v === null || !isFinite(v)) ? 0 : v; }
+  function known(a, k) { var v = (k >= 0 && a) ? a[k] : null; return v !== null && v !== undefined && isFinite(v); }
+  function mark(id, ok) { $(id).setAttribute("data-missing", ok ? "0" : "1"); }  // not measured: drawn neutral, dashed
 
   function drawFigure(k) {
     // From behind: the runner's left is on the viewer's left. Positive drop = swing side lower:
@@ -49,6 +51,11 @@
     var tx = 110, ty = 110, pa = sign * prot / 2 * rad, sa = sign * (prot / 2 - twist / 2) * rad;
     setLine("rp-top-pelvis", tx - 45 * Math.cos(pa), ty + 45 * Math.sin(pa), tx + 45 * Math.cos(pa), ty - 45 * Math.sin(pa));
     setLine("rp-top-shoulders", tx - 60 * Math.cos(sa), ty + 60 * Math.sin(sa), tx + 60 * Math.cos(sa), ty - 60 * Math.sin(sa));
+    if (k >= 0) {
+      mark("rp-behind-pelvis", known(S.drop, k)); mark("rp-side-trunk", known(S.lean, k));
+      mark("rp-side-pelvis", known(S.tilt, k)); mark("rp-top-shoulders", known(S.twist, k));
+      mark("rp-top-pelvis", known(S.prot, k));
+    }
     document.querySelectorAll(".rp-figure").forEach(function (el) { el.classList.toggle("rp-idle", k < 0); });
     $("rp-behind-label").textContent = k >= 0 ? "drop " + num(drop, 1) + "° (" + (sign > 0 ? "right" : "left") + " side low)" : "";
     $("rp-side-label").textContent = k >= 0 ? "lean " + num(lean, 1) + "° · tilt " + num(tilt, 1) + "°" : "";

@@ -144,9 +144,10 @@ def test_the_figure_shows_the_known_drop_and_lean(opened, known_session):
         lean_err.append(math.degrees(math.atan2(x2 - x1, y1 - y2)) - row.trunk_lean_deg)
     drop_err, lean_err = np.abs(drop_err), np.abs(lean_err)
     assert len(drop_err) >= 25
-    # The analysis' own per-step error (README: 0.3 deg mean) plus 0.01 deg of drawing rounding.
-    assert np.median(drop_err) < 0.8 and drop_err.max() < 2.5, drop_err
-    assert np.median(lean_err) < 0.8 and lean_err.max() < 2.5, lean_err
+    # The analysis' own per-step error (README: 0.3 deg mean over sessions; this seed measured 0.14 / 0.11 deg
+    # median, 0.39 / 0.28 deg worst over all its steps) plus the drawing's rounding (coordinates to 0.01 px).
+    assert np.median(drop_err) < 0.4 and drop_err.max() < 1.0, drop_err
+    assert np.median(lean_err) < 0.4 and lean_err.max() < 1.0, lean_err
 
 
 def test_clicking_a_step_in_the_traces_moves_the_replay_there(opened, known_data):

@@ -151,3 +151,18 @@ def test_a_long_session_is_drawn_with_at_most_the_point_budget():
     points = sum(len(t.x) for t in fig.data)
     assert points <= 4 * figures.MAX_POINTS_PER_SIDE
     assert all(t.mode == "lines" for t in fig.data if len(t.x) > 50)
+
+
+def test_a_pelvis_only_session_reports_what_it_measured_and_why_the_rest_is_missing(tmp_path):
+    from sim_sessions import make_session
+    from stridesense.reports.data import load_session_data
+
+    folder, _ = make_session(tmp_path / "pelvis-only", seed=43, duration_s=40.0, trunk_rate_hz=None)
+    data = load_session_data(folder)
+    html = build_session_report(data)
+    assert data.steps["trunk_lean_deg"].isna().all()
+    assert "no trunk sensor in this session" in html
+    # The trunk rows of the per-step plot are left out; the pelvis ones are there.
+    titles = [a.text for a in figures.step_traces_figure(data.steps).layout.annotations]
+    assert not any(t.startswith("trunk lean") for t in titles) and any(t.startswith("pelvic drop") for t in titles)
+    assert replay_data(data)["steps"]["lean"] == [None] * len(data.steps)
