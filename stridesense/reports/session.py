@@ -193,6 +193,7 @@ def build_session_report(data: SessionData) -> str:
         f'<p class="sub">Session <code>{esc(data.folder.name)}</code>'
         + (f" · runner {esc(data.runner)}" if data.runner else "")
         + (f" · started {esc(data.started)}" if data.started else "") + "</p>",
+        f'<p class="note">Notes: {esc(data.session_notes)}</p>' if data.session_notes else "",
         "<h2>Summary</h2>", _facts(data),
         table(["metric", "left", "right", "all (SD)", "asymmetry %", "first → last fifth", "change"],
               summary_rows(data), css_class="summary"),

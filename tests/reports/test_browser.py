@@ -164,6 +164,7 @@ def test_escaped_names_and_cues_show_as_text_and_never_run(browser, known_sessio
     manifest = json.loads((folder / "manifest.json").read_text())
     runner = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     manifest["runner"] = runner
+    manifest["meta"]["notes"] = "<iframe src=javascript:alert(4)></iframe> sore <b>left</b> hip"
     (folder / "manifest.json").write_text(json.dumps(manifest))
     cue = "</script><script>alert(3)</script> keep the hips level"
     (folder / "cues.jsonl").write_text(json.dumps({"time_s": 20.0, "metric": "pelvic_drop_deg", "value": 8.1,
@@ -174,7 +175,8 @@ def test_escaped_names_and_cues_show_as_text_and_never_run(browser, known_sessio
     browser.pump(0.3)
     assert browser.dialogs() == []
     assert runner in browser.evaluate("document.querySelector('h1').textContent")
-    assert browser.evaluate("document.querySelectorAll('img').length") == 0
+    assert browser.evaluate("document.querySelectorAll('img, iframe, p.note b').length") == 0
+    assert "<iframe src=javascript:alert(4)></iframe> sore <b>left</b> hip" in browser.evaluate("document.body.textContent")
     # The logged cue is listed, and shown under the figure while it is recent.
     assert browser.evaluate("document.querySelector('#rp-cues li').textContent").endswith(cue)
     _scrub(browser, 21.0)
