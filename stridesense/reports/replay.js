@@ -140,6 +140,28 @@
         });
       }
     });
+    // Zooming the time axis of one plot zooms the other (both are in minutes of session time).
+    var syncing = false;
+    D.linked.forEach(function (id) {
+      var gd = state.figures[id];
+      if (!gd || !gd.on) { return; }
+      gd.on("plotly_relayout", function (ev) {
+        if (syncing || !ev) { return; }
+        var update = null;  // any subplot's x axis (xaxis, xaxis2, ...: all share the time axis)
+        Object.keys(ev).forEach(function (key) {
+          var m = /^(xaxis\d*)\.(range\[0\]|range|autorange)$/.exec(key);
+          if (!m) { return; }
+          if (m[2] === "range[0]") { update = {"xaxis.range": [ev[key], ev[m[1] + ".range[1]"]]}; }
+          else if (m[2] === "range") { update = {"xaxis.range": ev[key].slice()}; }
+          else if (ev[key]) { update = {"xaxis.autorange": true}; }
+        });
+        if (!update) { return; }
+        syncing = true;
+        var others = D.linked.filter(function (o) { return o !== id && state.figures[o]; });
+        Promise.all(others.map(function (o) { return Plotly.relayout(state.figures[o], update); }))
+          .then(function () { syncing = false; }, function () { syncing = false; });
+      });
+    });
     seek(R.t);
   });
   var first = S.t.length ? S.t[0] + 0.01 : D.t0;

@@ -158,6 +158,17 @@ def test_clicking_a_step_in_the_traces_moves_the_replay_there(opened, known_data
     assert float(opened.evaluate("document.getElementById('rp-scrub').value")) == pytest.approx(t, abs=0.05)
 
 
+def test_zooming_the_traces_zooms_the_activity_timeline(opened):
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [0.3, 0.6]}).then(function () { return 1; })",
+                    await_promise=True)
+    opened.pump(0.5)
+    rng = opened.evaluate("window.__stridesense.figures['fig-activity'].layout.xaxis.range")
+    assert rng == pytest.approx([0.3, 0.6])
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true}).then(function () { return 1; })",
+                    await_promise=True)
+    assert opened.errors() == []
+
+
 def test_escaped_names_and_cues_show_as_text_and_never_run(browser, known_session, tmp_path):
     folder = tmp_path / "evil"
     shutil.copytree(known_session[0], folder)
