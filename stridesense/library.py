@@ -111,7 +111,8 @@ class Library:
         try:
             self.steps_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise LibraryError(f"{self.data_dir}: cannot use as the library's data folder ({e.strerror or e})") from None
+            raise LibraryError(f"{self.data_dir}: cannot use as the library's data folder "
+                               f"({e.strerror or e})") from None
         self.path = self.data_dir / CATALOGUE
         self.notes: list[str] = []
         self._db = self._open()

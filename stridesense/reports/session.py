@@ -65,7 +65,8 @@ def _facts(data: SessionData) -> str:
     ]
     if data.distance_m:
         items.insert(1, ("distance", f"{data.distance_m / 1000:.2f} km"))
-    return '<div class="facts">' + "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items) + "</div>"
+    cells = "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items)
+    return f'<div class="facts">{cells}</div>'
 
 
 def _methods(data: SessionData, decimated: int) -> str:
@@ -84,7 +85,8 @@ def _methods(data: SessionData, decimated: int) -> str:
     missing = info.get("missing_reasons") or {}
     parts = [
         "<ul>",
-        f"<li>Sensors: a pelvis sensor on the sacrum{' and a trunk sensor on the sternum or upper back' if info.get('trunk_rate_hz') else ''}; "
+        "<li>Sensors: a pelvis sensor on the sacrum"
+        + (" and a trunk sensor on the sternum or upper back" if info.get("trunk_rate_hz") else "") + "; "
         f"samples resampled to a uniform grid ({esc(rates)}); body mass {fmt(info.get('mass_kg'), 0)} kg.</li>",
         f"<li>Calibration: {esc(calib)}. The forward direction comes from the running itself (confidence: pelvis "
         f"{fmt(info.get('pelvis_forward_confidence'), 2)}, trunk {fmt(info.get('trunk_forward_confidence'), 2)}).</li>",

@@ -159,12 +159,14 @@ def test_clicking_a_step_in_the_traces_moves_the_replay_there(opened, known_data
 
 
 def test_zooming_the_traces_zooms_the_activity_timeline(opened):
-    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [0.3, 0.6]}).then(function () { return 1; })",
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [0.3, 0.6]})"
+                    ".then(function () { return 1; })",
                     await_promise=True)
     opened.pump(0.5)
     rng = opened.evaluate("window.__stridesense.figures['fig-activity'].layout.xaxis.range")
     assert rng == pytest.approx([0.3, 0.6])
-    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true}).then(function () { return 1; })",
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true})"
+                    ".then(function () { return 1; })",
                     await_promise=True)
     assert opened.errors() == []
 
@@ -187,7 +189,8 @@ def test_escaped_names_and_cues_show_as_text_and_never_run(browser, known_sessio
     assert browser.dialogs() == []
     assert runner in browser.evaluate("document.querySelector('h1').textContent")
     assert browser.evaluate("document.querySelectorAll('img, iframe, p.note b').length") == 0
-    assert "<iframe src=javascript:alert(4)></iframe> sore <b>left</b> hip" in browser.evaluate("document.body.textContent")
+    notes = "<iframe src=javascript:alert(4)></iframe> sore <b>left</b> hip"
+    assert notes in browser.evaluate("document.body.textContent")
     # The logged cue is listed, and shown under the figure while it is recent.
     assert browser.evaluate("document.querySelector('#rp-cues li').textContent").endswith(cue)
     _scrub(browser, 21.0)

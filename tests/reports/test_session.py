@@ -56,7 +56,8 @@ def test_names_and_cue_texts_with_html_or_script_are_escaped(known_session, tmp_
     manifest["meta"]["notes"] = "felt <b>great</b> & <iframe src=javascript:alert(4)>"
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "cues.jsonl").write_text(json.dumps(
-        {"time_s": 20.0, "metric": "trunk_lean_deg", "value": 3.0, "text": "</script><img src=x onerror=alert(1)>"}) + "\n")
+        {"time_s": 20.0, "metric": "trunk_lean_deg", "value": 3.0,
+         "text": "</script><img src=x onerror=alert(1)>"}) + "\n")
     html = session_report(folder, tmp_path / "r.html").read_text()
     assert '<script>alert("runner")</script>' not in html
     assert "&lt;script&gt;alert(&quot;runner&quot;)&lt;/script&gt;" in html
