@@ -140,13 +140,48 @@
         });
       }
     });
+    var traces = state.figures["fig-traces"];
+    var original = traces ? traces.data.map(function (tr) {
+      return {x: tr.x, y: tr.y, customdata: tr.customdata, mode: tr.mode, hovertemplate: tr.hovertemplate};
+    }) : [];
+    var decimated = traces ? traces.data.some(function (tr) { return tr.meta && tr.meta.k > 1; }) : false;
+    R.detail = false;
+    // A long session's traces are means of consecutive steps; zoomed in to few enough steps, draw every step.
+    function detail(range) {
+      if (!decimated) { return; }
+      var lo = range ? range[0] * 60 : 0, hi = range ? range[1] * 60 : 0, count = 0;
+      if (range) { for (var j = 0; j < n; j++) { if (S.t[j] >= lo && S.t[j] <= hi) { count++; } } }
+      var on = !!range && count <= 2 * D.detailMax;
+      if (!on && !R.detail) { return; }
+      var idx = [], upd = {x: [], y: [], customdata: [], mode: [], hovertemplate: []};
+      traces.data.forEach(function (tr, i) {
+        if (!tr.meta || tr.meta.k <= 1) { return; }
+        idx.push(i);
+        if (!on) {
+          upd.x.push(original[i].x); upd.y.push(original[i].y); upd.customdata.push(original[i].customdata);
+          upd.mode.push(original[i].mode); upd.hovertemplate.push(original[i].hovertemplate);
+          return;
+        }
+        var col = S.metrics[tr.meta.col], xs = [], ys = [], cd = [];
+        for (var j = 0; j < n; j++) {
+          if (S.t[j] >= lo && S.t[j] <= hi && S.side[j] === tr.meta.side && S.trusted[j] === tr.meta.good) {
+            xs.push(S.t[j] / 60); ys.push(col[j]); cd.push(S.t[j]);
+          }
+        }
+        upd.x.push(xs); upd.y.push(ys); upd.customdata.push(cd); upd.mode.push("markers");
+        upd.hovertemplate.push("%{x:.2f} min, " + (tr.meta.side === "L" ? "left" : "right") + ": %{y} (one step)" +
+                               "<extra></extra>");
+      });
+      R.detail = on;
+      Plotly.restyle(traces, upd, idx);
+    }
     // Zooming the time axis of one plot zooms the other (both are in minutes of session time).
     var syncing = false;
     D.linked.forEach(function (id) {
       var gd = state.figures[id];
       if (!gd || !gd.on) { return; }
       gd.on("plotly_relayout", function (ev) {
-        if (syncing || !ev) { return; }
+        if (!ev) { return; }
         var update = null;  // any subplot's x axis (xaxis, xaxis2, ...: all share the time axis)
         Object.keys(ev).forEach(function (key) {
           var m = /^(xaxis\d*)\.(range\[0\]|range|autorange)$/.exec(key);
@@ -156,6 +191,8 @@
           else if (ev[key]) { update = {"xaxis.autorange": true}; }
         });
         if (!update) { return; }
+        if (id === "fig-traces") { detail(update["xaxis.range"] || null); }
+        if (syncing) { return; }
         syncing = true;
         var others = D.linked.filter(function (o) { return o !== id && state.figures[o]; });
         Promise.all(others.map(function (o) { return Plotly.relayout(state.figures[o], update); }))

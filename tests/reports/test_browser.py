@@ -13,6 +13,7 @@ import shutil
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from chromium import Chromium, chromium_path
@@ -212,3 +213,47 @@ def test_comparison_page_draws_both_sessions(browser, known_session, tmp_path):
     assert browser.evaluate("window.__stridesense.plots") == 2
     names = browser.evaluate("window.__stridesense.figures['fig-compare'].data.map(function(t){return t.name;})")
     assert len(set(names)) == 2 and all(n.startswith(("A: ", "B: ")) for n in names)
+
+
+def test_a_long_session_zoomed_in_shows_every_step(browser, tmp_path):
+    """Over 700 steps a side the traces are means of consecutive steps; a zoom to a minute draws each step."""
+    from stridesense.models.summary import summarize
+    from stridesense.reports.data import SessionData
+    from stridesense.reports.session import build_session_report, write_html
+
+    n = 3000  # 1,500 steps a side: means of 3 steps when zoomed out
+    t = 10.0 + 0.33 * np.arange(n)
+    steps = pd.DataFrame({"side": ["L", "R"] * (n // 2), "ic_s": t, "step_time_s": 0.33, "quality": "ok",
+                          "pelvic_drop_deg": np.where(np.arange(n) % 2 == 0, 4.0, 9.0) + 0.5 * (np.arange(n) % 3),
+                          "trunk_lean_deg": 8.5})
+    steps.loc[880:889, "quality"] = "gap"  # 10 steps at 300-303 s: few, so drawn one by one even zoomed out
+    from stridesense.imu.consts import METRIC_COLUMNS
+
+    steps = steps.reindex(columns=[*steps.columns, *[c for c in METRIC_COLUMNS if c not in steps]])  # empty metrics
+    data = SessionData(tmp_path, "ana", "", steps, summarize(steps), {"duration_s": float(t[-1] + 1)},
+                       activity=[(0.0, float(t[-1] + 1), "running")])
+    path = write_html(build_session_report(data), tmp_path / "long.html")
+    browser.events.clear()
+    browser.open(path)
+    points = "document.querySelectorAll('#fig-traces .scatterlayer .point').length"
+    assert browser.evaluate(points) == 2 * 10  # lines of means, and the 10 remarked steps of both metrics
+    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [5.0, 6.0]})"
+                     ".then(function () { return 1; })", await_promise=True)
+    browser.pump(0.5)
+    in_window = int(((t >= 300.0) & (t <= 360.0)).sum())
+    assert browser.evaluate(points) == 2 * in_window  # two metrics, each step once
+    # Each drawn point is a step's own value, not a mean: the drop's values are 4, 4.5, 5, 9, 9.5, 10.
+    ys = browser.evaluate("[].concat.apply([], window.__stridesense.figures['fig-traces']._fullData"
+                          ".filter(function (d) { return d.meta.col === 'pelvic_drop_deg'; })"
+                          ".map(function (d) { return Array.from(d.y); }))")
+    assert set(ys) <= {4.0, 4.5, 5.0, 9.0, 9.5, 10.0} and len(ys) == in_window
+    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true})"
+                     ".then(function () { return 1; })", await_promise=True)
+    browser.pump(0.3)
+    assert browser.evaluate(points) == 2 * 10
+    # The means are back as lines: two sides of two metrics, each across the whole plot's width.
+    widths = browser.evaluate("Array.from(document.querySelectorAll('#fig-traces .scatterlayer path.js-line'))"
+                              ".map(function (p) { return p.getBBox().width; })")
+    plot_width = browser.evaluate("window.__stridesense.figures['fig-traces']._fullLayout._size.w")
+    assert len(widths) == 4 and min(widths) > 0.9 * plot_width
+    assert browser.errors() == []
