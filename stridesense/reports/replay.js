@@ -5,7 +5,10 @@
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("ss-replay-data").textContent);
-  var S = D.steps, n = S.t.length;
+  var S = D.steps, n = S.t.length, M = S.metrics;
+  // The figure's angles (absent when not measured: drawn neutral and dashed).
+  S.drop = M.pelvic_drop_deg; S.lean = M.trunk_lean_deg; S.tilt = M.pelvic_tilt_deg;
+  S.twist = M.pelvis_trunk_rotation_deg; S.prot = M.pelvic_rotation_deg;
   var state = window.__stridesense = window.__stridesense || {ready: false, errors: [], plots: 0, figures: {}};
   var R = state.replay = {t: D.t0, step: -1, playing: false, speed: 1};
   var $ = function (id) { return document.getElementById(id); };
@@ -17,6 +20,7 @@
     return m + ":" + String(s % 60).padStart(2, "0");
   }
   function num(v, d) { return (v === null || v === undefined || !isFinite(v)) ? "–" : v.toFixed(d); }
+  function at(a, k) { return a ? a[k] : null; }
   function stepAt(t) {  // last step whose initial contact is at or before t, if t is within it
     var lo = 0, hi = n - 1, k = -1;
     while (lo <= hi) { var mid = (lo + hi) >> 1; if (S.t[mid] <= t) { k = mid; lo = mid + 1; } else { hi = mid - 1; } }
@@ -27,6 +31,15 @@
     el.setAttribute("x1", x1.toFixed(2)); el.setAttribute("y1", y1.toFixed(2));
     el.setAttribute("x2", x2.toFixed(2)); el.setAttribute("y2", y2.toFixed(2));
   }
+  // Every x axis of a figure (the traces' subplots share one time axis through "matches").
+  function xRange(gd, range) {
+    var update = {};
+    Object.keys(gd._fullLayout).filter(function (k) { return /^xaxis\d*$/.test(k); }).forEach(function (k) {
+      if (range) { update[k + ".range"] = range.slice(); } else { update[k + ".autorange"] = true; }
+    });
+    return update;
+  }
+  state.xRange = xRange;
   function val(a, k) { var v = (k >= 0 && a) ? a[k] : null; return (v === null || !isFinite(v)) ? 0 : v; }
   function known(a, k) { var v = (k >= 0 && a) ? a[k] : null; return v !== null && v !== undefined && isFinite(v); }
   function mark(id, ok) { $(id).setAttribute("data-missing", ok ? "0" : "1"); }  // not measured: drawn neutral, dashed
@@ -67,8 +80,8 @@
     if (k < 0) { txt += "not running at this moment"; }
     else {
       txt += "step " + (k + 1) + " of " + n + " · " + (S.side[k] === "L" ? "left" : "right") + " stance · drop " +
-        num(S.drop[k], 1) + "° · lean " + num(S.lean[k], 1) + "° · tilt " + num(S.tilt[k], 1) +
-        "° · counter-rotation " + num(S.twist[k], 0) + "° · quality " + S.q[k];
+        num(at(S.drop, k), 1) + "° · lean " + num(at(S.lean, k), 1) + "° · tilt " + num(at(S.tilt, k), 1) +
+        "° · counter-rotation " + num(at(S.twist, k), 0) + "° · quality " + S.q[k];
     }
     $("rp-readout").textContent = txt;
     var cue = null;
@@ -173,7 +186,10 @@
                                "<extra></extra>");
       });
       R.detail = on;
-      Plotly.restyle(traces, upd, idx);
+      // Data and range in one update, after the zoom's own redraw: a restyle alone would re-range the axis.
+      setTimeout(function () {
+        Plotly.update(traces, upd, xRange(traces, range), idx);
+      }, 0);
     }
     // Zooming the time axis of one plot zooms the other (both are in minutes of session time).
     var syncing = false;
@@ -182,20 +198,21 @@
       if (!gd || !gd.on) { return; }
       gd.on("plotly_relayout", function (ev) {
         if (!ev) { return; }
-        var update = null;  // any subplot's x axis (xaxis, xaxis2, ...: all share the time axis)
+        var range, seen = false;  // any subplot's x axis (xaxis, xaxis2, ...: all share the time axis)
         Object.keys(ev).forEach(function (key) {
           var m = /^(xaxis\d*)\.(range\[0\]|range|autorange)$/.exec(key);
           if (!m) { return; }
-          if (m[2] === "range[0]") { update = {"xaxis.range": [ev[key], ev[m[1] + ".range[1]"]]}; }
-          else if (m[2] === "range") { update = {"xaxis.range": ev[key].slice()}; }
-          else if (ev[key]) { update = {"xaxis.autorange": true}; }
+          seen = true;
+          if (m[2] === "range[0]") { range = [ev[key], ev[m[1] + ".range[1]"]]; }
+          else if (m[2] === "range") { range = ev[key].slice(); }
+          else if (ev[key]) { range = null; }
         });
-        if (!update) { return; }
-        if (id === "fig-traces") { detail(update["xaxis.range"] || null); }
+        if (!seen) { return; }
+        if (id === "fig-traces") { detail(range); }
         if (syncing) { return; }
         syncing = true;
         var others = D.linked.filter(function (o) { return o !== id && state.figures[o]; });
-        Promise.all(others.map(function (o) { return Plotly.relayout(state.figures[o], update); }))
+        Promise.all(others.map(function (o) { return Plotly.relayout(state.figures[o], xRange(state.figures[o], range)); }))
           .then(function () { syncing = false; }, function () { syncing = false; });
       });
     });

@@ -130,9 +130,6 @@ def replay_data(data: SessionData) -> dict:
     nxt = np.append(t[1:], t[-1] + 0.4 if t.size else 0.0)
     end = np.where(np.isfinite(st) & (st > 0), t + st, nxt)
 
-    def col(name):
-        return _round(steps[name].to_numpy(float), 2) if name in steps else None
-
     duration = float(data.info.get("duration_s") or (end.max() if end.size else 0.0))
     # Every shown metric per step, for the traces' step-by-step detail when zoomed in on a long session.
     metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
@@ -140,8 +137,6 @@ def replay_data(data: SessionData) -> dict:
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
         "steps": {"t": _round(t, 3), "end": _round(end, 3), "side": steps["side"].astype(str).tolist(),
-                  "drop": col("pelvic_drop_deg"), "lean": col("trunk_lean_deg"), "tilt": col("pelvic_tilt_deg"),
-                  "twist": col("pelvis_trunk_rotation_deg"), "prot": col("pelvic_rotation_deg"),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
                   "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
         "detailMax": figures.MAX_POINTS_PER_SIDE,

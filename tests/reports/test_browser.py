@@ -164,13 +164,15 @@ def test_clicking_a_step_in_the_traces_moves_the_replay_there(opened, known_data
 
 
 def test_zooming_the_traces_zooms_the_activity_timeline(opened):
-    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [0.3, 0.6]})"
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], window.__stridesense.xRange("
+                    "window.__stridesense.figures['fig-traces'], [0.3, 0.6]))"
                     ".then(function () { return 1; })",
                     await_promise=True)
     opened.pump(0.5)
     rng = opened.evaluate("window.__stridesense.figures['fig-activity'].layout.xaxis.range")
     assert rng == pytest.approx([0.3, 0.6])
-    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true})"
+    opened.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], window.__stridesense.xRange("
+                    "window.__stridesense.figures['fig-traces'], null))"
                     ".then(function () { return 1; })",
                     await_promise=True)
     assert opened.errors() == []
@@ -237,17 +239,21 @@ def test_a_long_session_zoomed_in_shows_every_step(browser, tmp_path):
     browser.open(path)
     points = "document.querySelectorAll('#fig-traces .scatterlayer .point').length"
     assert browser.evaluate(points) == 2 * 10  # lines of means, and the 10 remarked steps of both metrics
-    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.range': [5.0, 6.0]})"
+    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], window.__stridesense.xRange("
+                     "window.__stridesense.figures['fig-traces'], [5.0, 6.0]))"
                      ".then(function () { return 1; })", await_promise=True)
     browser.pump(0.5)
     in_window = int(((t >= 300.0) & (t <= 360.0)).sum())
+    rng = browser.evaluate("window.__stridesense.figures['fig-traces']._fullLayout.xaxis.range")
+    assert rng == pytest.approx([5.0, 6.0])  # the zoom holds while the steps are drawn
     assert browser.evaluate(points) == 2 * in_window  # two metrics, each step once
     # Each drawn point is a step's own value, not a mean: the drop's values are 4, 4.5, 5, 9, 9.5, 10.
     ys = browser.evaluate("[].concat.apply([], window.__stridesense.figures['fig-traces']._fullData"
                           ".filter(function (d) { return d.meta.col === 'pelvic_drop_deg'; })"
                           ".map(function (d) { return Array.from(d.y); }))")
     assert set(ys) <= {4.0, 4.5, 5.0, 9.0, 9.5, 10.0} and len(ys) == in_window
-    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], {'xaxis.autorange': true})"
+    browser.evaluate("Plotly.relayout(window.__stridesense.figures['fig-traces'], window.__stridesense.xRange("
+                    "window.__stridesense.figures['fig-traces'], null))"
                      ".then(function () { return 1; })", await_promise=True)
     browser.pump(0.3)
     assert browser.evaluate(points) == 2 * 10

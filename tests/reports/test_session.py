@@ -170,4 +170,5 @@ def test_a_pelvis_only_session_reports_what_it_measured_and_why_the_rest_is_miss
     # The trunk rows of the per-step plot are left out; the pelvis ones are there.
     titles = [a.text for a in figures.step_traces_figure(data.steps).layout.annotations]
     assert not any(t.startswith("trunk lean") for t in titles) and any(t.startswith("pelvic drop") for t in titles)
-    assert replay_data(data)["steps"]["lean"] == [None] * len(data.steps)
+    metrics = replay_data(data)["steps"]["metrics"]
+    assert "trunk_lean_deg" not in metrics and len(metrics["pelvic_drop_deg"]) == len(data.steps)
