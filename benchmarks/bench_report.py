@@ -13,6 +13,7 @@ second while the replay runs.  Targets: under 8 MB, under 2 s.
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -115,6 +116,7 @@ def main(minutes: float = 60.0) -> None:
     print(f"size {size_mb:.2f} MB; target < 8 MB")
     print(f"load average during the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"play at 10x: {statistics.median(fps):.0f} frames/s, session clock advanced {advanced:.1f} s in 2 s")
+    shutil.rmtree(tmp, ignore_errors=True)  # an hour's session folder is about 100 MB
 
 
 if __name__ == "__main__":
