@@ -100,6 +100,7 @@ class FakeBlueZ:
         self._tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(spec, self._tmp)
         self._tmp.close()
+        self._truth_path = spec.get("truth_path")
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
         self.process = subprocess.Popen([sys.executable, "-m", "stridesense.streaming.fake_bluez", self._tmp.name],
                                         stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -107,6 +108,12 @@ class FakeBlueZ:
         if line != "ready":
             self.close()
             raise RuntimeError(f"the fake BlueZ did not start (said {line!r})")
+
+    def truth(self) -> dict:
+        """What the simulation knows (spec ``truth_path``): ``body_t0_monotonic_s`` (when the run started,
+        on this host's monotonic clock, so ``time.monotonic()`` values compare), ``devices`` (address ->
+        ``packets_sent``: up to date after :meth:`close`)."""
+        return json.loads(Path(self._truth_path).read_text())
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -143,6 +150,7 @@ def load_spec(path: str) -> dict:
     spec.setdefault("duration_s", 120.0)
     spec.setdefault("rate_hz", 208.0)
     spec.setdefault("flood", False)
+    spec.setdefault("truth_path", None)  # where the fake writes what only the simulation knows (FakeBlueZ.truth)
     return spec
 
 
@@ -366,6 +374,7 @@ class SimDevice:
         self.mtu = int(d.get("mtu", 247))  # the ATT MTU the link negotiated (bluetoothd: GattCharacteristic1.MTU)
         self.drops = [tuple(x) for x in d.get("drops", [])]
         self.refuse = bool(d.get("refuse", False))
+        self.garbled = bool(d.get("garbled", False))
         self.path = _path_of(self.address)
         self.connected = False
         self.exported = False
@@ -472,7 +481,7 @@ class SimDevice:
                 break  # a flood waits for its listener instead of losing packets
             self.next_packet += 1
             if listening:
-                c.notify(payload)
+                c.notify(bytes([0xEE]) * len(payload) if self.garbled else payload)
                 sent += 1
                 self.packets_sent += 1
                 if self.world.flood and sent >= FLOOD_BURST:

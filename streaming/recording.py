@@ -91,6 +91,13 @@ class _StreamFile:
         self.sync()
         self._file.close()
 
+    def abandon(self) -> None:
+        """Close the file without finishing the stream (it is about to be deleted)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
 
 class SessionWriter:
     """Write a session folder while streaming.
