@@ -24,7 +24,8 @@ from stridesense import __version__
 from stridesense.errors import CommandRefused, RecordingError
 from stridesense.imu.consts import ACC_COLS, GYR_COLS, TIME_COL
 from stridesense.streaming.devices import FAMILIES
-from stridesense.streaming.recording import MANIFEST, _private_open, _schema, _StreamFile  # one file format
+from stridesense.streaming.recording import (_schema, _StreamFile, read_manifest, replace_atomically,
+                                             write_manifest)
 from stridesense.streaming.stream_decoder import StreamDecoder
 
 EVENTS = "events.jsonl"
@@ -122,12 +123,7 @@ def _rewrite_events(folder: Path, role: str, new: list[dict]) -> None:
     path = folder / EVENTS
     old = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     kept = [e for e in old if not (e.get("role") == role and e.get("kind") in ("gap", "dropped_packet"))]
-    tmp = path.with_name(EVENTS + ".new")
-    with _private_open(tmp) as f:
-        f.write("".join(json.dumps(e) + "\n" for e in kept + new).encode())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_atomically(path, "".join(json.dumps(e) + "\n" for e in kept + new).encode())
 
 
 def redecode(folder: str | Path) -> list[Redecoded]:
@@ -139,12 +135,7 @@ def redecode(folder: str | Path) -> list[Redecoded]:
         Not a session folder, or a sensor without raw bytes or a known family.
     """
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise RecordingError(f"{folder}: no {MANIFEST}; not a stridesense session folder") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordingError(f"{folder / MANIFEST}: corrupt ({e})") from None
+    manifest = read_manifest(folder)
     done = []
     for entry in manifest.get("sensors", []):
         r = redecode_sensor(folder, entry)
@@ -152,10 +143,5 @@ def redecode(folder: str | Path) -> list[Redecoded]:
                      clock_offset_s=r.clock_offset_s, clock_drift_ppm=r.clock_drift_ppm,
                      redecoded_with=f"stridesense {__version__}")
         done.append(r)
-    tmp = folder / (MANIFEST + ".tmp")
-    with _private_open(tmp) as f:
-        f.write(json.dumps(manifest, indent=1).encode())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / MANIFEST)
+    write_manifest(folder, manifest)
     return done

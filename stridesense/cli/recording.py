@@ -115,6 +115,7 @@ def run_redecode(args) -> int:
 
     for r in redecode(args.session):
         print(f"{r.role}: {r.samples_before} -> {r.samples_after} samples; {r.lost_samples} lost in gaps, "
-              f"{r.dropped_packets} bad packets; clock offset {r.clock_offset_s:.4f} s, drift {r.clock_drift_ppm:.1f} ppm")
+              f"{r.dropped_packets} bad packets; clock offset {r.clock_offset_s:.4f} s, "
+              f"drift {r.clock_drift_ppm:.1f} ppm")
     print(f"Rewritten with the current decoders and the final clock fit: {args.session}")
     return 0
