@@ -128,7 +128,7 @@ def _against_truth(folder: Path, truth: dict, recorder, result, duration_s: floa
         errors[role] = (data.time_s - (body_t0_s + sent.time_s[:data.n] - sent.time_s[0])) * 1e3
         late = abs(errors[role][int(5 * RATE_HZ):])
         print(f"  {role}: {truth['devices'][dev['address']]['packets_sent']} notifications sent, "
-              f"{result.status[role].notifications} received; {data.n} samples recorded, "
+              f"{result.status[role].notifications} received (with the control-point replies); {data.n} samples recorded, "
               f"{'each the device' if same else 'NOT the device'}'s first {data.n}; time error after 5 s: "
               f"median {float(sorted(late)[late.size // 2]):.2f} ms, max {late.max():.2f} ms "
               f"(first second max {abs(errors[role][:int(RATE_HZ)]).max():.2f} ms)")

@@ -249,6 +249,20 @@ def test_record_and_scan_command_lines(private_bus, bluez, tmp_path, capsys, mon
     assert "mass" in capsys.readouterr().err
 
 
+def test_record_of_a_sensor_that_sends_nothing_readable_exits_non_zero_naming_it(private_bus, bluez, tmp_path, capsys):
+    from stridesense.cli import main
+
+    bluez([dict(PELVIS, garbled=True)], duration_s=10)
+    assert main(["record", "--pelvis", PELVIS["address"], "--out", str(tmp_path), "--duration-s", "2"]) == 2
+    captured = capsys.readouterr()
+    assert "Session closed" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("stridesense record: error: pelvis sensor '0C:8C:DC:00:00:01' (Movesense") and \
+        "delivered no samples" in line and "first bytes" in line
+    (folder,) = tmp_path.glob("session-*")
+    assert (folder / "pelvis.raw.arrow").stat().st_size > 1000  # kept for diagnosis
+
+
 async def test_a_full_disk_stops_the_recording_with_a_clear_error_keeping_what_was_written(bluez, tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
