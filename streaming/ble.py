@@ -124,17 +124,22 @@ class Finder:
                 self._idle.set()
         if done.done() and done.exception() is not None:
             raise done.exception()
-        if not self._waiters and self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)  # discovery stopped before anyone connects
-            self._task = None
         return found
+
+    async def stopped(self) -> None:
+        """Wait until the discovery has stopped, if nobody is looking any more."""
+        if not self._waiters and self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _scan(self) -> None:
         from bleak import BleakScanner
 
         try:
-            async with BleakScanner(detection_callback=self._seen):
-                await self._idle.wait()
+            while True:
+                async with BleakScanner(detection_callback=self._seen):
+                    await self._idle.wait()
+                if not self._waiters:  # else someone came while the discovery was stopping: go on
+                    return
         except Exception as e:  # noqa: BLE001 - handed to every waiter, who raises it
             for _, _, done in self._waiters.values():
                 if not done.done():
@@ -454,6 +459,7 @@ class Recorder:
                                   "is it switched on, charged and near? (`stridesense scan` lists what is seen)",
                                   link.target)
             link.found(*found[role])
+        await self.finder.stopped()  # connect with the discovery over, as a phone app would
         addresses = [link.device.address for link in self.links.values()]
         if len(set(addresses)) < len(addresses):
             raise DeviceError(f"one sensor ({addresses[0]}) was given for two roles; every role needs its own sensor")
