@@ -53,6 +53,8 @@ def _session_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pelvis", help="pelvis sensor, generic CSV (METRICS.md)")
     p.add_argument("--trunk", help="trunk sensor, generic CSV (optional)")
     p.add_argument("--mass-kg", type=float, default=None, help="body mass, kg (default: the session's, or 70)")
+    p.add_argument("--keep-roles", action="store_true",
+                   help="take pelvis and trunk as given (no check of which sensor is which from the signals)")
 
 
 def _check_session_args(args, verb: str) -> None:
@@ -89,6 +91,8 @@ def _analyze_with_progress(console, **kwargs):
 def _report(console, result, out: str | None, summary_out: str | None = None, plot: str | None = None) -> None:
     from stridesense.api import write_table
 
+    for message in result.info.get("notices", []):  # what was changed in the input: read before the results
+        console.print(f"[bold yellow]notice:[/bold yellow] {message}")
     if result.summary is not None and not console.quiet:  # --quiet: nothing to lay out
         from stridesense.report import render_summary
 
@@ -119,8 +123,8 @@ def run_analyze(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info and shown once below
         kwargs = {"session_dir": args.session} if args.session else {"pelvis": args.pelvis, "trunk": args.trunk}
-        if args.mass_kg is not None or not args.session:
-            kwargs["mass_kg"] = 70.0 if args.mass_kg is None else args.mass_kg
+        kwargs["mass_kg"] = args.mass_kg if args.mass_kg is not None or args.session else 70.0
+        kwargs["check_roles"] = not args.keep_roles
         result = _analyze_with_progress(console, **kwargs)
     _report(console, result, args.out, args.summary_out, args.plot)
     return 0
@@ -182,18 +186,20 @@ def run_simulate(args) -> int:
 def run_replay(args) -> int:
     import pandas as pd
 
-    from stridesense.api import load_session, write_table
+    from stridesense.api import load_session, prepare_session, write_table
     from stridesense.models.cues import CueEngine
     from stridesense.pipeline import Analyzer
     from stridesense.streaming.replay import replay_chunks
 
     _check_session_args(args, "replay")
     session = load_session(args.pelvis, args.trunk, session_dir=args.session, mass_kg=args.mass_kg)
-    session.pelvis.validate()
+    session, facts = prepare_session(session, check_roles=not args.keep_roles)
     console = _console()
+    for message in facts["notices"]:
+        console.print(f"[bold yellow]notice:[/bold yellow] {message}")
     analyzer, cues = Analyzer(mass_kg=session.mass_kg), CueEngine()
     parts = []
-    n = 0
+    n, next_print, last_side = 0, max(args.every, 1), None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chunks = replay_chunks(session, speed=args.speed)
@@ -202,10 +208,13 @@ def run_replay(args) -> int:
             parts.append(steps)
             for _, row in steps.iterrows():
                 n += 1
-                if n % max(args.every, 1) == 0:
-                    console.print(f"{row['ic_s']:7.1f} s  {row['side']}  drop {row['pelvic_drop_deg']:4.1f} deg  "
-                                  f"lean {row['trunk_lean_deg']:4.1f} deg  force {row['peak_vgrf_bw']:.2f} BW  "
-                                  f"cadence {row['cadence_spm']:3.0f}  {row['quality']}", highlight=False)
+                # Every Nth step, but never the same side twice running (every even N would show one side only).
+                if n < next_print or (row["side"] == last_side and args.every > 1):
+                    continue
+                next_print, last_side = n + max(args.every, 1), row["side"]
+                console.print(f"{row['ic_s']:7.1f} s  {row['side']}  drop {row['pelvic_drop_deg']:4.1f} deg  "
+                              f"lean {row['trunk_lean_deg']:4.1f} deg  force {row['peak_vgrf_bw']:.2f} BW  "
+                              f"cadence {row['cadence_spm']:3.0f}  {row['quality']}", highlight=False)
             for cue in cues.push(steps):
                 console.print(f"[bold yellow]{cue.t_s:7.1f} s  CUE: {cue.text}[/bold yellow]")
         parts.append(analyzer.flush())
