@@ -112,10 +112,12 @@ class FakeBlueZ:
     def truth(self) -> dict:
         """What the simulation knows (spec ``truth_path``): ``body_t0_monotonic_s`` (when the run started,
         on this host's monotonic clock, so ``time.monotonic()`` values compare), ``devices`` (address ->
-        ``packets_sent``: up to date after :meth:`close`)."""
+        ``packets_sent`` and ``samples_sent``, the samples those packets completed (for a sensor of separate
+        streams, the fewer of any stream): up to date after :meth:`close`)."""
         return json.loads(Path(self._truth_path).read_text())
 
     def close(self) -> None:
+        """Stop the fake (it writes its final truth first); calling it again does nothing."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -124,7 +126,8 @@ class FakeBlueZ:
                 self.process.kill()
                 self.process.wait()
         self.process.stdout.close()
-        os.unlink(self._tmp.name)
+        if os.path.exists(self._tmp.name):
+            os.unlink(self._tmp.name)
 
     def __enter__(self):
         return self
@@ -388,6 +391,8 @@ class SimDevice:
         self.packets: list = []  # (release body time s, char uuid, bytes)
         self.next_packet = 0
         self.packets_sent = 0
+        self.covers: list = []  # per packet: (stream, index of the last sample it completes)
+        self.covered: dict = {}  # stream -> the last sample index sent
         if self.family is None:
             return
         service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
@@ -416,7 +421,26 @@ class SimDevice:
             gyr = data.gyr_radps[sl] if data.gyr_radps is not None else np.zeros((chunk, 3))
             for char, payload in enc.encode(data.acc_mps2[sl], gyr, clock[sl]):
                 self.packets.append((float(t_body[i + chunk - 1]), char.lower(), payload))
+                self.covers.append(("samples", i + chunk - 1))
+        if self.family.name == "polar":
+            self._polar_frames_leave_when_full(clock, t_body)
         self.encoder = enc
+
+    def _polar_frames_leave_when_full(self, clock: np.ndarray, t_body: np.ndarray) -> None:
+        """A Polar frame leaves when its last sample is measured (the stamp it carries), not when the
+        encoder was handed the next few samples: ACC and GYRO frames interleave by that time."""
+        from stridesense.streaming.devices.polar_pmd import DATA, POLAR_EPOCH_S
+
+        timed = []
+        for (t, char, payload), cover in zip(self.packets, self.covers):
+            if char == DATA and len(payload) >= 10:
+                last_s = POLAR_EPOCH_S + int.from_bytes(payload[1:9], "little") * 1e-9  # on the device clock
+                t = float(np.interp(last_s, clock, t_body))
+                cover = (payload[0], int(np.argmin(np.abs(clock - last_s))))  # per measurement type
+            timed.append((t, char, payload, cover))
+        timed.sort(key=lambda p: p[0])
+        self.packets = [p[:3] for p in timed]
+        self.covers = [p[3] for p in timed]
 
     def in_range(self) -> bool:
         t = self.world.body_time()
@@ -488,6 +512,8 @@ class SimDevice:
                 c.notify(bytes([0xEE]) * len(payload) if self.garbled else payload)
                 sent += 1
                 self.packets_sent += 1
+                stream, last = self.covers[self.next_packet - 1]
+                self.covered[stream] = max(self.covered.get(stream, -1), last)
                 if self.world.flood and sent >= FLOOD_BURST:
                     break  # let the other devices and the bus have their turn
         return sent
@@ -530,7 +556,8 @@ class World:
         if not self.truth_path:
             return
         truth = {"body_t0_monotonic_s": self._body_t0, "devices": {
-            d.address: {"packets_sent": d.packets_sent} for d in self.devices}}
+            d.address: {"packets_sent": d.packets_sent,
+                        "samples_sent": min(d.covered.values()) + 1 if d.covered else 0} for d in self.devices}}
         tmp = self.truth_path + ".tmp"
         Path(tmp).write_text(json.dumps(truth))
         os.replace(tmp, self.truth_path)

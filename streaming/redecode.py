@@ -63,6 +63,8 @@ def redecode_sensor(folder: Path, entry: dict) -> Redecoded:
     if not raw_name or not (folder / raw_name).exists():
         raise RecordingError(f"{folder}: the {role} sensor kept no raw bytes; it cannot be decoded again")
     family = FAMILIES.get(entry.get("family"))
+    if family is not None:
+        family = family.for_advert(entry.get("name"))  # the model (a Polar H10 has no gyroscope)
     if family is None:
         raise RecordingError(f"{folder}: the {role} sensor's family {entry.get('family')!r} has no decoder")
     try:
@@ -87,9 +89,10 @@ def redecode_sensor(folder: Path, entry: dict) -> Redecoded:
         if blocks:
             t = np.concatenate([b[0] for b in blocks])
             acc = np.concatenate([b[1] for b in blocks])
-            gyr = np.concatenate([b[2] for b in blocks])
-            cols = {TIME_COL: t, **{c: acc[:, i] for i, c in enumerate(ACC_COLS)},
-                    **{c: gyr[:, i] for i, c in enumerate(GYR_COLS)}}
+            cols = {TIME_COL: t, **{c: acc[:, i] for i, c in enumerate(ACC_COLS)}}
+            if all(b[2] is not None for b in blocks):
+                gyr = np.concatenate([b[2] for b in blocks])
+                cols.update({c: gyr[:, i] for i, c in enumerate(GYR_COLS)})
             out.write(cols)
         out.close()
         os.replace(tmp, samples)  # only now: the old samples stay until the new ones are whole
