@@ -44,8 +44,6 @@ STOP_REPLY_S = 0.2  # how long replies to stop commands may trail the writes
 STOPPING, STOPPED = "_stopping", "_stopped"  # link-internal events: refusals in between are expected
 DEVICE_INFO_FIRMWARE = "00002a26-0000-1000-8000-00805f9b34fb"
 NO_BLUEZ_HINT = "is Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?"
-REFUSAL_HINT = ("the sensor may be streaming to another app (close the vendor's app, or switch the sensor off and "
-                "on), or not offer this rate (try another --rate-hz, e.g. 52 or 104)")
 
 
 @dataclass(frozen=True)
@@ -596,8 +594,8 @@ class Recorder:
             self._io(self.writer.event, "refused", role=role, session_time_s=round(t, 4), reason=str(e),
                      payload=payload.hex())
             link = self.links[role]
-            raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name}) refused to start: {e}; "
-                              f"{REFUSAL_HINT}", link.target) from None
+            raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name}) refused to start: {e}",
+                              link.target) from None  # the family's message says what it means and what to try
         self._account(role, stream)
         self._pending.setdefault(role, []).extend(blocks)
         for name in stream.ended[self._ended_seen.get(role, 0):]:  # the sensor stopped a stream itself

@@ -61,7 +61,9 @@ def _status_table(recorder):
     calibrating = elapsed < CALIBRATION_S
     title = (f"[bold yellow]Stand still, upright: calibrating ({CALIBRATION_S - elapsed:.0f} s)"
              if calibrating else f"Recording {time.strftime('%H:%M:%S', time.gmtime(elapsed))}  (Ctrl-C to stop)")
-    table = Table(title=title, caption="lost: samples missed out of range; bad: dropped or repeated packets")
+    streams = "; ".join(f"{s.role}: {s.streams}" for s in recorder.status.values() if s.streams)
+    table = Table(title=title, caption="lost: samples missed out of range; bad: dropped or repeated packets"
+                  + (f"\n{streams}" if streams else ""))
     table.add_column("sensor")
     table.add_column("device", no_wrap=True)
     table.add_column("link", no_wrap=True)

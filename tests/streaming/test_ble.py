@@ -209,7 +209,9 @@ async def test_a_sensor_that_never_appears_is_a_clear_error_after_the_timeout(bl
 async def test_a_sensor_refusing_to_start_stops_the_recording_with_a_clear_error(bluez, tmp_path):
     bluez([PELVIS, dict(TRUNK, refuse=True)], duration_s=10)
     recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["address"]}, tmp_path / "s")
-    with pytest.raises(DeviceError, match="trunk sensor .* refused to start.*another app.*--rate-hz"):
+    # What the refusal means (Polar error 5) and what to try.
+    with pytest.raises(DeviceError, match="trunk sensor .* refused to start: .*invalid parameter .*error 5.*; "
+                                          "switch the sensor off and on"):
         await recorder.run(10)
     events = _events(tmp_path / "s")
     assert any(e["kind"] == "refused" and e["role"] == "trunk" for e in events)
