@@ -89,6 +89,10 @@ class SensorTrack:
         3x3, segment axes in sensor coordinates.
     forward_confidence
         Share of running windows that agreed on the forward sign.
+    obliquity_from_running_deg
+        The standing period's obliquity off the mean running posture, deg, when
+        it was too far off to be level standing and obliquity's zero came from
+        running instead (cal.MAX_STANDING_OBLIQUITY_DEG); else None.
     """
 
     role: str
@@ -97,6 +101,7 @@ class SensorTrack:
     standing: cal.StandingCalibration | None = None
     alignment: np.ndarray | None = None
     forward_confidence: float = float("nan")
+    obliquity_from_running_deg: float | None = None  # set when a still period was not level standing
     has_gyro: bool = True
     saturation_mps2: float | None = None
     gaps: list = field(default_factory=list)
@@ -217,7 +222,11 @@ class SensorTrack:
         if st is None:
             return "not yet known"
         if st.from_standing:
-            return f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+            text = f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+            if self.obliquity_from_running_deg is not None:
+                text += (f"; obliquity from the running posture (the still period sat "
+                         f"{self.obliquity_from_running_deg:+.1f} deg off level)")
+            return text
         return "mean running posture (no standing period found)"
 
     @property
@@ -297,6 +306,12 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
+        if st.from_standing:
+            # A still period that was not level standing: obliquity's zero from the running posture instead.
+            tilt = float(np.degrees(np.mean(segment_angles(res.quat[int(starts[0]) - i0:], self.alignment)[:, 2])))
+            if abs(tilt) > cal.MAX_STANDING_OBLIQUITY_DEG:
+                self.alignment = cal.level_obliquity(self.alignment, tilt)
+                self.obliquity_from_running_deg = tilt
         # Slip checks start once the filter has settled in the first strides.
         self._watch = mounting.MountWatch(self.t0, float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S,
                                           CALIBRATION_RUNNING_S)
