@@ -32,7 +32,7 @@ from stridesense.imu import mounting
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
-from stridesense.imu.events import MAX_STEP_S, assign_sides, detect_contacts, lowpass
+from stridesense.imu.events import CONTACT_SETTLE_S, MAX_STEP_S, assign_sides, detect_contacts, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.segments import segment_angles
@@ -40,11 +40,11 @@ from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
-SETTLE_S = 3.0  # contacts are final once this far from the newest sample
+SETTLE_S = CONTACT_SETTLE_S  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
-DETECT_EVERY_S = 0.5
+DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
