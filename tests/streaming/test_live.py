@@ -92,7 +92,7 @@ def test_an_analysis_that_raises_is_shown_and_logged_and_the_steps_before_it_sta
     run.analyzer.feed = odd
     steps = _feed(run, upright.session)
     assert run.state.error == "the analysis stopped: odd data"
-    assert 50 < len(steps) and steps["ic_s"].max() < 60
+    assert 50 < len(steps) and steps["ic_s"].max() < 65  # the push that raised held samples from 60 s on
     log = (tmp_path / ERROR_LOG).read_text()
     assert "odd data" in log and "Traceback" in log
 
