@@ -393,7 +393,8 @@ class _Track:
     mean: float = float("nan")
 
 
-def _untrusted(quality: str, sensor: str) -> bool:
+def untrusted_for(quality: str, sensor: str) -> bool:
+    """True if a step's quality remarks make its numbers from ``sensor`` unusable."""
     reasons = set(str(quality or "").split(";")) if quality == quality else set()
     reasons = {r.strip() for r in reasons}
     bad = set(UNTRUSTED) - ({"trunk_missing"} if sensor == "pelvis" else set())
@@ -489,7 +490,7 @@ class CueEngine:
             value = row.get(rule.metric, np.nan)
             value = float(value) if value is not None else np.nan
             side = row.get("side") if rule.per_side else None
-            if rule.sensor in self._paused or not np.isfinite(value) or _untrusted(quality, rule.sensor):
+            if rule.sensor in self._paused or not np.isfinite(value) or untrusted_for(quality, rule.sensor):
                 continue
             track = self._tracks.setdefault((rule.name, side), _Track(deque(maxlen=self.config.window_steps)))
             track.values.append(value)
@@ -527,7 +528,7 @@ class CueEngine:
             self.metronome_spm = float(m.target_spm)
         else:
             value = float(row.get("cadence_spm", np.nan) or np.nan)
-            if warm and np.isfinite(value) and not _untrusted(quality, "pelvis"):
+            if warm and np.isfinite(value) and not untrusted_for(quality, "pelvis"):
                 self._baseline.append(value)
             if len(self._baseline) < m.baseline_steps:
                 return

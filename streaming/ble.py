@@ -383,10 +383,14 @@ class Recorder:
         Wanted sample rate of both sensors, Hz.
     connect_timeout_s
         How long to look for each sensor at the start.
+    on_samples
+        Called in the event loop with ``(role, SensorData)`` for each notification's decoded samples, as
+        written (the live analysis); it must return at once.
     """
 
     def __init__(self, sensors: dict[str, str], folder: str | Path, *, runner: str = "", mass_kg: float = 70.0,
-                 rate_hz: float = 208.0, connect_timeout_s: float = 15.0):
+                 rate_hz: float = 208.0, connect_timeout_s: float = 15.0, on_samples=None):
+        self.on_samples = on_samples
         self.folder = Path(folder)
         self.runner, self.mass_kg, self.rate_hz = runner, mass_kg, rate_hz
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -501,6 +505,12 @@ class Recorder:
             raise DeviceError(f"{role} sensor {self.links[role].target!r}: {e}", self.links[role].target) from None
         self._account(role, stream)
         self._pending.setdefault(role, []).extend(blocks)
+        self._deliver(role, blocks)
+
+    def _deliver(self, role: str, blocks: list) -> None:
+        if self.on_samples is not None and blocks:
+            t, acc, gyr = (np.concatenate([b[i] for b in blocks]) for i in range(3))
+            self.on_samples(role, SensorData(t, acc, gyr, role))
 
     def _account(self, role: str, stream: StreamDecoder) -> None:
         status = self.links[role].status
@@ -546,7 +556,9 @@ class Recorder:
         try:
             if self.error is None:
                 for role, stream in self._streams.items():
-                    self._pending.setdefault(role, []).extend(stream.flush())
+                    held = stream.flush()
+                    self._pending.setdefault(role, []).extend(held)
+                    self._deliver(role, held)
                 self._write()
             for role, stream in self._streams.items():
                 if stream.clock.n_packets:
