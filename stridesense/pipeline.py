@@ -45,6 +45,7 @@ SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
+TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -158,6 +159,11 @@ class SensorTrack:
     @property
     def has_data(self) -> bool:
         return len(self._raw["t"]) > 0
+
+    def raw_span_s(self) -> float:
+        """Seconds from the first to the last sample received."""
+        t = self._raw["t"].view
+        return float(t[-1] - t[0]) if t.size else 0.0
 
     def advance(self, final: bool) -> None:
         """Calibrate when possible, then fuse every new uniform sample."""
@@ -581,6 +587,8 @@ class Analyzer:
                     break  # the next contact decides whether this stride continues
                 if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
                     break
+                if self._has_trunk and self.trunk.alignment is None and self.trunk.raw_span_s() < TRUNK_WAIT_S:
+                    break  # its samples come later than the pelvis' (bigger packets): its calibration may follow
             ks.append(k)
         if not ks:
             return []

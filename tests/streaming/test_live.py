@@ -123,3 +123,17 @@ def test_cue_events_reach_a_client_of_the_local_socket(tmp_path):
     client.close()
     stream.close()
     assert not (tmp_path / "cues.sock").exists()
+
+
+def test_steps_wait_for_a_trunk_whose_samples_arrive_later_than_the_pelvis(upright):
+    # A Polar sends 36 samples a packet, a Movesense 8: the trunk's samples come in up to ~0.2 s later, so
+    # the pelvis can be calibrated before the trunk is.  Here the trunk lags the pelvis by 5 s throughout.
+    s = upright.session
+    offline = analyze_session(s).steps
+    run = LiveRun(61.0, lossless=True, cues=None)
+    for t in np.arange(0.0, s.pelvis.time_s[-1] + 5.2, 0.1):
+        run.put("pelvis", s.pelvis.slice_time(t, t + 0.1))
+        run.put("trunk", s.trunk.slice_time(t - 5.0, t - 4.9))
+    live = pd.DataFrame(run.close(timeout_s=120))
+    assert live["trunk_lean_deg"].notna().all()
+    assert _same_table(live, offline) < 1e-9
