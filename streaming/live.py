@@ -170,12 +170,14 @@ class LiveRun:
         Called with each batch of new step rows and the monotonic time they came out.
     lossless
         Wait when the queue is full instead of stopping (replay).
+    keep_steps
+        Keep every step in :attr:`steps` (False: the view's last minutes only; the folder has them all).
     """
 
     def __init__(self, mass_kg: float = 70.0, *, folder: str | Path | None = None,
                  cues: CueEngine | None | str = "default", speaker=None, on_cue: Callable[[Cue], None] | None = None,
                  on_steps: Callable[[list[dict], float], None] | None = None, lossless: bool = False,
-                 max_backlog_s: float = MAX_BACKLOG_S, push_every_s: float = PUSH_EVERY_S):
+                 max_backlog_s: float = MAX_BACKLOG_S, push_every_s: float = PUSH_EVERY_S, keep_steps: bool = True):
         self.analyzer = Analyzer(mass_kg=mass_kg)
         self.folder = Path(folder) if folder is not None else None
         self.cues = CueEngine(load_cue_config()) if cues == "default" else cues
@@ -184,6 +186,7 @@ class LiveRun:
         self.lossless, self.max_backlog_s, self.push_every_s = lossless, max_backlog_s, push_every_s
         self.state = LiveState(sound=speaker.mode if speaker is not None else "cues shown only")
         self.steps: list[dict] = []
+        self.keep_steps = keep_steps
         # About 40 notifications a second come from two sensors at 208 Hz.
         self._queue: queue.Queue = queue.Queue(maxsize=64 if lossless else max(int(40 * max_backlog_s), 1))
         self._lock = threading.Lock()
@@ -278,7 +281,8 @@ class LiveRun:
         self.state.status = "running" if a.pelvis.alignment is not None else "calibrating"
         if not rows:
             return
-        self.steps.extend(rows)
+        if self.keep_steps:
+            self.steps.extend(rows)
         self._write_steps(rows)
         with self._lock:
             recent = self.state.recent
