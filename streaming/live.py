@@ -83,10 +83,11 @@ class LiveState:
 
 
 def _neutral(track) -> str:
-    if track.standing is None:
+    standing = getattr(track, "standing", None)
+    if standing is None:
         return "stand still, upright" if not track.has_data else "looking for the standing still"
-    how = (f"standing still, {track.standing.t_start_s:.0f}-{track.standing.t_end_s:.0f} s"
-           if track.standing.from_standing else "no standing found: estimated while running")
+    how = (f"standing still, {standing.t_start_s:.0f}-{standing.t_end_s:.0f} s"
+           if getattr(standing, "from_standing", True) else "no standing found: mean running posture")
     if track.alignment is None:
         return how + "; finding forward (run 20 s)"
     return how
