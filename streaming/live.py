@@ -179,7 +179,7 @@ class LiveRun:
                  cues: CueEngine | None | str = "default", speaker=None, on_cue: Callable[[Cue], None] | None = None,
                  on_steps: Callable[[list[dict], float], None] | None = None, lossless: bool = False,
                  max_backlog_s: float = MAX_BACKLOG_S, push_every_s: float = PUSH_EVERY_S, keep_steps: bool = True):
-        self.analyzer = Analyzer(mass_kg=mass_kg)
+        self.analyzer = Analyzer(mass_kg=mass_kg, forget=True)
         self.folder = Path(folder) if folder is not None else None
         self.cues = CueEngine(load_cue_config()) if cues == "default" else cues
         self.speaker = speaker
@@ -284,6 +284,8 @@ class LiveRun:
             return
         if self.keep_steps:
             self.steps.extend(rows)
+        else:
+            a.steps_.clear()  # the analyzer's copy too: the folder has every step
         self._write_steps(rows)
         with self._lock:
             recent = self.state.recent

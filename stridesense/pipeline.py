@@ -46,6 +46,8 @@ SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for 
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
 TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
+FORGET_EVERY_S = 60.0  # live: signals no step can need any more are dropped this often ...
+FORGET_MARGIN_S = 30.0  # ... keeping this much more than the steps still to come need
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -149,6 +151,24 @@ class SensorTrack:
         """Drop the samples and processed signals (the calibration stays)."""
         for buf in (*self._raw.values(), *self._out.values()):
             buf.clear()
+
+    def forget_before(self, t_s: float) -> None:
+        """Live: drop the samples and processed signals before ``t_s`` (memory stays flat over hours).
+
+        Nothing is dropped before the calibration, nor while a slip waits for its new alignment.
+        """
+        if self.alignment is None or self._pending_s is not None:
+            return
+        raw_t = self._raw["t"].view
+        j = min(int(np.searchsorted(raw_t, t_s)) - 2, self._gaps_checked - 2)
+        if j > 0:
+            for buf in self._raw.values():
+                buf.drop_front(j)
+            self._gaps_checked -= j
+        i = int(np.searchsorted(self.time_s, t_s))
+        if i > 0:
+            for buf in self._out.values():
+                buf.drop_front(i)
 
     def raw_data(self, j0: int = 0, j1: int | None = None) -> SensorData:
         """The samples received (or rows j0:j1 of them), as one SensorData (no copy)."""
@@ -354,9 +374,14 @@ class Analyzer:
         (the compiled filters release the GIL): worth it for long chunks
         (offline), not for the live pipeline's 0.1-s pushes.  Call
         :meth:`release` at the end to stop the thread.
+    forget
+        Live: drop signals older than any step still to come needs, every
+        minute, so that memory stays flat however long the session.
     """
 
-    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False):
+    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False):
+        self.forget = forget
+        self._t_forgot = -np.inf
         if not 20 <= mass_kg <= 250:
             raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
         self.mass_kg = mass_kg
@@ -430,7 +455,24 @@ class Analyzer:
             return []
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
+        if self.forget and not final and t_avail - self._t_forgot >= FORGET_EVERY_S:
+            self._forget_old(t_avail)
         return rows
+
+    def _forget_old(self, t_avail: float) -> None:
+        """Drop what no step still to come can need: before the detection's look-back, the first
+        contact without a side, the stride before the first step not measured, and the posture checks."""
+        self._t_forgot = t_avail
+        keep = [self._t_final - LOOKBACK_S]
+        if len(self._side) < len(self._ic):
+            keep.append(self._ic[len(self._side)])
+        if self._n_emitted < len(self._ic):
+            keep.append(self._ic[max(self._n_emitted - 1, 0)] - LOOKBACK_S)
+        span = mounting.GAP_S + mounting.WINDOW_S
+        keep += [tr._next_check_s - 3 * span for tr in (self.pelvis, self.trunk) if np.isfinite(tr._next_check_s)]
+        t_keep = min(keep) - FORGET_MARGIN_S
+        self.pelvis.forget_before(t_keep)
+        self.trunk.forget_before(t_keep)
 
     def _pelvis_contacts(self, final: bool) -> float | None:
         """Fuse the pelvis' new samples and find contacts when due; the newest time covered, or None."""

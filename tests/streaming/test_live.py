@@ -13,6 +13,7 @@ from stridesense.models.cues import CueEngine, load_cue_config
 from stridesense.models.simulator import SimConfig, simulate_session
 from stridesense.streaming.live import CUE_LOG, ERROR_LOG, LIVE_STEPS, LiveRun, CueStream
 from stridesense.streaming.replay import replay_chunks
+from stridesense.pipeline import Analyzer
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +138,24 @@ def test_steps_wait_for_a_trunk_whose_samples_arrive_later_than_the_pelvis(uprig
     live = pd.DataFrame(run.close(timeout_s=120))
     assert live["trunk_lean_deg"].notna().all()
     assert _same_table(live, offline) < 1e-9
+
+
+def test_a_long_live_run_forgets_old_signals_and_its_table_stays_the_same():
+    # Six minutes outdoors: runs, a walk, a stop, turns and a sensor slip; the live analysis (forget=True)
+    # drops signals older than any step still to come needs, every minute.  The same pushes without
+    # forgetting give the same table.  (Against the offline table, this session's steps after the slip
+    # differ by up to 6 deg of pelvic drop, with or without forgetting: the slip's re-alignment depends
+    # on where chunks are cut, a pipeline matter; so the pushes here are the same on both sides.)
+    sim = simulate_session(SimConfig(seed=33, duration_s=366.0, n_turns=3, slip_s=250.0,
+                                     segments=(("run", 120.0), ("walk", 30.0), ("stand", 10.0), ("run", 200.0))))
+    tables = []
+    for analyzer in (Analyzer(), Analyzer(forget=True)):
+        rows = []
+        for _t, pel, tr in replay_chunks(sim.session, chunk_s=0.5, speed=0):
+            rows += analyzer.feed(pel, tr)
+        tables.append(pd.DataFrame(rows + analyzer.feed_last()))
+    kept, live = tables
+    assert analyzer.pelvis.mount_changes and len(live) > 800
+    pd.testing.assert_frame_equal(live, kept, check_exact=True)
+    for track in (analyzer.pelvis, analyzer.trunk):  # of 366 s: what the last minutes need, no more
+        assert track.time_s.size < 130 * track.rate_hz and track.raw_data().n < 130 * track.rate_hz
