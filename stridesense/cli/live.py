@@ -111,7 +111,7 @@ def _finish(console, run, out: str | None, folder: Path | None = None) -> int:
     from stridesense.imu.consts import TABLE_COLUMNS
 
     steps = pd.DataFrame(run.steps, columns=TABLE_COLUMNS)
-    console.print(f"{len(steps)} steps, {run.state.n_cues} cues ({run.state.sound})")
+    console.print(f"{run.state.n_steps} steps, {run.state.n_cues} cues ({run.state.sound})")
     if run.state.error:
         console.print(f"[red]live analysis stopped:[/red] {run.state.error}")
     if folder is not None:
@@ -152,7 +152,8 @@ def run_replay(args) -> int:
         if stream is not None:
             stream.send(cue.to_dict())
 
-    run = LiveRun(session.mass_kg, cues=cues, speaker=speaker, on_cue=cue_out, on_steps=steps_out, lossless=True)
+    run = LiveRun(session.mass_kg, cues=cues, speaker=speaker, on_cue=cue_out, on_steps=steps_out, lossless=True,
+                  keep_steps=bool(args.out))
     for role in ("pelvis", "trunk"):
         data = getattr(session, role)
         if data is not None:
@@ -205,7 +206,7 @@ def run_live(args) -> int:
         if stream is not None:
             stream.send(cue.to_dict())
 
-    run = LiveRun(args.mass_kg, folder=folder, cues=cues, speaker=speaker, on_cue=cue_out)
+    run = LiveRun(args.mass_kg, folder=folder, cues=cues, speaker=speaker, on_cue=cue_out, keep_steps=False)
 
     def status(rec) -> None:
         for role, s in rec.status.items():
