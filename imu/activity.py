@@ -65,6 +65,12 @@ class Activity:
             out[(t_s >= s) & (t_s < e)] = lab
         return out
 
+    def describe(self) -> str:
+        """What the session holds, for a message: "120 s standing, 300 s walking, 20 s other movement"."""
+        names = {"standing": "standing", "walking": "walking", "running": "running", "other": "other movement"}
+        parts = [f"{self.time_s(lab):.0f} s {names[lab]}" for lab in LABELS if self.time_s(lab) >= 0.5]
+        return ", ".join(parts) or "too little data to tell"
+
     def totals(self) -> dict:
         """Seconds per activity and the number of stops (JSON-able)."""
         return {**{f"{lab}_s": self.time_s(lab) for lab in LABELS}, "stops": self.n_stops}

@@ -21,6 +21,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, sosfiltfilt
 
 from stridesense.errors import CalibrationError
+from stridesense.imu.activity import FLIGHT_G, FLIGHT_SHARE, STANCE_PEAK_G
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.imu.fusion import rotate
 from stridesense.imu.vectors import row_norms
@@ -28,6 +29,8 @@ from stridesense.imu.vectors import row_norms
 STILL_WINDOW_S = 0.5
 MIN_STANDING_S = 2.0
 FORWARD_WINDOW_S = 4.0
+MIN_FORWARD_WINDOWS = 2  # half-overlapping windows of running: 6 s
+MAX_STANDING_TILT_DEG = 30.0  # a still period this far from the running vertical is not standing
 
 
 @dataclass(frozen=True)
@@ -88,47 +91,125 @@ def standing_calibration(
     sampling_rate_hz: float,
     *,
     source: str = "",
+    up_running: np.ndarray | None = None,
 ) -> StandingCalibration:
-    """Calibrate from the first still period of at least 2 s.
+    """Calibrate from the first still period of at least 2 s, wherever it is.
+
+    Parameters
+    ----------
+    up_running
+        The mean vertical while running, sensor frame, if known: a still period
+        whose gravity is more than MAX_STANDING_TILT_DEG away from it is not the
+        runner standing with the sensor on (a sensor lying on a table, a runner
+        sitting) and is passed over.
 
     Raises
     ------
     CalibrationError
-        No still period of 2 s before the data ends.
+        No such still period in the data.
     """
-    still = still_mask(acc_mps2, gyr_radps, sampling_rate_hz)
-    need = int(MIN_STANDING_S * sampling_rate_hz)
-    for i0, i1 in runs_of(still):
-        if i1 - i0 >= need:
-            # Trim the edges: the runner is settling or starting to move.
-            edge = int(0.25 * sampling_rate_hz)
-            j0, j1 = i0 + edge, max(i1 - edge, i0 + edge + 1)
-            bias = np.zeros(3) if gyr_radps is None else gyr_radps[j0:j1].mean(axis=0)
-            return StandingCalibration(
-                float(time_s[j0]), float(time_s[j1 - 1]), bias, acc_mps2[j0:j1].mean(axis=0), True
-            )
+    # The search needs no more than 50 Hz: decimate (plain striding) to keep an hour quick.
+    step = max(int(sampling_rate_hz // 50), 1)
+    still = still_mask(acc_mps2[::step], None if gyr_radps is None else gyr_radps[::step], sampling_rate_hz / step)
+    need = int(MIN_STANDING_S * sampling_rate_hz / step)
+    edge = int(0.25 * sampling_rate_hz)  # trim the edges: the runner is settling or starting to move
+    for r0, r1 in runs_of(still):
+        if r1 - r0 < need:
+            continue
+        i0, i1 = r0 * step, min(r1 * step, acc_mps2.shape[0])
+        j0, j1 = i0 + edge, max(i1 - edge, i0 + edge + 1)
+        gravity = acc_mps2[j0:j1].mean(axis=0)
+        if up_running is not None and _angle_deg(gravity, up_running) > MAX_STANDING_TILT_DEG:
+            continue
+        bias = np.zeros(3) if gyr_radps is None else gyr_radps[j0:j1].mean(axis=0)
+        return StandingCalibration(float(time_s[j0]), float(time_s[j1 - 1]), bias, gravity, True)
     raise CalibrationError(
         f"{source + ': ' if source else ''}no standing period of {MIN_STANDING_S:.0f} s found; "
         "start each session standing still and upright for a few seconds"
     )
 
 
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    c = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+def running_vertical(acc_mps2: np.ndarray, sampling_rate_hz: float) -> np.ndarray | None:
+    """Mean specific force over the running windows (gravity, averaged over strides), sensor frame; None without running."""
+    w = int(FORWARD_WINDOW_S * sampling_rate_hz)
+    starts = running_windows(acc_mps2, sampling_rate_hz)
+    if starts.size == 0:
+        return None
+    return np.mean([acc_mps2[i:i + w].mean(axis=0) for i in starts], axis=0)
+
+
 def fallback_calibration(
-    time_s: np.ndarray, acc_mps2: np.ndarray, gyr_radps: np.ndarray | None, *, source: str = ""
+    time_s: np.ndarray,
+    acc_mps2: np.ndarray,
+    gyr_radps: np.ndarray | None,
+    *,
+    source: str = "",
+    sampling_rate_hz: float | None = None,
 ) -> StandingCalibration:
-    """Vertical from the mean specific force over the data (gravity, averaged over strides).
+    """Vertical from the mean specific force while running (gravity, averaged over strides).
 
     Used when a session has no standing period: angles are then relative to
-    the mean running posture, not to standing, and the gyroscope bias is
-    taken as its mean (a runner's mean rotation rate is about zero).
+    the mean running posture, not to standing.  The gyroscope bias is taken
+    as the mean rate about the horizontal axes and the median of 1-s mean
+    rates about the vertical (turns are outliers).  Limitation: a runner's
+    mean angular rate is not exactly 0 (oscillations about three axes at
+    once give a few 0.01 rad/s, "coning"), so this bias is rough; 0 was
+    tried and lost half the steps of two real trials.
     """
     warnings.warn(
         f"{source + ': ' if source else ''}no standing calibration found; angles are relative to the "
         "mean running posture (trunk lean and pelvic tilt will read near 0)",
         stacklevel=2,
     )
-    bias = np.zeros(3) if gyr_radps is None else gyr_radps.mean(axis=0)
-    return StandingCalibration(float(time_s[0]), float(time_s[-1]), bias, acc_mps2.mean(axis=0), False)
+    fs = sampling_rate_hz or 1.0 / float(np.median(np.diff(time_s[:1000])))
+    gravity = running_vertical(acc_mps2, fs)
+    if gravity is None:
+        gravity = acc_mps2.mean(axis=0)
+    bias = np.zeros(3)
+    if gyr_radps is not None:
+        up = gravity / np.linalg.norm(gravity)
+        mean = gyr_radps.mean(axis=0)
+        # Median of 1-s means about the vertical: turns are outliers.
+        n1 = int(fs)
+        about_up = gyr_radps[:gyr_radps.shape[0] // n1 * n1] @ up
+        vertical = float(np.median(about_up.reshape(-1, n1).mean(axis=1))) if about_up.size else float(mean @ up)
+        bias = mean - np.dot(mean, up) * up + vertical * up
+    return StandingCalibration(float(time_s[0]), float(time_s[-1]), bias, gravity, False)
+
+
+def running_windows(acc_mps2: np.ndarray, sampling_rate_hz: float, window_s: float = FORWARD_WINDOW_S) -> np.ndarray:
+    """Start indices of half-overlapping windows that hold running (a flight phase every step).
+
+    Orientation-free, the definition of imu.activity: |f| falls below 0.45 g in
+    at least 5 % of the window and peaks above 1.5 g.
+    """
+    fs = sampling_rate_hz
+    w = int(window_s * fs)
+    norm = row_norms(acc_mps2) / GRAVITY_MPS2
+    starts = np.arange(0, norm.size - w + 1, max(w // 2, 1))
+    if starts.size == 0:
+        return starts
+    low = np.concatenate([[0], np.cumsum(norm < FLIGHT_G)])
+    flight = (low[starts + w] - low[starts]) / w
+    peak = np.array([norm[i:i + w].max() for i in starts])
+    return starts[(flight >= FLIGHT_SHARE) & (peak > STANCE_PEAK_G)]
+
+
+def step_period_samples(x: np.ndarray, sampling_rate_hz: float) -> tuple[int, float]:
+    """Step period of a running signal (lag of its autocorrelation peak in 0.22-0.6 s), samples, and that peak."""
+    x = x - x.mean()
+    den = float(np.dot(x, x))
+    lo, hi = int(0.22 * sampling_rate_hz), min(int(0.6 * sampling_rate_hz), x.size - 2)
+    if den <= 0 or hi <= lo:
+        return 0, 0.0
+    c = np.correlate(x, x, "full")[x.size - 1 + lo:x.size + hi] / den
+    k = int(np.argmax(c))
+    return lo + k, float(c[k])
 
 
 def forward_axis(
@@ -139,14 +220,24 @@ def forward_axis(
 ) -> tuple[np.ndarray, float]:
     """The segment's forward axis in the sensor frame, from running data.
 
+    Fore-aft acceleration (braking, then propulsion) repeats every step;
+    medio-lateral acceleration (a push towards the midline, left then right)
+    repeats every stride and changes sign from one step to the next.  So in
+    each window the symmetrised covariance of horizontal acceleration with
+    itself one step later has the fore-aft axis as its top (positive)
+    eigenvector and the medio-lateral one negative: the axis is found even
+    when sway makes both variances alike.  The sign follows from the
+    spring-mass exchange of energy (forward speed is lowest when the body is
+    lowest: fore-aft acceleration in phase with vertical velocity).
+
     Parameters
     ----------
     quat
-        (n, 4) sensor-to-world quaternions over running data.
+        (n, 4) sensor-to-world quaternions over the data (running windows are picked here).
     acc_mps2
         (n, 3) specific force, sensor frame.
     up_sensor
-        The segment's vertical axis in the sensor frame (from standing).
+        The segment's vertical axis in the sensor frame.
     sampling_rate_hz
         Sample rate, Hz.
 
@@ -155,43 +246,56 @@ def forward_axis(
     forward
         Unit vector, sensor frame, perpendicular to ``up_sensor``.
     confidence
-        Fraction of windows whose sign agreed with the result (0.5 = coin toss).
+        Agreement of the windows, 0-1: length of the mean of their unit forward
+        vectors (1 = all windows agree, 0 = no agreement).
 
     Raises
     ------
     CalibrationError
-        Too little running to tell forward from sideways.
+        No running in the data (no window with a flight phase every step).
     """
     fs = sampling_rate_hz
     if acc_mps2.shape[0] < FORWARD_WINDOW_S * fs:
         raise CalibrationError(
-            f"only {acc_mps2.shape[0] / fs:.1f} s of data after standing; running is needed to find the sensor's "
-            "forward direction"
+            f"only {acc_mps2.shape[0] / fs:.1f} s of data; running is needed to find the sensor's forward direction"
         )
+    starts = running_windows(acc_mps2, fs)
+    if starts.size == 0:
+        raise CalibrationError("no running (no flight phase between steps) to find the sensor's forward direction")
     f_w = rotate(quat, acc_mps2)
-    sos = butter(2, [0.7, 12.0], btype="band", fs=fs, output="sos")
+    sos = butter(2, [0.7, min(12.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
     a_w = sosfiltfilt(sos, f_w, axis=0)
     v_z = sosfiltfilt(butter(2, 0.7, btype="high", fs=fs, output="sos"), np.cumsum(a_w[:, 2]) / fs)
     w = int(FORWARD_WINDOW_S * fs)
-    total = np.zeros(3)
-    signs = []
-    for i0 in range(0, a_w.shape[0] - w + 1, w // 2):
+    vectors, weights = [], []
+    for i0 in starts:
+        lag, peak = step_period_samples(a_w[i0:i0 + w, 2], fs)
+        if lag == 0 or peak < 0.2:
+            continue  # not periodic enough to tell a step
         h = a_w[i0:i0 + w, :2]
-        evals, evecs = np.linalg.eigh(h.T @ h)
-        if evals[1] < 2.0 * evals[0]:
-            continue  # no clear fore-aft axis (turning on the spot, walking slowly)
+        # Each sample plus the same moment one step later: the stride-periodic part (sideways) cancels.
+        step_sum = h[:-lag] + h[lag:]
+        evals, evecs = np.linalg.eigh(step_sum.T @ step_sum)
         e = evecs[:, 1]
         s = np.sign(np.dot(h @ e, v_z[i0:i0 + w])) or 1.0
-        signs.append(s)
         h_w = np.tile(np.array([e[0] * s, e[1] * s, 0.0]), (w, 1))
-        total += rotate(quat[i0:i0 + w], h_w, inverse=True).sum(axis=0)
-    if not signs:
-        raise CalibrationError("not enough steady running to find the sensor's forward direction")
-    x = total - np.dot(total, up_sensor) * up_sensor
-    if np.linalg.norm(x) < 1e-9:
+        x = rotate(quat[i0:i0 + w], h_w, inverse=True).sum(axis=0)
+        x -= np.dot(x, up_sensor) * up_sensor
+        if np.linalg.norm(x) < 1e-9:
+            continue
+        vectors.append(x / np.linalg.norm(x))
+        # Windows whose step-to-step structure stands out count more.
+        weights.append(1.0 - evals[0] / evals[1] if evals[1] > 0 else 0.0)
+    if len(vectors) < MIN_FORWARD_WINDOWS:
+        raise CalibrationError(f"{len(vectors) * FORWARD_WINDOW_S / 2:.0f} s of running with a regular step: too "
+                               "little to find the sensor's forward direction")
+    vectors, weights = np.array(vectors), np.array(weights)
+    total = (vectors * weights[:, None]).sum(axis=0)
+    if np.linalg.norm(total) < 1e-9:
         raise CalibrationError("the forward direction could not be separated from the vertical")
-    agree = float(np.mean(np.array(signs) == np.sign(np.sum(signs) or 1)))
-    return x / np.linalg.norm(x), agree
+    x = total / np.linalg.norm(total)
+    confidence = float(np.linalg.norm(vectors.mean(axis=0)))
+    return x, confidence
 
 
 def segment_alignment(up_sensor: np.ndarray, forward_sensor: np.ndarray) -> np.ndarray:

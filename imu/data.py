@@ -16,6 +16,15 @@ from stridesense.imu.vectors import row_norms
 
 MIN_RATE_HZ = 50.0
 MAX_RATE_HZ = 1000.0
+# The analysis lays each sensor on a uniform grid over its clock's span: a span far longer than its
+# samples (a clock that jumps by hours) would cost work unrelated to the input's size.
+MAX_MISSING_S = 900.0  # missing time allowed beyond the samples' own duration
+MAX_GRID_FACTOR = 2.0  # ... or this many times the samples' duration, whichever is larger
+
+ACC_UNITS = {"mps2": 1.0, "m/s2": 1.0, "g": GRAVITY_MPS2, "mg": GRAVITY_MPS2 / 1000.0}
+GYR_UNITS = {"radps": 1.0, "rad/s": 1.0, "dps": np.pi / 180.0, "deg/s": np.pi / 180.0, "mdps": np.pi / 180e3}
+QUIET_STD_G = 0.1  # a second whose |acc| varies less than this is standing still
+MIXED_UNIT_RATIO = 6.0  # axes of one accelerometer never differ this much in spread; g vs m/s^2 is 9.8
 
 
 @dataclass(frozen=True)
@@ -93,9 +102,12 @@ class SensorData:
             gyr_radps=None if self.gyr_radps is None else self.gyr_radps[m],
         )
 
-    def validate(self) -> "SensorData":
-        """Check values and sampling; raise :class:`InputError` naming the problem.
+    def validate(self, acc_unit: str | None = None, gyr_unit: str | None = None) -> "SensorData":
+        """Check values, sampling and units; raise :class:`InputError` naming the problem.
 
+        Every way in (generic CSV, importers, session folders, the Python API)
+        passes through here.  ``acc_unit``/``gyr_unit`` name the unit the
+        values were converted from (an importer's options), for the messages.
         Returns self so that calls chain.
         """
         src = self.source or self.role
@@ -129,28 +141,92 @@ class SensorData:
                 f"sample rate {rate:.1f} Hz is outside {MIN_RATE_HZ:.0f}-{MAX_RATE_HZ:.0f} Hz; is time_s in seconds?",
                 src,
             )
-        # Every 10th sample tells g from m/s^2 as well as all of them do, at a tenth of the cost.
-        norm = row_norms(self.acc_mps2[::10])
-        med = float(np.median(norm))
-        if 0.5 < med < 2.0:
-            raise InputError(
-                f"median acceleration magnitude is {med:.2f}: the file looks like it is in g, "
-                "not m/s^2 (multiply by 9.80665, or import with --acc-unit g)",
-                src,
-            )
-        if not 0.4 * GRAVITY_MPS2 < med < 4 * GRAVITY_MPS2:
-            raise InputError(
-                f"median acceleration magnitude is {med:.2f} m/s^2, far from gravity (9.81): check the unit",
-                src,
-            )
-        if self.gyr_radps is not None:
-            p99 = float(np.percentile(np.abs(self.gyr_radps[::10]), 99))
-            if p99 > 40:
-                raise InputError(
-                    f"angular rate reaches {p99:.0f} rad/s: the gyroscope looks like it is in deg/s, not rad/s",
-                    src,
-                )
+        check_span(self)
+        check_units(self, acc_unit, gyr_unit)
         return self
+
+
+def check_mass_kg(mass_kg: float, where: str = "body mass") -> float:
+    """A plausible body mass in kg, or :class:`InputError` (every way in uses this one check)."""
+    if not (isinstance(mass_kg, (int, float)) and 20.0 <= float(mass_kg) <= 250.0):
+        raise InputError(f"{where} {mass_kg!r} kg is not plausible for a runner (20-250 kg)")
+    return float(mass_kg)
+
+
+def check_span(data: SensorData) -> None:
+    """Refuse a clock whose span is far longer than the samples it holds (the work follows the span)."""
+    n_expected = data.duration_s * data.sampling_rate_hz
+    held_s = data.n / data.sampling_rate_hz
+    if data.duration_s > max(MAX_GRID_FACTOR * held_s, held_s + MAX_MISSING_S):
+        dt = np.diff(data.time_s)
+        i = int(np.argmax(dt))
+        raise InputError(
+            f"time_s spans {data.duration_s:.0f} s but its {data.n} samples cover only {held_s:.0f} s "
+            f"({n_expected / data.n:.1f} times fewer samples than the span needs): the clock jumps by {dt[i]:.0f} s "
+            f"at sample {i + 1} ({data.time_s[i]:.3f} -> {data.time_s[i + 1]:.3f} s); split the file there",
+            data.source or data.role)
+
+
+def quiet_norm_g(time_s: np.ndarray, acc_mps2: np.ndarray) -> float:
+    """|acc| (g) over the quietest second of the first minute: standing, it must be about 1 g."""
+    return quietest_second(time_s, acc_mps2)[0] / GRAVITY_MPS2
+
+
+def quietest_second(time_s: np.ndarray, acc_mps2: np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of |acc| over the quietest second of the first minute, in acc's unit."""
+    m = time_s < time_s[0] + 60
+    t, a = time_s[m], acc_mps2[m]
+    norm = row_norms(a)
+    edges = np.searchsorted(t, np.arange(t[0], t[-1], 1.0))
+    best, value = float(np.std(norm)), float(np.median(norm))
+    for i0, i1 in zip(edges[:-1], edges[1:]):
+        if i1 - i0 > 5 and norm[i0:i1].std() < best:
+            best, value = float(norm[i0:i1].std()), float(norm[i0:i1].mean())
+    return value, best
+
+
+def check_units(data: SensorData, acc_unit: str | None = None, gyr_unit: str | None = None) -> None:
+    """Refuse units that physics contradicts, suggesting the right one.
+
+    Standing still an accelerometer reads 1 g; the axes of one accelerometer
+    spread alike in running; a runner's angular rate stays under ~30 rad/s.
+    ``acc_unit``/``gyr_unit``: the unit the values were converted from, if an
+    importer's option (the message then names the option to change).
+    """
+    src = data.source or data.role
+    acc = data.acc_mps2[::10] if data.n >= 2000 else data.acc_mps2  # every 10th sample tells units as well
+    spread = np.percentile(acc, 99, axis=0) - np.percentile(acc, 1, axis=0)
+    if spread.min() > 0 and spread.max() / spread.min() > MIXED_UNIT_RATIO and spread.max() > GRAVITY_MPS2:
+        odd = "xyz"[int(np.argmin(spread))]
+        raise InputError(
+            f"the acceleration axes disagree in scale (spread {', '.join(f'{v:.3g}' for v in spread)} m/s^2): the "
+            f"{odd} axis looks like it is in another unit than the others (mixed units); export all axes in one unit",
+            src)
+    mean, std = quietest_second(data.time_s, data.acc_mps2)
+    g = mean / GRAVITY_MPS2
+    # Standing still (a quiet second) it reads 1 g; a recording that starts in motion averages 1-1.5 g
+    # over its quietest second; g against m/s^2 is a factor 9.8 either way.
+    lo, hi = (0.7, 1.3) if std < QUIET_STD_G * GRAVITY_MPS2 else (0.5, 2.5)
+    if not lo < g < hi:
+        unit = acc_unit or "mps2"
+        raw = g * GRAVITY_MPS2 / ACC_UNITS[unit]
+        guess = min(ACC_UNITS, key=lambda u: abs(np.log(max(raw, 1e-12) * ACC_UNITS[u] / GRAVITY_MPS2)))
+        if guess == unit:
+            raise InputError(f"at its quietest the acceleration reads {g:.2f} g, not about 1 g: check the "
+                             "accelerometer's unit and calibration", src)
+        fix = (f"use --acc-unit {guess}" if acc_unit else
+               f"the generic CSV wants m/s^2: convert it, or bring it in with 'stridesense import csv --acc-unit {guess}'")
+        raise InputError(
+            f"at its quietest the acceleration reads {raw:.3g} in {unit}, which is {g:.2f} g, not 1 g: the file looks "
+            f"like it is in {guess}, not {unit}; {fix}", src)
+    if data.gyr_radps is not None:
+        gyr = data.gyr_radps[::10] if data.n >= 2000 else data.gyr_radps
+        p99 = float(np.percentile(np.abs(gyr), 99))
+        if p99 > 30:
+            given = f" with --gyr-unit {gyr_unit}" if gyr_unit else ""
+            fix = "use --gyr-unit dps" if gyr_unit else "convert to rad/s"
+            raise InputError(f"angular rate reaches {p99:.0f} rad/s{given}: far beyond a runner's; the gyroscope "
+                             f"looks like it is in deg/s, not rad/s ({fix})", src)
 
 
 @dataclass(frozen=True)

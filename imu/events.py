@@ -7,14 +7,17 @@ edges are located by linear extrapolation of the steep part of the edge
 the flight level, which is robust to a pelvis that is not in exact free fall
 and to soft-tissue wobble after contact.
 
-Which leg: three cues of the stance leg, each normalised and summed, then
-strict left/right alternation within each continuous bout decides the
-assignment by majority:
+Which leg: two cues of the stance leg, each taken relative to its
+neighbours' (the step-to-step alternation, not the slowly varying level),
+normalised and summed, then strict left/right alternation within each
+continuous bout decides the assignment by majority:
 
-* pelvis axial rotation towards the stance side's opposite during stance
-  (the swing-side hip comes forward): + for left stance;
 * medio-lateral acceleration towards the midline (Lee's cue): -y in left stance;
 * pelvic obliquity with the swing side lower (pelvic drop): + roll in left stance.
+
+Pelvis axial rotation in stance is left out: its sign was opposite to the
+textbook's on the real jogging trials and on the external simulator, and
+the project's simulator has the textbook's.
 """
 
 from __future__ import annotations
@@ -191,6 +194,38 @@ def _crossing(t, f, i, level):
     return t[i] + frac * (t[i + 1] - t[i])
 
 
+def detrend_cues(ic_s: np.ndarray, cue_means: np.ndarray) -> np.ndarray:
+    """Each step's cues minus the mean of its neighbours' (in the same run of alternating steps).
+
+    A side cue alternates from step to step on top of a slowly varying level
+    (a posture a little off neutral, a turn, a belt worn on the side): the
+    neighbours' mean is that level.  A step with no neighbour keeps its cues.
+    """
+    c = np.asarray(cue_means, float)
+    out = c.copy()
+    m = c.shape[0]
+    if m < 2:
+        return out
+    linked = np.diff(ic_s) <= MAX_STEP_S  # step k and k + 1 belong to one run
+    has_prev = np.r_[False, linked]
+    has_next = np.r_[linked, False]
+    prev = np.vstack([c[:1], c[:-1]])
+    nxt = np.vstack([c[1:], c[-1:]])
+    n_nb = has_prev.astype(float) + has_next
+    level = (prev * has_prev[:, None] + nxt * has_next[:, None]) / np.maximum(n_nb, 1)[:, None]
+    return np.where((n_nb > 0)[:, None], c - level, c)
+
+
+def cues_agree(cue_means: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """The one rule for "the step's own cues agree with its side": most of its cues do not point to the other side.
+
+    With the two cues, a step is in doubt only when both contradict the
+    alternation; cues split between the sides leave the alternation to decide.
+    """
+    vote = np.sign(np.asarray(cue_means, float)).sum(axis=1)
+    return np.where(np.asarray(side) == "L", vote >= 0, vote <= 0)
+
+
 def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Left or right stance for each contact of a bout's start.
 
@@ -199,16 +234,16 @@ def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, n
     ic_s
         (m,) contacts, s.
     cue_means
-        (m, c) per contact, the mean over its stance of signals that are
-        positive in left stance and negative in right stance (any units: each
-        cue is normalised by its median magnitude).
+        (m, c) per contact, the (detrended) mean over its stance of signals
+        that are positive in left stance and negative in right stance (any
+        units: each cue is normalised by its median magnitude for the vote).
 
     Returns
     -------
     side
         Array of "L"/"R".
     agree
-        Per step, True where the step's own cues agree with the assignment.
+        Per step, True where the step's own cues agree with the assignment (:func:`cues_agree`).
     """
     m = ic_s.size
     if m == 0:
@@ -224,5 +259,4 @@ def assign_sides(ic_s: np.ndarray, cue_means: np.ndarray) -> tuple[np.ndarray, n
         alt = np.where(np.arange(seg.size) % 2 == 0, 1.0, -1.0)
         sign = 1.0 if np.sum(alt * score[seg]) >= 0 else -1.0
         side[seg] = np.where(alt * sign > 0, "L", "R")
-    agree = np.where(side == "L", score > 0, score < 0)
-    return side, agree
+    return side, cues_agree(cue_means, side)

@@ -8,7 +8,9 @@ longer holds: the segment angles jump (pelvic tilt by the slip's angle).
 Detection: over continuous running, the segment's mean pitch and roll in the
 6 s before and the 6 s after each moment (2 s apart) should agree within a
 few degrees; a runner's posture drifts slowly (fatigue, hills), a slip is
-sudden.  Re-estimation assumes the runner's posture is the same just before
+sudden: the posture holds still within each window and jumps between them
+(a drift that moves the windows' means apart also moves each window's two
+halves apart, and is measured as posture, never re-zeroed).  Re-estimation assumes the runner's posture is the same just before
 and just after: the rotation that takes the mean vertical and the forward
 axis seen before to the ones seen after is the slip.  A slip purely about
 the vertical axis does not change pitch or roll and is not detected.
@@ -25,7 +27,13 @@ SHIFT_DEG = 4.0  # a sudden change of mean pitch or roll larger than this is a s
 WINDOW_S = 6.0
 GAP_S = 2.0  # each window stays this far from the moment tested
 RUNNING_STD_MPS2 = 2.5  # |specific force| varies more than this while running (walking ~1-2)
+# Within each 6-s window, the first and second halves' posture agree within this share of the jump: a
+# linear drift gives 0.3 (half-window centres 3 s apart, window centres 10 s apart), a slip about 0.
+ABRUPT_RATIO = 0.15
+# ... and no 1-s block of either window strays further than this share of the jump (a dip and back).
+STEADY_RATIO = 0.5
 TURN_RADPS = 0.03  # runners lean into turns: no slip test while the heading turns faster
+TURN_RANGE_RAD = 0.35  # ... or while it spans more than 20 degrees (axial rotation alone: about 10)
 
 
 def posture_shift_deg(
@@ -93,12 +101,18 @@ def posture_shift_blocks(blocks: np.ndarray, m: int) -> float | None:
     both = np.vstack([pre, post])
     if (both[:, 0] < 10).any() or (both[:, 3] < RUNNING_STD_MPS2).any():
         return None
-    if abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S):
+    if abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S) or \
+            np.ptp(blocks[lo:hi, 4]) > TURN_RANGE_RAD:
         return None
     # Means weighted by samples per block, as over the samples themselves.
-    mean_pre = (pre[:, 1:3] * pre[:, :1]).sum(axis=0) / pre[:, 0].sum()
-    mean_post = (post[:, 1:3] * post[:, :1]).sum(axis=0) / post[:, 0].sum()
-    return float(np.degrees(np.linalg.norm(mean_post - mean_pre)))
+    def mean(b):
+        return (b[:, 1:3] * b[:, :1]).sum(axis=0) / b[:, 0].sum()
+
+    shift = float(np.degrees(np.linalg.norm(mean(post) - mean(pre))))
+    half = win // 2
+    drift = max(np.degrees(np.linalg.norm(mean(b[half:]) - mean(b[:half]))) for b in (pre, post))
+    spread = max(np.degrees(np.ptp(b[:, 1:3], axis=0).max()) for b in (pre, post))
+    return shift if drift <= ABRUPT_RATIO * shift and spread <= STEADY_RATIO * shift else 0.0
 
 
 def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
@@ -116,6 +130,8 @@ def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
     bad = np.concatenate([[0], np.cumsum((n < 10) | (blocks[:, 3] < RUNNING_STD_MPS2))])
     any_bad = (bad[m - gap] - bad[lo]) + (bad[hi] - bad[m + gap]) > 0
     turned = np.abs(blocks[hi - 1, 5] - blocks[lo, 4]) > TURN_RADPS * 2 * (GAP_S + WINDOW_S)
+    spans = np.lib.stride_tricks.sliding_window_view(blocks[:, 4], 2 * (gap + win))[lo]
+    turned |= np.ptp(spans, axis=1) > TURN_RANGE_RAD  # a turn and back, or the first lean into a turn
     # Sample-weighted means from running sums (blocks of under 2 samples have NaN means and are `bad`).
     wsum = np.vstack([np.zeros((1, 2)), np.cumsum(np.nan_to_num(blocks[:, 1:3] * n[:, None]), axis=0)])
     nsum = np.concatenate([[0.0], np.cumsum(n)])
@@ -123,6 +139,20 @@ def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
         mean_pre = (wsum[m - gap] - wsum[lo]) / (nsum[m - gap] - nsum[lo])[:, None]
         mean_post = (wsum[hi] - wsum[m + gap]) / (nsum[hi] - nsum[m + gap])[:, None]
     shift = np.degrees(np.linalg.norm(mean_post - mean_pre, axis=1))
+    # A slip is a step, posture drifts: within each window the posture must hold still.
+    half = win // 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drift = np.zeros_like(shift)
+        for a in (lo, m + gap):
+            first = (wsum[a + half] - wsum[a]) / (nsum[a + half] - nsum[a])[:, None]
+            second = (wsum[a + win] - wsum[a + half]) / (nsum[a + win] - nsum[a + half])[:, None]
+            drift = np.maximum(drift, np.degrees(np.linalg.norm(second - first, axis=1)))
+    blocks_deg = np.degrees(blocks[:, 1:3])
+    spread = np.zeros_like(shift)
+    for a in (lo, m + gap):
+        windows = np.lib.stride_tricks.sliding_window_view(blocks_deg, win, axis=0)[a]  # (k, 2, win)
+        spread = np.maximum(spread, np.ptp(windows, axis=2).max(axis=1))
+    shift = np.where((drift <= ABRUPT_RATIO * shift) & (spread <= STEADY_RATIO * shift), shift, 0.0)
     out[np.flatnonzero(valid)] = np.where(any_bad | turned, np.nan, shift)
     return out
 

@@ -56,8 +56,11 @@ def evaluate(summary) -> list[Flag]:
     """Flags for a :class:`stridesense.models.summary.SessionSummary`."""
     flags: list[Flag] = []
     m = summary.mean
+    # Lean and obliquity are angles from neutral: without a standing neutral they have no zero to be
+    # judged against (their changes within the run still can be).
+    neutral = getattr(summary, "neutral_known", True)
     lean = m("trunk_lean_deg")
-    if _finite(lean) and not LEAN_BAND_DEG[0] <= lean <= LEAN_BAND_DEG[1]:
+    if neutral and _finite(lean) and not LEAN_BAND_DEG[0] <= lean <= LEAN_BAND_DEG[1]:
         far = lean < LEAN_FAR_DEG[0] or lean > LEAN_FAR_DEG[1]
         what = ("more upright: the lumbar facets and discs take more of the load" if lean < LEAN_BAND_DEG[0]
                 else "further forward than needed")
@@ -65,7 +68,7 @@ def evaluate(summary) -> list[Flag]:
                           f"mean forward trunk lean {lean:.1f} deg, outside 8-10 deg ({what})", lean,
                           "8-10 deg forward", TENG_POWERS_2014))
     drop = m("pelvic_drop_deg")
-    if _finite(drop) and drop > DROP_HIGH_DEG:
+    if neutral and _finite(drop) and drop > DROP_HIGH_DEG:
         flags.append(Flag("pelvic_drop", "warning", f"mean contralateral pelvic drop {drop:.1f} deg", drop,
                           f"> {DROP_HIGH_DEG:.0f} deg (our choice)", BRAMAH_2018))
     ai = summary.asymmetry_pct.get("pelvic_drop_deg", np.nan)

@@ -83,6 +83,12 @@ class SimConfig:
     slip_s: float | None = None  # time at which a sensor slips to a new angle
     slip_deg: float = 15.0
     slip_role: str = "pelvis"
+    # Real-run phenomena (issue 11), each with its truth: a recording that starts mid-run (no standing),
+    # medio-lateral sway force (peak, m/s^2; 1.0 by default) and a slow random wander of trunk lean and
+    # pelvic tilt (SD, degrees; a tired trunk, hills), which is posture, not a sensor slip.
+    start_in_motion: bool = False
+    sway_mps2: float = 1.0
+    posture_wander_deg: float = 0.0
 
 
 @dataclass
@@ -296,6 +302,16 @@ class _Runner:
             rate += np.where(inside, angle / dur * (1 - np.cos(2 * np.pi * x / dur)), 0.0)
         return psi, rate
 
+    def wander(self, t):
+        """Slow posture wander (rad): smooth noise with a ~20-s time scale, SD cfg.posture_wander_deg."""
+        if not self.cfg.posture_wander_deg:
+            return np.zeros_like(t)
+        knots_t = np.arange(-20.0, self.cfg.duration_s + 40.0, 10.0)
+        knots = np.random.default_rng(self.cfg.seed + 7).standard_normal(knots_t.size)
+        from scipy.interpolate import CubicSpline
+
+        return np.radians(self.cfg.posture_wander_deg) * CubicSpline(knots_t, knots)(t)
+
     # -- segment angles ---------------------------------------------------
     def angles(self, t):
         """ZYX angles (yaw, pitch, roll) of pelvis and trunk in the heading frame, rad."""
@@ -313,11 +329,13 @@ class _Runner:
         # Amplitudes change from step to step continuously (walking is gentler).
         amp = np.interp(t, self.ic, self.amp) if self.ic.size else np.ones_like(t)
         pelvis_roll = s * self.drop[kk] * shape
-        pelvis_pitch = np.radians(p["pelvic_tilt_deg"]) * amp + np.radians(2.0) * amp * np.cos(2 * np.pi * u)
+        wander = self.wander(t)
+        pelvis_pitch = (np.radians(p["pelvic_tilt_deg"]) * amp + np.radians(2.0) * amp * np.cos(2 * np.pi * u)
+                        + 0.5 * wander)
         pelvis_yaw = -np.radians(p["pelvic_rotation_deg"]) * amp / 2 * s * np.cos(np.pi * u)
         trunk_yaw = np.radians(p["trunk_rotation_deg"]) * amp / 2 * s * np.cos(np.pi * u)
         # Lean changes from step to step, continuously (a jump would be an infinite rate).
-        lean = np.interp(t, self.ic, self.lean)
+        lean = np.interp(t, self.ic, self.lean) + wander
         trunk_pitch = lean + np.radians(1.5) * np.cos(2 * np.pi * u + 0.8)
         trunk_roll = -s * np.radians(2.0) * shape
         out = {}
@@ -350,7 +368,7 @@ class _Runner:
         hump = np.where(tau < 2 * self.hump_s, np.sin(np.pi * np.clip(tau, 0, None) / (2 * self.hump_s)) ** 2, 0.0)
         fz = self.alpha[kk] * (np.sin(np.pi * x) + self.p["impact_hump"] * hump)
         fx = -self.p["braking_mps2"] * np.sin(2 * np.pi * x) * (tc / self.p["contact_time_s"])
-        fy = -self.side[kk] * 1.0 * np.sin(np.pi * x)
+        fy = -self.side[kk] * self.cfg.sway_mps2 * np.sin(np.pi * x)
         f = np.column_stack([fx, fy, fz]) * stance[:, None]
         walking = running & self.walk[kk]
         if walking.any():
@@ -542,7 +560,8 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
     """
     rng = np.random.default_rng(cfg.seed)
     p = _draw(cfg, rng)
-    t_run = cfg.standing_s + 0.3
+    # A recording that starts mid-run: the running began 3 s before the first sample.
+    t_run = -3.0 if cfg.start_in_motion else cfg.standing_s + 0.3
     if cfg.segments is None:
         steps = _steps(cfg, p, rng, t_run, cfg.duration_s)
     else:
@@ -560,6 +579,8 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         mounts[role] = mount.as_matrix()  # sensor -> segment: v_segment = M @ v_sensor
         sensors[role] = _sensor(runner, role, t, mount, cfg, p, rng)
     truth = _truth(runner, steps, has_trunk="trunk" in sensors)
+    if cfg.start_in_motion:  # steps before the first sample are not in the recording
+        truth = truth[truth.ic_s >= 1.0].reset_index(drop=True)
     session = Session(
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",
         meta={"simulated": True, "seed": cfg.seed},

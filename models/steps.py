@@ -25,8 +25,11 @@ from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.impact import IMPACT_PROMINENCE_BW
 
 G = GRAVITY_MPS2
-TURNING_RADPS = 0.15
-MIN_LOADING_RATE_HZ = 100.0  # a heel-strike transient rises in ~30 ms: slower sampling cannot see its slope  # heading change above this in a step flags it as `turning`
+# A step is `turning` when the heading (yaw averaged over a stride) changed by more than this from the
+# stride before its contact to the stride after: a 20-m radius at 3.3 m/s turns 6-7 degrees a stride, a
+# 400-m track's bend 3-4; a gyroscope bias of 3 deg/s left over adds 2 at a 0.7-s stride.
+TURNING_DEG_PER_STRIDE = 5.0
+MIN_LOADING_RATE_HZ = 100.0  # a heel-strike transient rises in ~30 ms: slower sampling cannot see its slope
 
 
 @dataclass
@@ -94,6 +97,19 @@ def detrended_ptp_deg(yaw_rad: np.ndarray) -> float:
     x = np.arange(yaw_rad.size, dtype=float)
     slope, offset = linear_fit(x, yaw_rad)
     return float(np.degrees(np.ptp(yaw_rad - (offset + slope * x))))
+
+
+def heading_change_deg(yaw_rad: np.ndarray, i_contact: int, stride_samples: int) -> float:
+    """Heading change across a contact: mean yaw over the stride after it minus over the stride before, degrees.
+
+    Averaging over a whole stride removes the pelvis' own axial rotation
+    (stride-periodic); what stays is the heading.
+    """
+    m = max(stride_samples, 2)
+    before, after = yaw_rad[max(i_contact - m, 0):i_contact], yaw_rad[i_contact:i_contact + m]
+    if before.size == 0 or after.size == 0:
+        return 0.0
+    return float(np.degrees(after.mean() - before.mean()))
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -213,8 +229,12 @@ def _vertical_oscillation_cm(az, fs):
 
 @numba.njit(cache=True, nogil=True)
 def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
-                  sign, fs, turning_radps, out, flags):
-    """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated)."""
+                  sign, fs, turning_rad, out, flags):
+    """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated).
+
+    ``held`` (the orientation filter held its gravity reference) is kept for the kernel's callers; a
+    step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
+    """
     n = time_s.size
     for k in range(ic.size):
         a, b = i_ic[k], min(max(i_to[k], i_ic[k] + 1), n)
@@ -237,9 +257,12 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
             acc_max = max(acc_max, np.sqrt(f_w[j, 0] ** 2 + f_w[j, 1] ** 2 + f_w[j, 2] ** 2))
             drop = max(drop, sign[k] * ang[j, 2])
             sat = sat or saturated[j]
-        turning = abs(slope) > turning_radps
-        for j in range(a, e):
-            turning = turning or held[j]
+        # Heading: the yaw averaged over a whole stride (the stride-periodic axial rotation averages out);
+        # its change from the stride before this contact to the stride after it.
+        m = max(p1 - p0, 2)
+        before = ang[max(a - m, 0):a, 0]
+        after = ang[a:min(a + m, n), 0]
+        turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
         out[k, 0] = np.degrees(drop)
         out[k, 1] = peak
         out[k, 2] = rate
@@ -323,7 +346,7 @@ def step_rows(
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
                   ic, to, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to), np.searchsorted(pt, nxt), s0, s1,
-                  sign, fs, TURNING_RADPS, out, flags)
+                  sign, fs, np.radians(TURNING_DEG_PER_STRIDE), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
     trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
     if trunk is not None:

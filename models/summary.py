@@ -3,7 +3,9 @@
 Means are over *trusted* steps: steps whose quality names none of
 ``UNTRUSTED`` (a gap, a saturated sensor, an unsure event, a sensor that
 was moving).  Informative remarks (``turning``, ``realigned``,
-``side_uncertain``, ``no_standing_calibration``) keep a step in.  Counts of
+``side_uncertain``) keep a step in.  Without a standing neutral (the
+``neutral`` column) lean, obliquity and tilt have no zero to be judged
+against: ``neutral_known`` is False and their guideline flags stay off.  Counts of
 every remark are reported so a coach sees what was left out.
 """
 
@@ -60,6 +62,8 @@ class SessionSummary:
         Column -> why it is empty for this session.
     flags
         Guideline flags (models.guidelines.Flag).
+    neutral_known
+        True when every step's neutral came from standing still (the ``neutral`` column).
     """
 
     stats: pd.DataFrame
@@ -72,6 +76,7 @@ class SessionSummary:
     n_bouts: int
     missing_reasons: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
+    neutral_known: bool = True
     activity: dict = field(default_factory=dict)  # seconds standing / walking / running / other, stops
 
     def mean(self, metric: str, scope: str = "all") -> float:
@@ -150,6 +155,7 @@ def summarize(steps: pd.DataFrame, *, missing_reasons: dict | None = None, with_
         running_time_s=float(steps["step_time_s"].sum()) if len(steps) else 0.0,
         n_bouts=n_bouts,
         missing_reasons=dict(missing_reasons or {}),
+        neutral_known=bool(steps["neutral"].eq("standing").all()) if "neutral" in steps and len(steps) else True,
     )
     if with_flags:
         from stridesense.models.guidelines import evaluate

@@ -1,14 +1,18 @@
 """The Bluetooth client: find sensors, stream two at once, keep them going, record.
 
-bleak does the Bluetooth.  Notification callbacks only put ``(role, host
-time, characteristic, bytes)`` on an asyncio queue; a consumer decodes
-(:mod:`stridesense.streaming.devices`), maps device time onto the session
-clock (:class:`~stridesense.streaming.clock.DeviceClock`) and writes
-(:class:`~stridesense.streaming.recording.SessionWriter`), so a slow disk or
-a bad packet never stalls the radio side.  A link that drops is reconnected
-with back-off and its stream restarted; the samples measured meanwhile are
-lost on the sensor and recorded as a gap (found from the device's own
-timestamps), never interpolated over.
+bleak does the Bluetooth.  One discovery finds every sensor (bluetoothd
+allows one discovery session per D-Bus client, and bleak uses one client
+per event loop), then all are connected, then the session folder is set up
+and every import done, and only then are the streams started: nothing slow
+runs on the event loop once notifications flow.  Notification callbacks only
+put ``(role, host time, characteristic, bytes)`` on an asyncio queue; a
+consumer decodes (:class:`~stridesense.streaming.stream_decoder.StreamDecoder`),
+maps device time onto the session clock and hands the batches to a writer
+thread (:class:`~stridesense.streaming.recording.SessionWriter`), so a slow
+disk or a bad packet never delays the arrival times the clock is built on.
+A link that drops is reconnected with back-off and its stream restarted; the
+samples measured meanwhile are lost on the sensor and recorded as a gap
+(found from the device's own timestamps), never interpolated over.
 
 Session clock: seconds since the recording started, on the host's monotonic
 clock; every device clock is mapped onto it from packet arrival times.
@@ -17,6 +21,8 @@ clock; every device clock is mapped onto it from packet arrival times.
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,19 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from stridesense.errors import CommandRefused, DeviceError, ProtocolError, RecordingError
+from stridesense.errors import CommandRefused, DeviceError, RecordingError
 from stridesense.imu.data import SensorData
-from stridesense.streaming.clock import DeviceClock
 from stridesense.streaming.devices import FAMILIES, family_for
 from stridesense.streaming.recording import SessionWriter
+from stridesense.streaming.stream_decoder import StreamDecoder
 
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # waits between reconnection attempts, then the last one again
 RECONNECT_SCAN_S = 2.0  # how long one reconnection attempt looks for the sensor
 WRITE_EVERY_S = 0.25  # the consumer batches samples and raw bytes this long before writing
-CLOCK_REFIT_S = 0.5
-CLOCK_SLEW = 2e-3  # a refit moves the session clock by at most 2 ms per second of data (0.2 %, no jumps)
+MAX_QUEUED_WRITES = 40  # batches the writer thread may lag behind (10 s) before the consumer waits for it
 DEVICE_INFO_FIRMWARE = "00002a26-0000-1000-8000-00805f9b34fb"
 NO_BLUEZ_HINT = "is Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?"
+REFUSAL_HINT = ("the sensor may be streaming to another app (close the vendor's app, or switch the sensor off and "
+                "on), or not offer this rate (try another --rate-hz, e.g. 52 or 104)")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,82 @@ async def scan(timeout_s: float = 5.0, everything: bool = False) -> list[FoundSe
     return sorted(out, key=lambda s: -(s.rssi if s.rssi is not None else -999))
 
 
+def matches(target: str, address: str, name: str | None) -> bool:
+    """True if ``target`` names this device: its address, its full advertised name, or the ID printed on it.
+
+    The ID is the name's last word ("0A3BF1D7" for "Polar Sense 0A3BF1D7",
+    the serial number "221830000001" for "Movesense 221830000001").
+    """
+    t = target.strip()
+    if not t:
+        return False
+    if t.upper().replace("-", ":") == address.upper():
+        return True
+    name = (name or "").strip()
+    return bool(name) and (t == name or (len(name.split()) > 1 and t.upper() == name.split()[-1].upper()))
+
+
+class Finder:
+    """One Bluetooth discovery shared by everyone looking for sensors.
+
+    bluetoothd answers a second StartDiscovery from the same D-Bus client
+    with org.bluez.Error.InProgress (BlueZ src/adapter.c, start_discovery),
+    and bleak talks to it over one connection per event loop: so two links
+    must never scan at once.  :meth:`find` registers what it wants and
+    shares the one running scan.
+    """
+
+    def __init__(self):
+        self._waiters: dict[object, tuple[dict, dict, asyncio.Future]] = {}
+        self._task: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+
+    async def find(self, targets: dict[str, str], timeout_s: float) -> dict[str, tuple]:
+        """key -> (BLEDevice, AdvertisementData) of the targets seen within ``timeout_s`` (missing: not seen)."""
+        found: dict[str, tuple] = {}
+        done = asyncio.get_running_loop().create_future()
+        key = object()
+        self._waiters[key] = (dict(targets), found, done)
+        self._idle.clear()
+        if self._task is not None and self._task.done():
+            self._task = None
+        if self._task is None:
+            self._task = asyncio.create_task(self._scan())
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            del self._waiters[key]
+            if not self._waiters:
+                self._idle.set()
+        if done.done() and done.exception() is not None:
+            raise done.exception()
+        if not self._waiters and self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)  # discovery stopped before anyone connects
+            self._task = None
+        return found
+
+    async def _scan(self) -> None:
+        from bleak import BleakScanner
+
+        try:
+            async with BleakScanner(detection_callback=self._seen):
+                await self._idle.wait()
+        except Exception as e:  # noqa: BLE001 - handed to every waiter, who raises it
+            for _, _, done in self._waiters.values():
+                if not done.done():
+                    done.set_exception(e)
+
+    def _seen(self, device, adv) -> None:
+        for targets, found, done in self._waiters.values():
+            for key, target in targets.items():
+                if key not in found and matches(target, device.address, device.name or adv.local_name):
+                    found[key] = (device, adv)
+            if len(found) == len(targets) and not done.done():
+                done.set_result(True)
+
+
 @dataclass
 class LinkStatus:
     """What the status line shows for one sensor."""
@@ -85,78 +168,45 @@ class LinkStatus:
 
 
 class SensorLink:
-    """One sensor: find it, connect, start its stream, and reconnect after drop-outs.
+    """One sensor: connect, start its stream, and reconnect after drop-outs.
 
     Parameters
     ----------
     role
         "pelvis" or "trunk".
     target
-        Bluetooth address or advertised name.
+        Bluetooth address, advertised name, or the ID printed on the sensor.
     rate_hz
         Wanted sample rate; the family picks its nearest.
     queue
         Where notifications go, as ``(role, host_monotonic_s, char_uuid, bytes)``;
         link events go as ``(role, host_monotonic_s, None, event_dict)``.
+    finder
+        The discovery shared with the other links (for reconnecting).
     """
 
-    def __init__(self, role: str, target: str, rate_hz: float, queue: asyncio.Queue, *,
-                 connect_timeout_s: float = 15.0):
-        self.role, self.target, self.rate_hz, self.queue = role, target, rate_hz, queue
-        self.connect_timeout_s = connect_timeout_s
+    def __init__(self, role: str, target: str, rate_hz: float, queue: asyncio.Queue, finder: Finder):
+        self.role, self.target, self.rate_hz, self.queue, self.finder = role, target, rate_hz, queue, finder
         self.status = LinkStatus(role, target)
         self.family = None
         self.device = None
         self.firmware: str | None = None
+        self.mtu: int | None = None
         self._client = None
         self._lost = asyncio.Event()
         self._closing = False
 
-    def _matches(self, device, adv) -> bool:
-        t = self.target.strip()
-        return device.address.upper() == t.upper() or (device.name or "") == t
-
-    async def _find(self, timeout_s: float):
-        """(device, advertisement) of the first match within ``timeout_s``, or None."""
-        from bleak import BleakScanner
-
-        found = asyncio.get_running_loop().create_future()
-
-        def seen(device, adv) -> None:
-            if not found.done() and self._matches(device, adv):
-                found.set_result((device, adv))
-
-        async with BleakScanner(detection_callback=seen):
-            try:
-                return await asyncio.wait_for(found, timeout_s)
-            except asyncio.TimeoutError:
-                return None
-
-    async def open(self) -> None:
-        """Find and connect the sensor and start streaming; DeviceError if it cannot be done."""
-        from bleak.exc import BleakError
-
-        try:
-            found = await self._find(self.connect_timeout_s)
-        except (BleakError, OSError) as e:
-            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot scan for Bluetooth devices ({e}); "
-                              f"{NO_BLUEZ_HINT}", self.target) from None
-        if found is None:
-            raise DeviceError(f"{self.role} sensor {self.target!r} was not found within {self.connect_timeout_s:g} s; "
-                              "is it switched on, charged and near?", self.target)
-        self.device, adv = found
-        self.family = family_for(self.device.name, list(adv.service_uuids))
+    def found(self, device, adv) -> None:
+        """The scan found this link's sensor; DeviceError if it is not one we support."""
+        self.device = device
+        self.family = family_for(device.name, list(adv.service_uuids))
         if self.family is None:
-            raise DeviceError(f"{self.role} sensor {self.target!r} ({self.device.name}) is not a supported sensor; "
+            raise DeviceError(f"{self.role} sensor {self.target!r} ({device.name}) is not a supported sensor; "
                               f"supported: {', '.join(FAMILIES)}", self.target)
-        self.status.name, self.status.family = self.device.name or "", self.family.name
-        try:
-            await self._connect()
-        except (BleakError, OSError, asyncio.TimeoutError) as e:
-            raise DeviceError(f"{self.role} sensor {self.target!r}: cannot connect or start streaming ({e})",
-                              self.target) from None
+        self.status.name, self.status.family = device.name or "", self.family.name
 
-    async def _connect(self) -> None:
+    async def connect(self) -> None:
+        """Connect and turn notifications on (the stream is started by :meth:`start`)."""
         from bleak import BleakClient
 
         self._lost.clear()
@@ -165,15 +215,25 @@ class SensorLink:
         try:
             if self.firmware is None and client.services.get_characteristic(DEVICE_INFO_FIRMWARE) is not None:
                 self.firmware = bytes(await client.read_gatt_char(DEVICE_INFO_FIRMWARE)).decode(errors="replace")
+            control = client.services.get_characteristic(self.family.control_uuid or self.family.notify_uuids[0])
+            if control is not None:  # bluetoothd's GattCharacteristic1.MTU, less the 3-byte ATT header
+                self.mtu = control.max_write_without_response_size + 3
             for uuid in self.family.notify_uuids:
                 await client.start_notify(uuid, self._callback(uuid))
-            for char, payload in self.family.start_commands(self.rate_hz):
-                await client.write_gatt_char(char, payload, response=True)
         except BaseException:
             await _quietly(client.disconnect())
             raise
         self._client = client
         self.status.connected = True
+
+    async def start(self) -> None:
+        """Send the family's start commands."""
+        try:
+            for char, payload in self.family.start_commands(self.rate_hz):
+                await self._client.write_gatt_char(char, payload, response=True)
+        except BaseException:
+            await _quietly(self._client.disconnect())
+            raise
 
     def _callback(self, uuid: str):
         role, put = self.role, self.queue.put_nowait
@@ -201,16 +261,17 @@ class SensorLink:
                 await asyncio.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
                 attempt += 1
                 try:
-                    found = await self._find(RECONNECT_SCAN_S)
-                    if found is None or self._closing:
+                    found = await self.finder.find({self.role: self.device.address}, RECONNECT_SCAN_S)
+                    if self.role not in found or self._closing:
                         continue
-                    self.device = found[0]
-                    await self._connect()
+                    self.device = found[self.role][0]
+                    await self.connect()
+                    await self.start()
                 except (BleakError, OSError, asyncio.TimeoutError):
                     continue
                 self.status.reconnects += 1
                 self.queue.put_nowait((self.role, time.monotonic(), None,
-                                       {"kind": "reconnect", "attempts": attempt}))
+                                       {"kind": "reconnect", "attempts": attempt, "mtu": self.mtu}))
                 break
 
     async def close(self) -> None:
@@ -233,119 +294,13 @@ async def _quietly(coro) -> None:
         pass
 
 
-class StreamDecoder:
-    """One sensor's consumer side: bytes -> samples on the session clock, drops counted.
+def _warm_up() -> None:
+    """Everything the first batches would otherwise import on the way (pyarrow pulls in pandas: 0.2-0.3 s)."""
+    import pandas  # noqa: F401
+    import pyarrow as pa
 
-    Parameters
-    ----------
-    family, rate_hz
-        The sensor's family and nominal sample rate, Hz.
-    """
-
-    def __init__(self, family, rate_hz: float):
-        self.family = family
-        self.decoder = family.decoder(rate_hz)
-        self.rate_hz = float(self.decoder.rate_hz or rate_hz)
-        self.clock = DeviceClock(self.rate_hz)
-        self.dropped: list[str] = []  # why each dropped packet was dropped
-        self._duplicates = 0
-        self._half: dict[int, object] = {}  # Polar: acc or gyr frame waiting for its partner
-        self._last_device_s: float | None = None
-        self._count = 0  # WitMotion: samples so far, its only clock
-        self._last_host_s: float | None = None
-        self._prev_host_s = 0.0
-        self._fit = None
-        self._fit_at = -np.inf
-        self._correction = 0.0  # s, the part of a refit not yet slewed into the mapping
-        self._last_session_s = -np.inf
-
-    @property
-    def duplicates(self) -> int:
-        """Repeated or out-of-order notifications ignored, here or by the decoder."""
-        return self._duplicates + getattr(self.decoder, "duplicates", 0)
-
-    def feed(self, host_s: float, uuid: str, payload: bytes) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Decode one notification; (session time, acc, gyr) blocks. Raises CommandRefused."""
-        try:
-            decoded = self.decoder.decode(uuid, payload)
-        except CommandRefused:
-            raise
-        except ProtocolError as e:
-            self.dropped.append(str(e))
-            return []
-        # A decoder that holds a packet back for its continuation (Movesense) returns it with the
-        # next notification: the packet was complete when the previous notification arrived.
-        arrived_s = self._prev_host_s if getattr(self.decoder, "holds_back", False) else host_s
-        self._prev_host_s = host_s
-        return [b for s in self._pair(decoded) if (b := self._timed(arrived_s, *s)) is not None]
-
-    def flush(self) -> list:
-        """Samples a decoder still holds back, at the end of the stream."""
-        flushed = getattr(self.decoder, "flush", None)
-        try:
-            held = [] if flushed is None else flushed()
-        except ProtocolError as e:  # the last packet was cut short: counted like any bad packet
-            self.dropped.append(str(e))
-            held = []
-        out = [b for s in self._pair(held) if (b := self._timed(self._prev_host_s, *s)) is not None]
-        self.dropped += ["an accelerometer or gyroscope frame without its partner"] * len(self._half)
-        self._half.clear()
-        return out
-
-    def _pair(self, decoded) -> list[tuple]:
-        """(acc, gyr, device time or None) per decoded block; Polar's separate frames joined."""
-        out = []
-        for s in decoded:
-            if s.kind == "imu":
-                out.append((s.acc_mps2, s.gyr_radps, s.device_time_s))
-                continue
-            other = self._half.pop(s.counter, None)
-            if other is not None and other.kind == s.kind:
-                self._half[s.counter] = other  # the same frame twice: keep one, wait for its partner
-                self._duplicates += 1
-                continue
-            if other is None:
-                self._half[s.counter] = s
-                if len(self._half) > 8:  # a partner never came: the packet was lost on the way
-                    oldest = min(self._half)
-                    self._half.pop(oldest)
-                    self.dropped.append("an accelerometer or gyroscope frame without its partner")
-                continue
-            acc, gyr = (s, other) if s.kind == "acc" else (other, s)
-            if acc.n != gyr.n:
-                self.dropped.append("accelerometer and gyroscope frames of different lengths")
-                continue
-            out.append((acc.acc_mps2, gyr.gyr_radps, acc.device_time_s))
-        return out
-
-    def _timed(self, host_s: float, acc, gyr, device_s):
-        n = acc.shape[0]
-        if device_s is None:  # no device clock: count samples, re-anchored across silences
-            if self._last_host_s is not None and host_s - self._last_host_s > 5.0 / self.rate_hz:
-                self._count += int(round((host_s - self._last_host_s) * self.rate_hz)) - n
-            device_s = (self._count + np.arange(n)) / self.rate_hz
-            self._count += n
-            self._last_host_s = host_s
-        if self._last_device_s is not None and device_s[0] <= self._last_device_s + 0.25 / self.rate_hz:
-            self._duplicates += 1  # a repeated or out-of-order packet: its samples are already written
-            return None
-        self._last_device_s = float(device_s[-1])
-        self.clock.add_packet(device_s, host_s)
-        if host_s - self._fit_at >= CLOCK_REFIT_S or self._fit is None:
-            new_fit = self.clock.fit()
-            if self._fit is not None:
-                # A better fit must not make time jump: absorb the change here, then slew it away.
-                d = float(device_s[0])
-                self._correction -= (new_fit[0] + (1.0 + new_fit[1]) * d) - (self._fit[0] + (1.0 + self._fit[1]) * d)
-            self._fit, self._fit_at = new_fit, host_s
-        step = CLOCK_SLEW * n / self.rate_hz
-        self._correction -= min(max(self._correction, -step), step)
-        offset, drift = self._fit
-        t = offset + (1.0 + drift) * device_s + self._correction
-        # Time must only go forward, whatever the radio did.
-        t = np.maximum(t, self._last_session_s + 1e-6 + np.arange(n) * 1e-6)
-        self._last_session_s = float(t[-1])
-        return t, acc, gyr
+    pa.array([b"\x00"], type=pa.binary())
+    pa.array(np.zeros(2), type=pa.float64())
 
 
 @dataclass
@@ -368,13 +323,35 @@ def session_folder(out: str | Path, runner: str) -> Path:
     return folder
 
 
+class _PacketLog:
+    """What a sensor's notifications looked like, for the message when none could be decoded."""
+
+    def __init__(self):
+        self.by_kind: collections.Counter = collections.Counter()  # (char uuid, length) -> count
+        self.first: dict[str, list[bytes]] = {}
+
+    def add(self, uuid: str, payload: bytes) -> None:
+        self.by_kind[(uuid, len(payload))] += 1
+        first = self.first.setdefault(uuid, [])
+        if len(first) < 3:
+            first.append(payload[:12])
+
+    def describe(self) -> str:
+        if not self.by_kind:
+            return "no notification at all after its stream was started"
+        n = sum(self.by_kind.values())
+        kinds = ", ".join(f"{c} x {length} bytes on {u[:8]}" for (u, length), c in self.by_kind.most_common(4))
+        first = "; ".join(f"{u[:8]}: " + " ".join(p.hex(" ") for p in ps) for u, ps in self.first.items())
+        return f"{n} notifications ({kinds}), first bytes {first}"
+
+
 class Recorder:
     """Stream a pelvis and a trunk sensor into a session folder until stopped.
 
     Parameters
     ----------
     sensors
-        role -> address or name.
+        role -> address, advertised name, or the ID printed on the sensor.
     folder
         The session folder to create.
     runner, mass_kg
@@ -382,7 +359,7 @@ class Recorder:
     rate_hz
         Wanted sample rate of both sensors, Hz.
     connect_timeout_s
-        How long to look for each sensor at the start.
+        How long to look for the sensors at the start.
     on_samples
         Called in the event loop with ``(role, SensorData)`` for each notification's decoded samples, as
         written (the live analysis); it must return at once.
@@ -393,8 +370,10 @@ class Recorder:
         self.on_samples = on_samples
         self.folder = Path(folder)
         self.runner, self.mass_kg, self.rate_hz = runner, mass_kg, rate_hz
+        self.connect_timeout_s = connect_timeout_s
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.links = {role: SensorLink(role, target, rate_hz, self.queue, connect_timeout_s=connect_timeout_s)
+        self.finder = Finder()
+        self.links = {role: SensorLink(role, target, rate_hz, self.queue, self.finder)
                       for role, target in sensors.items()}
         self.stop = asyncio.Event()
         self.t0 = time.monotonic()
@@ -403,8 +382,11 @@ class Recorder:
         self._streams: dict[str, StreamDecoder] = {}
         self._pending: dict[str, list] = {}
         self._raw: dict[str, tuple[list, list, list]] = {}
+        self._packets = {role: _PacketLog() for role in sensors}
         self._gaps_seen: dict[str, int] = {}
         self._drops_seen: dict[str, int] = {}
+        self._io_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stridesense-writer")
+        self._io_queue: collections.deque = collections.deque()
         self.error: Exception | None = None
 
     @property
@@ -415,26 +397,22 @@ class Recorder:
         return time.monotonic() - self.t0
 
     async def run(self, duration_s: float | None = None, on_status=None, status_every_s: float = 0.5) -> RecordResult:
-        """Connect both sensors, record until :attr:`stop` is set or ``duration_s`` passed, close cleanly.
+        """Find and connect every sensor, record until :attr:`stop` is set or ``duration_s`` passed, close cleanly.
 
         Raises
         ------
         DeviceError
-            A sensor was not found, could not be started, or refused a command.
+            A sensor was not found, could not be started, refused a command,
+            or delivered no samples (the session and its raw bytes are kept).
         RecordingError
             The session could not be written (what was written is kept).
         """
-        opened = await asyncio.gather(*(link.open() for link in self.links.values()), return_exceptions=True)
-        failed = [e for e in opened if isinstance(e, BaseException)]
-        if failed:
+        try:
+            await self._open()
+        except BaseException:
             await asyncio.gather(*(link.close() for link in self.links.values()))
-            raise failed[0]
-        self.writer = SessionWriter(self.folder, runner=self.runner, mass_kg=self.mass_kg, sensors=[
-            {"role": role, "has_gyro": True, "family": link.family.name, "address": link.device.address,
-             "name": link.device.name or "", "firmware": link.firmware or "unknown",
-             "nominal_rate_hz": self._stream(role).rate_hz, "experimental_decoder": link.family.experimental}
-            for role, link in self.links.items()], meta={"recorded_with": "stridesense record",
-                  "session_clock_zero_unix_s": self.t0_unix_s})
+            self._io_pool.shutdown(wait=True)
+            raise
         keepers = [asyncio.create_task(link.keep_alive()) for link in self.links.values()]
         consumer = asyncio.create_task(self._consume())
         deadline = None if duration_s is None else self.t0 + duration_s
@@ -457,15 +435,93 @@ class Recorder:
             if not consumer.done():
                 self.queue.put_nowait(None)
             await asyncio.gather(consumer, return_exceptions=True)
-            self._finish()
+            await self._finish()
         if self.error is not None:
             raise self.error
+        self._check_every_sensor_delivered()
         return RecordResult(self.folder, self.elapsed_s(), self.status)
+
+    async def _open(self) -> None:
+        """One scan for every sensor, connect them all, set the session up, then start every stream."""
+        from bleak.exc import BleakError
+
+        loop = asyncio.get_running_loop()
+        warm = loop.run_in_executor(self._io_pool, _warm_up)
+        targets = {role: link.target for role, link in self.links.items()}
+        try:
+            found = await self.finder.find(targets, self.connect_timeout_s)
+        except (BleakError, OSError) as e:
+            raise DeviceError(f"cannot scan for Bluetooth devices ({e}); {NO_BLUEZ_HINT}") from None
+        for role, link in self.links.items():
+            if role not in found:
+                raise DeviceError(f"{role} sensor {link.target!r} was not found within {self.connect_timeout_s:g} s; "
+                                  "is it switched on, charged and near? (`stridesense scan` lists what is seen)",
+                                  link.target)
+            link.found(*found[role])
+        addresses = [link.device.address for link in self.links.values()]
+        if len(set(addresses)) < len(addresses):
+            raise DeviceError(f"one sensor ({addresses[0]}) was given for two roles; every role needs its own sensor")
+
+        async def connect(link):
+            try:
+                await link.connect()
+            except (BleakError, OSError, asyncio.TimeoutError) as e:
+                raise DeviceError(f"{link.role} sensor {link.target!r}: cannot connect ({e}); switch it off and on, "
+                                  "and make sure no other app or phone is connected to it", link.target) from None
+
+        opened = await asyncio.gather(*(connect(link) for link in self.links.values()), return_exceptions=True)
+        failed = [e for e in opened if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
+        await warm
+        self.writer = await loop.run_in_executor(self._io_pool, self._new_writer)
+
+        async def start(link):
+            try:
+                await link.start()
+            except (BleakError, OSError, asyncio.TimeoutError) as e:
+                raise DeviceError(f"{link.role} sensor {link.target!r}: cannot start streaming ({e})",
+                                  link.target) from None
+
+        started = await asyncio.gather(*(start(link) for link in self.links.values()), return_exceptions=True)
+        failed = [e for e in started if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
+
+    def _new_writer(self) -> SessionWriter:
+        writer = SessionWriter(self.folder, runner=self.runner, mass_kg=self.mass_kg, sensors=[
+            {"role": role, "has_gyro": True, "family": link.family.name, "address": link.device.address,
+             "name": link.device.name or "", "firmware": link.firmware or "unknown", "mtu": link.mtu,
+             "nominal_rate_hz": self._stream(role).rate_hz, "experimental_decoder": link.family.experimental}
+            for role, link in self.links.items()], meta={"recorded_with": "stridesense record",
+                                                         "session_clock_zero_unix_s": self.t0_unix_s})
+        for role in self.links:
+            writer.open_files(role, raw=True)
+        return writer
 
     def _stream(self, role: str) -> StreamDecoder:
         if role not in self._streams:
             self._streams[role] = StreamDecoder(self.links[role].family, self.rate_hz)
         return self._streams[role]
+
+    def _io(self, fn, *args, **kwargs) -> None:
+        """Run a writer call on the writer thread, in order; its RecordingError stops the recording."""
+        future = self._io_pool.submit(fn, *args, **kwargs)
+        self._io_queue.append(future)
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._io_done, f))
+
+    def _io_done(self, future) -> None:
+        e = future.exception()
+        if e is not None and self.error is None:
+            self.error = e
+            self.stop.set()
+
+    async def _drain_io(self, keep: int = 0) -> None:
+        """Wait until at most ``keep`` writer calls are still queued."""
+        while len(self._io_queue) > keep:
+            future = self._io_queue.popleft()
+            await asyncio.wrap_future(future)  # its error, if any, reached _io_done
 
     async def _consume(self) -> None:
         next_write = time.monotonic() + WRITE_EVERY_S
@@ -482,27 +538,35 @@ class Recorder:
                 if time.monotonic() >= next_write:
                     self._write()
                     next_write = time.monotonic() + WRITE_EVERY_S
+                    while self._io_queue and self._io_queue[0].done():
+                        self._io_queue.popleft()
+                    if len(self._io_queue) > MAX_QUEUED_WRITES:  # a disk slower than the sensors: bounded memory
+                        await self._drain_io(MAX_QUEUED_WRITES // 2)
         except (RecordingError, DeviceError) as e:
-            self.error = e
+            self.error = self.error or e
             self.stop.set()
 
     def _handle(self, role: str, host_s: float, uuid: str | None, payload) -> None:
         t = host_s - self.t0
         if uuid is None:  # a link event
-            self.writer.event(payload.pop("kind"), role=role, session_time_s=round(t, 4), **payload)
+            self._io(self.writer.event, payload.pop("kind"), role=role, session_time_s=round(t, 4), **payload)
             return
         raw = self._raw.setdefault(role, ([], [], []))
         raw[0].append(t)
         raw[1].append(uuid)
         raw[2].append(payload)
+        self._packets[role].add(uuid, payload)
         status = self.links[role].status
         status.notifications += 1
         stream = self._stream(role)
         try:
             blocks = stream.feed(t, uuid, payload)
         except CommandRefused as e:
-            self.writer.event("refused", role=role, session_time_s=round(t, 4), reason=str(e), payload=payload.hex())
-            raise DeviceError(f"{role} sensor {self.links[role].target!r}: {e}", self.links[role].target) from None
+            self._io(self.writer.event, "refused", role=role, session_time_s=round(t, 4), reason=str(e),
+                     payload=payload.hex())
+            link = self.links[role]
+            raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name}) refused to start: {e}; "
+                              f"{REFUSAL_HINT}", link.target) from None
         self._account(role, stream)
         self._pending.setdefault(role, []).extend(blocks)
         self._deliver(role, blocks)
@@ -515,21 +579,21 @@ class Recorder:
     def _account(self, role: str, stream: StreamDecoder) -> None:
         status = self.links[role].status
         for reason in stream.dropped[self._drops_seen.get(role, 0):]:
-            self.writer.event("dropped_packet", role=role, reason=reason)
+            self._io(self.writer.event, "dropped_packet", role=role, reason=reason)
         self._drops_seen[role] = len(stream.dropped)
         status.dropped_packets = len(stream.dropped) + stream.duplicates
         gaps = stream.clock.gaps
-        for start, end, missing in gaps[self._gaps_seen.get(role, 0):]:
-            s0, s1 = stream.clock.to_session(np.array([start, end]))
-            self.writer.event("gap", role=role, start_s=round(float(s0), 4), end_s=round(float(s1), 4),
-                              missing_samples=int(missing))
+        for (_, _, missing), (s0, s1) in list(zip(gaps, stream.clock.gap_edges_s))[self._gaps_seen.get(role, 0):]:
+            # The edges are the session times of the samples either side, as they were written.
+            self._io(self.writer.event, "gap", role=role, start_s=round(s0, 4), end_s=round(s1, 4),
+                     missing_samples=int(missing))
             status.lost_samples += int(missing)
-        self._gaps_seen[role] = len(gaps)
+        self._gaps_seen[role] = min(len(gaps), len(stream.clock.gap_edges_s))
 
     def _write(self) -> None:
         for role, (times, uuids, payloads) in self._raw.items():
             if payloads:
-                self.writer.append_raw_many(role, list(times), list(uuids), list(payloads))
+                self._io(self.writer.append_raw_many, role, list(times), list(uuids), list(payloads))
                 times.clear(), uuids.clear(), payloads.clear()
         for role, blocks in self._pending.items():
             if not blocks:
@@ -538,7 +602,7 @@ class Recorder:
             acc = np.concatenate([b[1] for b in blocks])
             gyr = np.concatenate([b[2] for b in blocks])
             blocks.clear()
-            self.writer.append(role, SensorData(t, acc, gyr, role))
+            self._io(self.writer.append, role, SensorData(t, acc, gyr, role))
             status = self.links[role].status
             status.samples += t.size
             status._recent.append((time.monotonic(), t.size))
@@ -550,8 +614,10 @@ class Recorder:
             span = min(3.0, now - self.t0)
             status.rate_hz = sum(n for _, n in status._recent) / span if span > 0.5 else 0.0
 
-    def _finish(self) -> None:
+    async def _finish(self) -> None:
+        """Write what is left, the final clock fits, and close every file (waiting for the writer thread)."""
         if self.writer is None:
+            self._io_pool.shutdown(wait=True)
             return
         try:
             if self.error is None:
@@ -559,19 +625,37 @@ class Recorder:
                     held = stream.flush()
                     self._pending.setdefault(role, []).extend(held)
                     self._deliver(role, held)
+                    self._account(role, stream)
                 self._write()
             for role, stream in self._streams.items():
+                facts = {k: getattr(self.links[role].status, k)
+                         for k in ("samples", "lost_samples", "dropped_packets", "reconnects", "notifications")}
                 if stream.clock.n_packets:
                     offset, drift = stream.clock.fit()
-                    self.writer.update_sensor(role, clock_offset_s=offset, clock_drift_ppm=drift * 1e6,
-                                              samples=self.links[role].status.samples,
-                                              lost_samples=self.links[role].status.lost_samples,
-                                              dropped_packets=self.links[role].status.dropped_packets,
-                                              reconnects=self.links[role].status.reconnects)
+                    facts.update(clock_offset_s=offset, clock_drift_ppm=drift * 1e6)
+                self._io(self.writer.update_sensor, role, **facts)
         except (RecordingError, DeviceError) as e:
             self.error = self.error or e
         finally:
-            self.writer.close()
+            self._io(self.writer.close)
+            try:
+                await self._drain_io()
+            except (RecordingError, OSError) as e:
+                self.error = self.error or e
+            self._io_pool.shutdown(wait=True)
+
+    def _check_every_sensor_delivered(self) -> None:
+        """A sensor that gave no samples fails the recording: say what its packets looked like."""
+        for role, link in self.links.items():
+            if link.status.samples == 0:
+                stream = self._streams.get(role)
+                why = ""
+                if stream is not None and stream.dropped:
+                    reasons = collections.Counter(stream.dropped).most_common(2)
+                    why = "; dropped as " + "; ".join(f"{r!r} ({n}x)" for r, n in reasons)
+                raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name or '?'}, {link.status.family}) "
+                                  f"delivered no samples: {self._packets[role].describe()}{why}. The raw bytes are "
+                                  f"kept in {self.folder} for diagnosis", link.target)
 
 
 async def release_bluetooth() -> None:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from dbus_fast import BusType, DBusError
+from dbus_fast import BusType, DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_property, method
@@ -183,14 +183,7 @@ class Adapter1(ServiceInterface):
     def SetDiscoveryFilter(self, properties: "a{sv}"):
         return None
 
-    @method()
-    def StartDiscovery(self):
-        self.world.start_discovery()
-
-    @method()
-    def StopDiscovery(self):
-        self.world.discovering = False
-        self.emit_properties_changed({"Discovering": False})
+    # StartDiscovery / StopDiscovery need the caller's bus name: World.discovery_call answers them.
 
 
 class Device1(ServiceInterface):
@@ -307,7 +300,7 @@ class GattCharacteristic1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def MTU(self) -> "q":
-        return 247
+        return self.dev.mtu
 
     @method()
     def ReadValue(self, options: "a{sv}") -> "ay":
@@ -370,6 +363,7 @@ class SimDevice:
 
         self.world, self.address, self.name = world, d["address"], d["name"]
         self.rssi = int(d.get("rssi", -60))
+        self.mtu = int(d.get("mtu", 247))  # the ATT MTU the link negotiated (bluetoothd: GattCharacteristic1.MTU)
         self.drops = [tuple(x) for x in d.get("drops", [])]
         self.refuse = bool(d.get("refuse", False))
         self.path = _path_of(self.address)
@@ -383,6 +377,7 @@ class SimDevice:
         self.started: set = set()  # what the device was told to stream
         self.packets: list = []  # (release body time s, char uuid, bytes)
         self.next_packet = 0
+        self.packets_sent = 0
         if self.family is None:
             return
         service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
@@ -479,6 +474,7 @@ class SimDevice:
             if listening:
                 c.notify(payload)
                 sent += 1
+                self.packets_sent += 1
                 if self.world.flood and sent >= FLOOD_BURST:
                     break  # let the other devices and the bus have their turn
         return sent
@@ -502,19 +498,68 @@ class World:
         self.rate_hz = float(spec["rate_hz"])
         self.sim = simulate_session(simulation_config(spec["seed"], spec["duration_s"], self.rate_hz))
         self.discovering = False
+        self.discovery_clients: set = set()  # bus names with a discovery session
         self.adapter = Adapter1(self)
         self.devices = [SimDevice(self, d, i) for i, d in enumerate(spec["devices"])]
         self.bus: MessageBus | None = None
         self._body_t0: float | None = None
         self.flood = bool(spec["flood"])
+        self.truth_path = spec.get("truth_path")
 
     def body_clock_starts(self) -> None:
         """The simulated run starts when the first device is told to stream."""
         if self._body_t0 is None:
             self._body_t0 = time.monotonic()
+            self.write_truth()
+
+    def write_truth(self) -> None:
+        """What only the simulation knows, for tests: when the run started, what each device sent."""
+        if not self.truth_path:
+            return
+        truth = {"body_t0_monotonic_s": self._body_t0, "devices": {
+            d.address: {"packets_sent": d.packets_sent} for d in self.devices}}
+        tmp = self.truth_path + ".tmp"
+        Path(tmp).write_text(json.dumps(truth))
+        os.replace(tmp, self.truth_path)
 
     def body_time(self) -> float:
         return 0.0 if self._body_t0 is None else time.monotonic() - self._body_t0
+
+    def discovery_call(self, msg):
+        """Answer Adapter1.StartDiscovery / StopDiscovery as bluetoothd does: one session per client.
+
+        BlueZ src/adapter.c: start_discovery() answers a client that already
+        has a session with btd_error_busy (org.bluez.Error.InProgress);
+        stop_discovery() one without a session with "No discovery started";
+        a client leaving the bus ends its session (a disconnect watch).
+        """
+        if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged":
+            name, _old, new = msg.body
+            if not new and name in self.discovery_clients:
+                self.discovery_clients.discard(name)
+                self._discovery_changed()
+            return None
+        if (msg.message_type != MessageType.METHOD_CALL or msg.interface != "org.bluez.Adapter1"
+                or msg.member not in ("StartDiscovery", "StopDiscovery")):
+            return None
+        if msg.member == "StartDiscovery":
+            if msg.sender in self.discovery_clients:
+                return Message.new_error(msg, "org.bluez.Error.InProgress", "Operation already in progress")
+            self.discovery_clients.add(msg.sender)
+        else:
+            if msg.sender not in self.discovery_clients:
+                return Message.new_error(msg, "org.bluez.Error.Failed", "No discovery started")
+            self.discovery_clients.discard(msg.sender)
+        self._discovery_changed()
+        return Message.new_method_return(msg)
+
+    def _discovery_changed(self) -> None:
+        if bool(self.discovery_clients) != self.discovering:
+            if self.discovery_clients:
+                self.start_discovery()
+            else:
+                self.discovering = False
+                self.adapter.emit_properties_changed({"Discovering": False})
 
     def start_discovery(self) -> None:
         self.discovering = True
@@ -529,6 +574,10 @@ class World:
     async def run(self) -> None:
         self.bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         self.bus._writer.sock = _PatientSocket(self.bus._writer.sock)
+        self.bus.add_message_handler(self.discovery_call)
+        await self.bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                                    body=["type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"]))
         self.bus.export(ADAPTER_PATH, self.adapter)
         await self.bus.request_name(BLUEZ)
         print("ready", flush=True)
@@ -586,6 +635,7 @@ def main(argv: list[str]) -> int:
         loop.run_until_complete(task)
     except asyncio.CancelledError:
         pass
+    world.write_truth()
     return 0
 
 

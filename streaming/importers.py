@@ -26,10 +26,8 @@ import pandas as pd
 
 from stridesense.errors import InputError
 from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.imu.data import SensorData
+from stridesense.imu.data import ACC_UNITS, GYR_UNITS, SensorData, quiet_norm_g
 
-ACC_UNITS = {"mps2": 1.0, "m/s2": 1.0, "g": GRAVITY_MPS2, "mg": GRAVITY_MPS2 / 1000.0}
-GYR_UNITS = {"radps": 1.0, "rad/s": 1.0, "dps": np.pi / 180.0, "deg/s": np.pi / 180.0, "mdps": np.pi / 180e3}
 TIME_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 PSL_ACC_HEADER = ["Phone timestamp", "sensor timestamp [ns]", "X [mg]", "Y [mg]", "Z [mg]"]
@@ -61,45 +59,6 @@ def detect(data: SensorData, columns: list[str]) -> Detected:
     """Facts about imported data for a dry run."""
     return Detected(data.source, columns, data.n, data.sampling_rate_hz, data.duration_s, data.has_gyro,
                     quiet_norm_g(data.time_s, data.acc_mps2))
-
-
-def quiet_norm_g(time_s: np.ndarray, acc_mps2: np.ndarray) -> float:
-    """|acc| (g) over the quietest second of the first minute: standing, it must be about 1 g."""
-    m = time_s < time_s[0] + 60
-    t, a = time_s[m], acc_mps2[m]
-    norm = np.linalg.norm(a, axis=1)
-    edges = np.searchsorted(t, np.arange(t[0], t[-1], 1.0))
-    best, value = np.inf, float(np.median(norm))
-    for i0, i1 in zip(edges[:-1], edges[1:]):
-        if i1 - i0 > 5 and norm[i0:i1].std() < best:
-            best, value = norm[i0:i1].std(), float(norm[i0:i1].mean())
-    return value / GRAVITY_MPS2
-
-
-MIXED_UNIT_RATIO = 6.0  # axes of one accelerometer never differ this much in spread; g vs m/s^2 is 9.8
-
-
-def check_units(data: SensorData, acc_unit: str, gyr_unit: str | None) -> None:
-    """Refuse units that physics contradicts, suggesting the right one."""
-    spread = np.percentile(data.acc_mps2, 99, axis=0) - np.percentile(data.acc_mps2, 1, axis=0)
-    if spread.min() > 0 and spread.max() / spread.min() > MIXED_UNIT_RATIO and spread.max() > GRAVITY_MPS2:
-        odd = "xyz"[int(np.argmin(spread))]
-        raise InputError(
-            f"the acceleration axes disagree in scale (spread {', '.join(f'{v:.3g}' for v in spread)}): the {odd} "
-            "column looks like it is in another unit than the others (mixed units); export all axes in one unit",
-            data.source)
-    g = quiet_norm_g(data.time_s, data.acc_mps2)
-    if not 0.7 < g < 1.3:
-        raw = g * GRAVITY_MPS2 / ACC_UNITS[acc_unit]
-        guess = min(ACC_UNITS, key=lambda u: abs(np.log(raw * ACC_UNITS[u] / GRAVITY_MPS2)))
-        raise InputError(
-            f"standing still the acceleration reads {raw:.3g} in the unit given ({acc_unit}), which is {g:.2f} g, "
-            f"not 1 g: the file looks like it is in {guess}; use --acc-unit {guess}", data.source)
-    if data.gyr_radps is not None and gyr_unit is not None:
-        p99 = float(np.percentile(np.abs(data.gyr_radps), 99))
-        if p99 > 30:
-            raise InputError(f"angular rate reaches {p99:.0f} rad/s with --gyr-unit {gyr_unit}: far beyond a "
-                             "runner's; the file looks like it is in deg/s (use --gyr-unit dps)", data.source)
 
 
 def _check_time(t_s: np.ndarray, source: str, first_line: int = 2) -> None:
@@ -190,9 +149,8 @@ def read_csv_export(
     gyr = values[gyr_cols].to_numpy(float) * GYR_UNITS[gyr_unit] if gyr_cols else None
     data = SensorData(t, acc, gyr, role, source=src)
     _check_rate(data, "--time-unit", time_unit)
-    check_units(data, acc_unit, gyr_unit if gyr_cols else None)
     _check_rate_steady(data)
-    return data.validate(), needed
+    return data.validate(acc_unit, gyr_unit if gyr_cols else None), needed
 
 
 def _check_rate(data: SensorData, option: str, unit: str) -> None:
@@ -240,9 +198,8 @@ def read_polar_sensor_logger(acc_path: str | Path, gyr_path: str | Path | None, 
         acc_t, acc_mps2 = acc_t[overlap], acc_mps2[overlap]
         gyr_radps = np.column_stack([np.interp(acc_t, gyr_t, gyr[:, i]) for i in range(3)]) * np.pi / 180.0
     data = SensorData(acc_t, acc_mps2, gyr_radps, role, source=str(acc_path), meta={"importer": "polar-sensor-logger"})
-    check_units(data, "mg", "dps" if gyr_radps is not None else None)
     _check_rate_steady(data)
-    return data.validate()
+    return data.validate("mg", "dps" if gyr_radps is not None else None)
 
 
 def _read_psl(path: str | Path, header: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -304,9 +261,8 @@ def read_movesense_showcase(acc_path: str | Path, gyr_path: str | Path | None, *
         gyr_radps = np.column_stack([np.interp(acc_t, gyr_t, gyr[:, i]) for i in range(3)]) * np.pi / 180.0
     data = SensorData(acc_t - t0, acc, gyr_radps, role, source=str(acc_path),
                       meta={"importer": "movesense-showcase"})
-    check_units(data, "mps2", "dps" if gyr_radps is not None else None)
     _check_rate_steady(data)
-    return data.validate()
+    return data.validate("mps2", "dps" if gyr_radps is not None else None)
 
 
 def _read_showcase(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -83,14 +83,10 @@ class LiveState:
 
 
 def _neutral(track) -> str:
-    standing = getattr(track, "standing", None)
-    if standing is None:
-        return "stand still, upright" if not track.has_data else "looking for the standing still"
-    how = (f"standing still, {standing.t_start_s:.0f}-{standing.t_end_s:.0f} s"
-           if getattr(standing, "from_standing", True) else "no standing found: mean running posture")
-    if track.alignment is None:
-        return how + "; finding forward (run 20 s)"
-    return how
+    if getattr(track, "standing", None) is None:
+        return "stand still, upright" if not track.has_data else "looking for it (stand still, or run 20 s)"
+    how = track.neutral_source
+    return how if track.alignment is not None else how + "; finding forward (run 20 s)"
 
 
 class CueStream:

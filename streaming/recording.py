@@ -149,15 +149,26 @@ class SessionWriter:
         except OSError as e:
             raise _recording_error(e, "the manifest") from None
 
+    def open_files(self, role: str, raw: bool = False) -> None:
+        """Create a sensor's sample (and raw-bytes) files now, before streaming starts, not on its first batch."""
+        try:
+            if role not in self._samples:
+                self._samples[role] = _StreamFile(self.folder / f"{role}.samples.arrow", _schema(self._gyro[role]))
+            if raw and role not in self._raw:
+                self._raw[role] = _StreamFile(self.folder / f"{role}.raw.arrow", RAW_SCHEMA)
+                self._sensor_entry(role)["files"]["raw"] = f"{role}.raw.arrow"
+                self._write_manifest()
+        except OSError as e:
+            raise _recording_error(e, f"{role} files") from None
+
     def append(self, role: str, samples: SensorData) -> None:
         """Append samples of one sensor (session clock, sensor frame, SI units)."""
         if role not in self._gyro:
             raise RecordingError(f"no sensor with role {role!r} in this session")
         if samples.n == 0:
             return
+        self.open_files(role)
         try:
-            if role not in self._samples:
-                self._samples[role] = _StreamFile(self.folder / f"{role}.samples.arrow", _schema(self._gyro[role]))
             cols = {TIME_COL: samples.time_s}
             cols.update({c: samples.acc_mps2[:, i] for i, c in enumerate(ACC_COLS)})
             if self._gyro[role]:
@@ -174,11 +185,8 @@ class SessionWriter:
         """Keep many notifications' original bytes (session clock arrival times, s)."""
         if not payload:
             return
+        self.open_files(role, raw=True)
         try:
-            if role not in self._raw:
-                self._raw[role] = _StreamFile(self.folder / f"{role}.raw.arrow", RAW_SCHEMA)
-                self._sensor_entry(role)["files"]["raw"] = f"{role}.raw.arrow"
-                self._write_manifest()
             self._raw[role].write({"host_time_s": host_time_s, "char_uuid": char_uuid, "payload": payload})
         except OSError as e:
             raise _recording_error(e, f"{role} raw bytes") from None

@@ -73,7 +73,65 @@ def load_session(
     return Session(load(pelvis, "pelvis"), load(trunk, "trunk"), 70.0 if mass_kg is None else mass_kg)
 
 
-def analyze_session(session: Session, *, progress: Callable[[float, float], None] | None = None) -> AnalysisResult:
+def prepare_session(session: Session, *, check_roles: bool = True) -> tuple[Session, dict]:
+    """Checks every way in shares: values and units, body mass, which sensor is which, one clock.
+
+    Returns
+    -------
+    session, facts
+        The session with its sensors validated, in their right roles and on the
+        pelvis' clock (the trunk trimmed to the pelvis' span); ``facts`` holds
+        ``notices`` (what was changed, for the user before the results),
+        ``clock_alignment`` and ``roles``.
+
+    Raises
+    ------
+    InputError
+        Implausible values or mass, roles that cannot be told apart, clocks
+        that cannot be aligned, or a trunk that does not overlap the pelvis.
+    """
+    from stridesense.imu.alignment import align_trunk
+    from stridesense.imu.data import check_mass_kg
+    from stridesense.imu.roles import check_roles as role_check
+    from stridesense.imu.roles import relabel
+
+    check_mass_kg(session.mass_kg, "body mass" if "folder" not in session.meta else
+                  f"{session.meta['folder']}: the session's body mass (give --mass-kg to override)")
+    pel = session.pelvis.validate()
+    tr = session.trunk.validate() if session.trunk is not None else None
+    facts: dict = {"notices": [], "clock_alignment": None, "roles": None}
+    if tr is None:
+        return Session(pel, None, session.mass_kg, session.runner, session.meta), facts
+    if check_roles:
+        verdict = role_check(pel, tr)
+        facts["roles"] = {"verdict": verdict.verdict, "score": verdict.score, "reason": verdict.reason}
+        if verdict.verdict == "swapped":
+            pel, tr = relabel(tr, "pelvis"), relabel(pel, "trunk")
+            facts["notices"].append(
+                f"the sensor given as trunk ({pel.source}) moves like a pelvis and the one given as pelvis "
+                f"({tr.source}) like a trunk (pelvis/trunk tilt-rate log ratio {verdict.score:+.2f}): "
+                "analysed with the roles swapped")
+        elif verdict.verdict == "unclear":
+            raise InputError(
+                f"cannot tell which sensor is on the pelvis: the one given as pelvis ({pel.source}) tilts about as "
+                f"much as the trunk's, or less (log ratio {verdict.score:+.2f}); check --pelvis/--trunk, or "
+                "analyse as labelled with --keep-roles")
+    tr, found, notice = align_trunk(pel, tr)
+    facts["clock_alignment"] = {"offset_s": found.offset_s, "drift_ppm": found.drift_ppm,
+                                "confidence": found.confidence, "windows": found.n_windows,
+                                "applied": notice is not None}
+    if notice:
+        facts["notices"].append(notice)
+    # Only the pelvis' span is analysed (steps come from the pelvis): the trunk beyond it costs work for nothing.
+    inside = tr.slice_time(pel.time_s[0] - 1.0, pel.time_s[-1] + 1.0)
+    if inside.n < 2 or inside.duration_s < 0.2 * pel.duration_s:
+        raise InputError(f"the trunk sensor ({tr.source}) covers {max(inside.duration_s, 0):.0f} s of the pelvis' "
+                         f"{pel.duration_s:.0f} s: are the two files from the same run?")
+    return Session(pel, inside, session.mass_kg, session.runner, session.meta), facts
+
+
+def analyze_session(session: Session, *, progress: Callable[[float, float], None] | None = None,
+                    check_roles: bool = True) -> AnalysisResult:
     """Analyse a loaded session.
 
     Parameters
@@ -82,15 +140,26 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         Pelvis (required) and trunk (optional) samples.
     progress
         Called with (seconds done, seconds in all) as the analysis goes.
+    check_roles
+        Tell pelvis and trunk apart from their signals (a swap is corrected
+        with a notice; unclear roles are refused).  False: take them as given.
     """
+    session, facts = prepare_session(session, check_roles=check_roles)
     analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None)
-    pel, tr = session.pelvis.validate(), session.trunk.validate() if session.trunk is not None else None
+    pel, tr = session.pelvis, session.trunk  # validated by prepare_session
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        # First pass: neutral from a standing period anywhere in the recording.
+        analyzer.pelvis.prepare(pel)
+        if tr is not None:
+            analyzer.trunk.prepare(tr)
+        caught += [str(x.message) for x in w]
     analyzer.pelvis.adopt(pel)
     if tr is not None:
         analyzer.trunk.adopt(tr)
     t0 = min(pel.time_s[0], tr.time_s[0]) if tr is not None else pel.time_s[0]
     t1 = max(pel.time_s[-1], tr.time_s[-1]) if tr is not None else pel.time_s[-1]
-    caught: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
@@ -100,7 +169,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
                 if progress:
                     progress(min(c1, t1) - t0, t1 - t0)
             analyzer.feed_last()
-            caught = [str(x.message) for x in w]
+            caught += [str(x.message) for x in w]
     finally:
         analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
     for message in caught:
@@ -131,7 +200,13 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         "pelvis_forward_confidence": analyzer.pelvis.forward_confidence,
         "trunk_forward_confidence": analyzer.trunk.forward_confidence if tr is not None else None,
         "standing_calibration": bool(analyzer.pelvis.standing and analyzer.pelvis.standing.from_standing),
+        "neutral": {role: track.neutral_source for role, track in (("pelvis", analyzer.pelvis),
+                                                                   ("trunk", analyzer.trunk)) if track.standing},
         "warnings": caught,
+        "notices": facts["notices"],
+        "clock_alignment": facts["clock_alignment"],
+        "roles": facts["roles"],
+        "recorded_at": session.meta.get("recorded_at"),
         "mass_kg": session.mass_kg,
         "duration_s": t1 - t0,
     }
@@ -156,8 +231,9 @@ def analyze(
     trunk: str | Path | SensorData | None = None,
     *,
     session_dir: str | Path | None = None,
-    mass_kg: float = 70.0,
+    mass_kg: float | None = 70.0,
     progress: Callable[[float, float], None] | None = None,
+    check_roles: bool = True,
 ) -> AnalysisResult:
     """Analyse a running session from files or arrays.
 
@@ -168,9 +244,11 @@ def analyze(
     session_dir
         A native session folder instead (``stridesense record`` or ``import``).
     mass_kg
-        Body mass, kg.
+        Body mass, kg (None: the session folder's).
     progress
         Called with (seconds done, seconds in all).
+    check_roles
+        Tell pelvis and trunk apart from their signals (see :func:`analyze_session`).
 
     Returns
     -------
@@ -178,7 +256,7 @@ def analyze(
         Per-step table, session summary and facts about the analysis.
     """
     session = load_session(pelvis, trunk, session_dir=session_dir, mass_kg=mass_kg)
-    return analyze_session(session, progress=progress)
+    return analyze_session(session, progress=progress, check_roles=check_roles)
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:

@@ -29,16 +29,20 @@ import pandas as pd
 from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
+from stridesense.imu.activity import classify_activity
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
-from stridesense.imu.events import CONTACT_SETTLE_S, MAX_STEP_S, assign_sides, detect_contacts, lowpass
+from stridesense.imu.events import (CONTACT_SETTLE_S, MAX_STEP_S, assign_sides, cues_agree, detect_contacts,
+                                         detrend_cues, lowpass)
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.segments import segment_angles
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
+CALIBRATE_EVERY_S = 2.0  # live: a calibration not possible yet is tried again after this much more data
+WARM_UP_S = 3.0  # the throw-away filter starts this long before the running it measures
 LOOKBACK_S = 6.0  # context kept before the first step still to emit
 SETTLE_S = CONTACT_SETTLE_S  # contacts are final once this far from the newest sample
 SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
@@ -48,8 +52,16 @@ DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are 
 TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
 FORGET_EVERY_S = 60.0  # live: signals no step can need any more are dropped this often ...
 FORGET_MARGIN_S = 30.0  # ... keeping this much more than the steps still to come need
+BOUT_GAP_S = 2.0  # no contact for this long ends a bout (a missed step or two does not)
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
+
+
+def no_running_message(time_s: np.ndarray, acc_mps2: np.ndarray, rate_hz: float) -> str:
+    """Why a recording gives no steps: what it holds instead."""
+    found = classify_activity(time_s, acc_mps2, rate_hz).describe()
+    return (f"no running found in {time_s[-1] - time_s[0]:.0f} s of data ({found}); stridesense analyses running "
+            "(a flight phase between steps)")
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -96,6 +108,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _next_check_s: float = np.inf
     _pending_s: float | None = None
+    _tried_s: float = -np.inf
     # 1-s posture stats (mounting.block_stats_many)
     _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
@@ -199,9 +212,7 @@ class SensorTrack:
             self.t0 = float(raw_t[0])
         if self.alignment is None and not self._calibrate(final):
             return
-        start_t = self.standing.t_start_s if self.standing.from_standing else self.t0
-        k0 = int(np.ceil((start_t - self.t0) * self.rate_hz - 1e-9))
-        grid = uniform_grid(self.t0, raw_t[-1], self.rate_hz, start_index=k0 + self._n_fused)
+        grid = uniform_grid(self.t0, raw_t[-1], self.rate_hz, start_index=self._n_fused)
         new = grid
         if new.size == 0:
             return
@@ -225,6 +236,16 @@ class SensorTrack:
         self._gaps_checked = raw_t.size
         if self.has_gyro:
             self._check_mount(final)
+
+    @property
+    def neutral_source(self) -> str:
+        """How neutral (0 lean, obliquity, tilt) was found, in words."""
+        st = self.standing
+        if st is None:
+            return "not yet known"
+        if st.from_standing:
+            return f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+        return "mean running posture (no standing period found)"
 
     @property
     def pending_mount_s(self) -> float | None:
@@ -289,36 +310,57 @@ class SensorTrack:
         # Posture blocks after the slip change with the new alignment.
         self._blocks.truncate(int(np.floor(t_slip - self.t0)))
 
+    def prepare(self, data: SensorData) -> None:
+        """Offline, first pass: neutral from a standing period anywhere in the whole recording.
+
+        The early running is then analysed with a calibration found later
+        (a runner who sets off at once and stands still at the end).
+        """
+        if data.n < 2:
+            return
+        fs = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
+        if cal.running_windows(data.acc_mps2, fs).size:
+            self.standing = self._neutral(data.time_s, data.acc_mps2, data.gyr_radps, fs, data.source)
+
+    @staticmethod
+    def _neutral(time_s, acc, gyr, fs, source) -> cal.StandingCalibration:
+        """Standing neutral if there is a standing period; else the mean running posture."""
+        up_running = cal.running_vertical(acc, fs)
+        try:
+            return cal.standing_calibration(time_s, acc, gyr, fs, source=source, up_running=up_running)
+        except CalibrationError:
+            return cal.fallback_calibration(time_s, acc, gyr, source=source, sampling_rate_hz=fs)
+
     def _calibrate(self, final: bool) -> bool:
         data = self.raw_data()
         fs = self.rate_hz
+        if not final and data.time_s[-1] - self._tried_s < CALIBRATE_EVERY_S:
+            return False  # live: try again once more data is in (each try reads all of it)
+        self._tried_s = float(data.time_s[-1])
         grid = uniform_grid(self.t0, data.time_s[-1], fs)
         acc, gyr = interpolate(data, grid)
+        # The first CALIBRATION_RUNNING_S of running, wherever it starts, gives the forward axis (and,
+        # live, neutral too): everything is decided on the data up to its end, whatever came in since.
+        starts = cal.running_windows(acc, fs)
+        n_need = int(CALIBRATION_RUNNING_S / (cal.FORWARD_WINDOW_S / 2))
+        if starts.size < n_need and not final:
+            return False
+        if starts.size == 0:
+            raise AnalysisError(f"{data.source or self.role}: {no_running_message(grid, acc, fs)}")
+        w = int(cal.FORWARD_WINDOW_S * fs)
+        i1 = int(starts[min(n_need, starts.size) - 1]) + w
+        i0 = max(int(starts[0] - WARM_UP_S * fs), 0)
         if self.standing is None:
-            try:
-                standing = cal.standing_calibration(grid, acc, gyr, fs, source=data.source)
-            except CalibrationError:
-                if not final:
-                    return False
-                standing = cal.fallback_calibration(grid, acc, gyr, source=data.source)
-            if standing.from_standing and grid[-1] < standing.t_end_s + CALIBRATION_RUNNING_S + 1.5 and not final:
-                return False  # wait: the still period may go on, and running must follow
-            self.standing = standing
+            self.standing = self._neutral(grid[:i1], acc[:i1], None if gyr is None else gyr[:i1], fs, data.source)
         st = self.standing
-        start = grid >= (st.t_start_s if st.from_standing else grid[0]) - 1e-9
-        # A throw-away run of the filter over the calibration span finds the forward axis.
-        span = start & (grid < (st.t_end_s if st.from_standing else grid[0]) + 1.0 + CALIBRATION_RUNNING_S)
-        res = self._new_filter().push(acc[span]) if gyr is None else self._new_filter().push(gyr[span], acc[span])
-        running = grid[span] > (st.t_end_s if st.from_standing else grid[0]) + 1.0
+        res = self._new_filter().push(acc[i0:i1]) if gyr is None else self._new_filter().push(gyr[i0:i1], acc[i0:i1])
         try:
-            fwd, conf = cal.forward_axis(res.quat[running], acc[span][running], st.up_sensor, fs)
+            fwd, conf = cal.forward_axis(res.quat, acc[i0:i1], st.up_sensor, fs)
         except CalibrationError as e:
-            if not final:
-                return False
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._next_check_s = self.t0 + np.ceil((st.t_end_s if st.from_standing else grid[0]) + 10.0 - self.t0)
+        self._next_check_s = float(grid[starts[0]]) + 10.0  # posture settles in the first strides
         self._filter = self._new_filter()
         return True
 
@@ -465,7 +507,7 @@ class Analyzer:
         self._t_forgot = t_avail
         keep = [self._t_final - LOOKBACK_S]
         if len(self._side) < len(self._ic):
-            keep.append(self._ic[len(self._side)])
+            keep.append(self._ic[max(len(self._side) - 1, 0)])  # side cues are relative to the neighbours'
         if self._n_emitted < len(self._ic):
             keep.append(self._ic[max(self._n_emitted - 1, 0)] - LOOKBACK_S)
         span = mounting.GAP_S + mounting.WINDOW_S
@@ -517,8 +559,11 @@ class Analyzer:
         if self._ic:
             take &= ev.ic_s > self._ic[-1] + 0.05
         for ic, to, ok, fl in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take], ev.flight_after[take]):
-            # A bout ends where a contact starts no running step or the next one is long in coming.
-            new_bout = not self._ic or not self._flight_after[-1] or ic - self._ic[-1] > MAX_STEP_S
+            # A bout ends at a real stop or walking: no contact for BOUT_GAP_S, or a contact that starts no
+            # running step (no flight after it) and no next one within a step.  A step the detector missed
+            # leaves a gap in the table; the bout goes on.
+            gap = ic - self._ic[-1] if self._ic else np.inf
+            new_bout = gap > BOUT_GAP_S or (not self._flight_after[-1] and gap > MAX_STEP_S)
             self._bout.append((self._bout[-1] if self._bout else 0) + int(new_bout))
             self._ic.append(float(ic))
             self._to.append(float(to))
@@ -529,34 +574,48 @@ class Analyzer:
         self._decide_sides(final)
 
     def _decide_sides(self, final: bool) -> None:
-        """Sides for undecided contacts: alternate within a bout; new bouts vote."""
+        """Sides for undecided contacts: alternate within a run of steps; a new run votes.
+
+        A contact's cues are taken relative to its neighbours', so live, the
+        newest contact waits for the next one (or the end of its run).
+        """
         n = len(self._ic)
         k = len(self._side)
         if k >= n:
             return
         ic = np.array(self._ic)
         while k < n:
+            end = k + 1
             if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
-                end = k + 1  # the bout continues: sides alternate, each step's cues check it
                 while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S:
                     end += 1
-                scores = np.sign(self._cue_means(k, end)).sum(axis=1)
-                for score in scores:
-                    self._side.append("R" if self._side[-1] == "L" else "L")
-                    self._agree.append(bool(score > 0) if self._side[-1] == "L" else bool(score < 0))
+                if end == n and not final:
+                    end -= 1  # the newest contact's next neighbour may still come
+                    if end <= k:
+                        return
+                side = [self._side[-1]]
+                for _ in range(end - k):
+                    side.append("R" if side[-1] == "L" else "L")
+                self._side.extend(side[1:])
+                self._agree.extend(cues_agree(self._detrended_cues(k, end), np.array(side[1:])).tolist())
                 k = end
                 continue
-            # A new bout: its first steps vote on the parity.
-            end = k + 1
+            # A new run: its first steps vote on the parity.
             while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S and end - k < SIDE_VOTE_STEPS:
                 end += 1
-            bout_closed = end < n or final
-            if end - k < SIDE_VOTE_STEPS and not bout_closed:
+            run_closed = (end < n and ic[end] - ic[end - 1] > MAX_STEP_S) or final
+            if not run_closed and (end - k < SIDE_VOTE_STEPS or end == n):
                 return
-            sides, agree = assign_sides(ic[k:end], self._cue_means(k, end))
+            sides, agree = assign_sides(ic[k:end], self._detrended_cues(k, end))
             self._side.extend(sides.tolist())
             self._agree.extend(agree.tolist())
             k = end
+
+    def _detrended_cues(self, k0: int, k1: int) -> np.ndarray:
+        """Side cues of contacts k0..k1-1, each relative to its neighbours' (imu.events.detrend_cues)."""
+        a, b = max(k0 - 1, 0), min(k1 + 1, len(self._ic))
+        cues = detrend_cues(np.array(self._ic[a:b]), self._cue_means(a, b))
+        return cues[k0 - a:k0 - a + (k1 - k0)]
 
     def _cue_means(self, k0: int, k1: int) -> np.ndarray:
         """(k1 - k0, n_cues) means over each stance of signals positive in left stance."""
@@ -580,8 +639,7 @@ class Analyzer:
             # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
             # the pelvis (swing side dropping: +y in left stance), not by the medial push.
             return -lateral_mean[:, None]
-        yaw_rate = (ang[i1 - 1, 0] - ang[i0, 0]) / np.maximum(t[i1 - 1] - t[i0], 1e-6)
-        return np.column_stack([yaw_rate, lateral_mean, roll_mean])
+        return np.column_stack([lateral_mean, roll_mean])
 
     def _reasons(self, kk: np.ndarray, ic: np.ndarray, to: np.ndarray,
                  gaps: list[tuple[float, float]]) -> dict[int, list[str]]:
@@ -597,8 +655,6 @@ class Analyzer:
             ("side_uncertain", np.full(kk.size, not self.pelvis.has_gyro)),
             # Samples bridged over a gap also disturb the orientation for a few seconds after it.
             ("gap", ((g[None, :, 0] < nxt[:, None]) & (g[None, :, 1] > ic_k[:, None] - GAP_SETTLE_S)).any(axis=1)),
-            ("no_standing_calibration", np.full(
-                kk.size, self.pelvis.standing is not None and not self.pelvis.standing.from_standing)),
             ("sensor_moved", near_move),
             ("realigned", ~near_move & (ic_k[:, None] > moves[None, :]).any(axis=1)),
         ]
@@ -656,6 +712,9 @@ class Analyzer:
             self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
+        tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
+        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
         for k, row in zip(ks, rows):
             row["bout"] = self._bout[k]
+            row["neutral"] = neutral
         return rows

@@ -82,7 +82,7 @@ def test_pelvis_only_session_leaves_trunk_columns_empty(sim_short):
     assert c.n_matched == c.n_truth
 
 
-def test_no_standing_period_warns_flags_steps_and_still_finds_them(sim_short):
+def test_no_standing_period_warns_says_how_neutral_was_found_and_still_finds_them(sim_short):
     s = sim_short.session
     a = Analyzer()
     with pytest.warns(UserWarning, match="no standing calibration"):
@@ -90,7 +90,43 @@ def test_no_standing_period_warns_flags_steps_and_still_finds_them(sim_short):
         a.flush()
     steps = a.steps
     assert len(steps) > 100
-    assert steps["quality"].str.contains("no_standing_calibration").all()
+    assert (steps["neutral"] == "running_posture").all()
+    assert not steps["quality"].str.contains("standing").any()  # a session fact, not a remark on each step
+
+
+def _run_in_one_go(session):
+    from stridesense.api import analyze_session
+
+    return analyze_session(session)
+
+
+def test_a_run_started_without_standing_has_steps_from_its_first_strides_and_standing_later_sets_neutral():
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    # Sets off at once; stands still for 8 s after 50 s of running, then runs on.
+    sim = simulate_session(SimConfig(seed=5, duration_s=90, standing_s=0.0, n_turns=0,
+                                     segments=(("run", 50), ("stand", 8), ("run", 30))))
+    res = _run_in_one_go(sim.session)
+    c = compare_to_truth(res.steps, sim.truth)
+    assert c.n_matched >= c.n_truth - 2  # from the first strides on
+    assert res.steps["ic_s"].min() < 3.0
+    assert (res.steps["neutral"] == "standing").all()
+    early = (c.truth["ic_s"] < 50).to_numpy()
+    assert np.abs(c.errors["pelvic_tilt_deg"][early]).mean() < 1.5  # analysed with the standing found later
+    assert np.abs(c.errors["trunk_lean_deg"][early]).mean() < 1.5
+
+
+def test_a_recording_that_starts_mid_run_is_analysed_from_its_first_strides():
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=11, duration_s=60, start_in_motion=True, n_turns=0))
+    with pytest.warns(UserWarning, match="no standing calibration"):
+        res = _run_in_one_go(sim.session)
+    c = compare_to_truth(res.steps, sim.truth)
+    assert c.n_matched >= 0.97 * c.n_truth
+    assert c.side_accuracy >= 0.99
+    assert res.steps["ic_s"].min() < 2.0
+    assert not any(f.id in ("trunk_lean", "pelvic_drop") for f in res.summary.flags)  # no neutral to judge by
 
 
 def test_flush_without_data_is_an_input_error():

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "stridesense.cli.batch",  # batch
     "stridesense.cli.importing",  # import
     "stridesense.cli.recording",  # scan, record
+    "stridesense.cli.reporting",  # report, compare, library, trends
 ]
 
 EXIT_USER_ERROR = 2

@@ -46,6 +46,8 @@ def _session_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pelvis", help="pelvis sensor, generic CSV (METRICS.md)")
     p.add_argument("--trunk", help="trunk sensor, generic CSV (optional)")
     p.add_argument("--mass-kg", type=float, default=None, help="body mass, kg (default: the session's, or 70)")
+    p.add_argument("--keep-roles", action="store_true",
+                   help="take pelvis and trunk as given (no check of which sensor is which from the signals)")
 
 
 def _check_session_args(args, verb: str) -> None:
@@ -82,6 +84,8 @@ def _analyze_with_progress(console, **kwargs):
 def _report(console, result, out: str | None, summary_out: str | None = None, plot: str | None = None) -> None:
     from stridesense.api import write_table
 
+    for message in result.info.get("notices", []):  # what was changed in the input: read before the results
+        console.print(f"[bold yellow]notice:[/bold yellow] {message}")
     if result.summary is not None and not console.quiet:  # --quiet: nothing to lay out
         from stridesense.report import render_summary
 
@@ -112,8 +116,8 @@ def run_analyze(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info and shown once below
         kwargs = {"session_dir": args.session} if args.session else {"pelvis": args.pelvis, "trunk": args.trunk}
-        if args.mass_kg is not None or not args.session:
-            kwargs["mass_kg"] = 70.0 if args.mass_kg is None else args.mass_kg
+        kwargs["mass_kg"] = args.mass_kg if args.mass_kg is not None or args.session else 70.0
+        kwargs["check_roles"] = not args.keep_roles
         result = _analyze_with_progress(console, **kwargs)
     _report(console, result, args.out, args.summary_out, args.plot)
     return 0

@@ -122,7 +122,7 @@ def _finish(console, run, out: str | None, folder: Path | None = None) -> int:
 
 
 def run_replay(args) -> int:
-    from stridesense.api import load_session
+    from stridesense.api import load_session, prepare_session
     from stridesense.cli.analysis import _check_session_args
     from stridesense.streaming.live import LiveRun
     from stridesense.streaming.replay import replay_chunks
@@ -134,17 +134,22 @@ def run_replay(args) -> int:
         warnings.simplefilter("always")
         session = load_session(args.pelvis, args.trunk, session_dir=args.session, mass_kg=args.mass_kg)
     cut = [str(w.message) for w in caught if "cut off" in str(w.message)]
-    session.pelvis.validate()
+    session, facts = prepare_session(session, check_roles=not args.keep_roles)  # as `analyze` does
     console = _console(args)
+    for message in facts["notices"]:
+        console.print(f"[bold yellow]notice:[/bold yellow] {message}")
     plain = not console.is_terminal
-    n = [0]
+    every = max(args.every, 1)
+    shown = {"n": 0, "next": every, "side": None}
 
     def steps_out(rows, _now):
-        if plain:
-            for row in rows:
-                n[0] += 1
-                if n[0] % max(args.every, 1) == 0:
-                    _print_step(console, row)
+        for row in rows if plain else ():
+            shown["n"] += 1
+            # Every Nth step, but never the same side twice running (every even N would show one side only).
+            if shown["n"] < shown["next"] or (row["side"] == shown["side"] and every > 1):
+                continue
+            shown["next"], shown["side"] = shown["n"] + every, row["side"]
+            _print_step(console, row)
 
     def cue_out(cue):
         if plain:

@@ -15,7 +15,11 @@ def test_replay_gives_the_offline_table(tmp_path, capsys):
                  "--out", str(rep)]) == 0
     a, b = pd.read_csv(off), pd.read_csv(rep)
     assert len(a) == len(b) > 300
-    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6)
+    # Offline, neutral comes from a first pass over the whole recording; in a replay (as live) from the
+    # data up to the calibration: the values differ in the last digits (tests/streaming/test_live.py).
+    for column in ("side", "quality", "bout", "neutral"):
+        assert (a[column] == b[column]).all(), column
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=0.05, rtol=0)
 
 
 def test_replay_paces_itself_at_the_requested_speed(sim_short):

@@ -9,9 +9,10 @@ from stridesense.models import steps
 from stridesense.models.impact import first_local_max, impact_metrics
 from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
-    TURNING_RADPS,
+    TURNING_DEG_PER_STRIDE,
     braking_mps,
     detrended_ptp_deg,
+    heading_change_deg,
     linear_fit,
     vertical_oscillation_cm,
 )
@@ -43,8 +44,8 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         heading = offset + slope * (pelvis.time_s[stance] - ic)
         a_fwd = f_w[stance, 0] * np.cos(heading) + f_w[stance, 1] * np.sin(heading)
         acc_norm = np.linalg.norm(f_w[stance], axis=1)
-        turn_rate = abs(slope)
-        if pelvis_has_gyro and (turn_rate > TURNING_RADPS or pelvis.reference_held[step].any()):
+        turned = abs(heading_change_deg(ang[:, 0], i_ic, s1 - s0))
+        if pelvis_has_gyro and turned > TURNING_DEG_PER_STRIDE:
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")

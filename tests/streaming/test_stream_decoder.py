@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stridesense.errors import CommandRefused
-from stridesense.streaming.ble import StreamDecoder
+from stridesense.streaming.stream_decoder import StreamDecoder
 from stridesense.streaming.devices import FAMILIES
 
 RATE = 208.0

@@ -1,0 +1,121 @@
+"""Two sessions side by side, aligned by running time (or by distance when both sessions know it).
+
+Running time leaves stops and walking breaks out (``data.running_time_s``),
+so minute 10 of one run meets minute 10 of the other whatever their breaks.
+With a distance for both sessions (``meta.distance_m`` in the manifest), the
+axis is distance, spread over each session's running time in proportion
+(constant speed is assumed: no per-step distance is measured).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stridesense.errors import InputError
+from stridesense.models.summary import trusted_mask
+from stridesense.reports import figures
+from stridesense.reports.data import SessionData, load_session_data, running_time_s
+from stridesense.reports.page import esc, figure_block, fmt, render_page, table
+from stridesense.reports.session import flags_html, write_html
+
+COLOURS = ["#1f77b4", "#ff7f0e"]
+NICE_BINS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def alignment_axis(data: SessionData, align: str) -> np.ndarray:
+    """Each step's position on the shared axis: running minutes, or km when aligned by distance."""
+    t = running_time_s(data.steps)
+    if align == "distance":
+        total = float(data.steps["step_time_s"].astype(float).fillna(0).sum())
+        return t / max(total, 1e-9) * data.distance_m / 1000.0
+    return t / 60.0
+
+
+def choose_alignment(a: SessionData, b: SessionData, align: str) -> str:
+    """"time" or "distance" ("auto": distance when both sessions know theirs)."""
+    if align not in ("auto", "time", "distance"):
+        raise InputError(f"--align must be auto, time or distance, not {align!r}")
+    both = a.distance_m is not None and b.distance_m is not None
+    if align == "distance" and not both:
+        raise InputError("cannot align by distance: a session's manifest has no meta.distance_m; use --align time")
+    return "distance" if align == "distance" or (align == "auto" and both) else "time"
+
+
+def bin_size(extent: float, max_bins: int = 60) -> float:
+    """A round bin width giving at most ``max_bins`` bins over ``extent``."""
+    return next((b for b in NICE_BINS if extent / b <= max_bins), NICE_BINS[-1])
+
+
+def compare_rows(a: SessionData, b: SessionData) -> list[list]:
+    """Metric rows: each session's left, right, all, asymmetry, and the change of the mean (B - A)."""
+    rows = []
+    for m in figures.METRICS:
+        if m.column not in a.summary.stats.index or m.column not in b.summary.stats.index:
+            continue
+        sa, sb = a.summary.stats.loc[m.column], b.summary.stats.loc[m.column]
+        d = m.decimals
+        rows.append([f"{m.label} ({m.unit})",
+                     f"{fmt(sa['L_mean'], d)} / {fmt(sa['R_mean'], d)}", fmt(sa["all_mean"], d),
+                     fmt(a.summary.asymmetry_pct.get(m.column), 0, signed=True),
+                     f"{fmt(sb['L_mean'], d)} / {fmt(sb['R_mean'], d)}", fmt(sb["all_mean"], d),
+                     fmt(b.summary.asymmetry_pct.get(m.column), 0, signed=True),
+                     fmt(sb["all_mean"] - sa["all_mean"], d, signed=True)])
+    return rows
+
+
+def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") -> str:
+    """The comparison page (HTML text)."""
+    align = choose_alignment(a, b, align)
+    names = [f"A: {a.label}", f"B: {b.label}"]
+    if a.label == b.label:
+        names = [f"A: {a.label} ({a.folder.name})", f"B: {b.label} ({b.folder.name})"]
+    axes = [alignment_axis(a, align), alignment_axis(b, align)]
+    extent = max(float(ax.max()) if ax.size else 0.0 for ax in axes)
+    size = bin_size(extent)
+    unit = "km" if align == "distance" else "min"
+    axis_label = "distance (km)" if align == "distance" else "running time (min, stops left out)"
+    metrics = [m for m in figures.shown_metrics(a.steps) if m in figures.shown_metrics(b.steps)]
+    title = f"Comparison: {a.label} and {b.label}"
+    facts = [[n, d.folder.name, d.started or "-", f"{d.summary.running_time_s / 60:.1f}",
+              "-" if d.distance_m is None else f"{d.distance_m / 1000:.2f}", d.summary.n_steps, d.summary.n_trusted]
+             for n, d in zip(names, (a, b))]
+    body = [
+        f"<h1>{esc(title)}</h1>",
+        table(["", "session", "started", "running min", "km", "steps", "steps without doubt"], facts),
+        "<h2>Side by side</h2>",
+        table(["metric", "A left / right", "A all", "A asym. %", "B left / right", "B all", "B asym. %",
+               "change B − A"], compare_rows(a, b)),
+        "<h2>Over the run</h2>",
+        f'<p class="note">Aligned by {esc(axis_label)}; each point is the mean of the trusted steps (both sides) in '
+        f"{size:g} {unit}. Drag to zoom in, double-click to zoom out.</p>",
+        figure_block(figures.comparison_figure([(names[0], a.steps, axes[0]), (names[1], b.steps, axes[1])],
+                                               metrics, COLOURS, axis_label, size), "fig-compare"),
+        "<h2>Distributions</h2>",
+        figure_block(figures.distribution_figure(
+            {names[0]: a.steps[trusted_mask(a.steps["quality"])], names[1]: b.steps[trusted_mask(b.steps["quality"])]},
+            metrics, dict(zip(names, COLOURS))), "fig-compare-dist"),
+        f"<h2>Flags of {esc(names[0])}</h2>", flags_html(a.summary.flags),
+        f"<h2>Flags of {esc(names[1])}</h2>", flags_html(b.summary.flags),
+    ]
+    return render_page(title, "\n".join(body))
+
+
+def compare_report(a: str | Path, b: str | Path, out: str | Path, *, align: str = "auto",
+                   mass_kg: float | None = None) -> Path:
+    """Analyse two session folders and write their comparison page.
+
+    Parameters
+    ----------
+    a, b
+        Session folders (A is shown first: "before").
+    out
+        The HTML file to write.
+    align
+        "auto", "time" or "distance".
+    mass_kg
+        Body mass for both, kg (default: each session's, or 70).
+    """
+    da, db = load_session_data(a, mass_kg=mass_kg), load_session_data(b, mass_kg=mass_kg)
+    return write_html(build_compare_report(da, db, align), out)

@@ -1,0 +1,213 @@
+"""What a report shows about one session: steps, summary, activity, cues, facts.
+
+A session is analysed once here (``stridesense.api``); the activity bouts
+come from ``imu.activity`` on the pelvis samples, and the cues from the
+session's cue log when a live run wrote one (``cues.jsonl``, below), or
+else from replaying the steps through the live cue engine.
+
+Cue log, ``<session>/cues.jsonl``: one JSON object a line with ``time_s``
+(session clock, s), ``metric`` (a METRICS.md column, or empty), ``value``
+(the value that triggered the cue, in the metric's unit, or null) and
+``text`` (what the runner heard or saw).  Lines that are not such objects
+are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stridesense import __version__
+from stridesense.errors import InputError, RecordingError
+
+CUE_LOG = "cues.jsonl"
+
+
+@dataclass
+class SessionData:
+    """One analysed session, as the reports use it.
+
+    Attributes
+    ----------
+    folder
+        The session folder.
+    runner, started
+        Who ran (may be empty) and when (UTC, ISO 8601; may be empty).
+    steps
+        Per-step table (METRICS.md columns; extra columns are kept).
+    summary
+        ``models.summary.SessionSummary``.
+    info
+        Analysis facts (rates, calibration, warnings) from ``AnalysisResult.info``.
+    activity
+        (start_s, end_s, label) bouts on the session clock.
+    cues
+        Dicts with time_s, metric, value, text.
+    cue_source
+        "logged" (the session's cue log), "replayed" (no log: what the live
+        cue engine would have said) or "none".
+    manifest
+        The session's manifest (empty for a generic-CSV folder).
+    distance_m
+        Distance run, when the session says (``meta.distance_m``), else None.
+    notes
+        Readable remarks about the data (skipped cue lines, ...).
+    """
+
+    folder: Path
+    runner: str
+    started: str
+    steps: pd.DataFrame
+    summary: object
+    info: dict
+    activity: list = field(default_factory=list)
+    cues: list = field(default_factory=list)
+    cue_source: str = "none"
+    manifest: dict = field(default_factory=dict)
+    distance_m: float | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Short name: runner and date, else the folder's name."""
+        day = self.started[:16].replace("T", " ") if self.started else ""
+        return " ".join(x for x in (self.runner, day) if x) or self.folder.name
+
+
+def running_time_s(steps: pd.DataFrame) -> np.ndarray:
+    """Running time at each step's initial contact: stops and walking left out (s).
+
+    The sum of the step times of the steps before, so two sessions line up
+    by time spent running whatever their breaks.
+    """
+    st = steps["step_time_s"].astype(float).fillna(0.0).to_numpy()
+    return np.concatenate([[0.0], np.cumsum(st)[:-1]]) if st.size else st
+
+
+def read_cue_log(folder: Path) -> tuple[list[dict], int]:
+    """Cues of a live run from ``cues.jsonl`` (see the module doc); (cues, lines skipped)."""
+    path = Path(folder) / CUE_LOG
+    if not path.exists():
+        return [], 0
+    cues, skipped = [], 0
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot read the cue log ({e.strerror or e})") from None
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            t = float(row["time_s"])
+            value = row.get("value")
+            cues.append({"time_s": t, "metric": str(row.get("metric") or ""),
+                         "value": None if value is None else float(value), "text": str(row.get("text", ""))})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            skipped += 1
+    cues.sort(key=lambda c: c["time_s"])
+    return cues, skipped
+
+
+def replayed_cues(steps: pd.DataFrame) -> list[dict]:
+    """The cues the live cue engine (models.cues) gives for these steps, in time order."""
+    from stridesense.models.cues import CueEngine
+
+    engine = CueEngine()
+    out = []
+    for cue in engine.push(steps):
+        out.append({"time_s": float(cue.time_s), "metric": cue.metric, "value": float(cue.value), "text": cue.text})
+    return out
+
+
+def _started(manifest: dict, folder: Path) -> str:
+    zero = (manifest.get("meta") or {}).get("session_clock_zero_unix_s")
+    if isinstance(zero, (int, float)):
+        return datetime.fromtimestamp(zero, timezone.utc).isoformat(timespec="seconds")
+    if manifest.get("created"):
+        return str(manifest["created"])
+    files = [f for f in folder.iterdir() if f.is_file()]
+    if not files:
+        return ""
+    return datetime.fromtimestamp(min(f.stat().st_mtime for f in files), timezone.utc).isoformat(timespec="seconds")
+
+
+def load_folder(folder: str | Path, *, mass_kg: float | None = None):
+    """Read a session folder: native (manifest.json) or generic CSV (pelvis.csv [, trunk.csv]).
+
+    Returns
+    -------
+    (Session, manifest dict)
+
+    Raises
+    ------
+    RecordingError, InputError
+        A folder that is missing, incomplete or of another format version,
+        with a sentence naming what is missing.
+    """
+    from stridesense.api import load_session
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such session folder")
+    if (folder / "manifest.json").exists():
+        session = load_session(session_dir=folder, mass_kg=mass_kg)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        return session, manifest
+    if (folder / "pelvis.csv").exists():
+        trunk = folder / "trunk.csv"
+        session = load_session(folder / "pelvis.csv", trunk if trunk.exists() else None,
+                               mass_kg=70.0 if mass_kg is None else mass_kg)
+        return session, {}
+    raise RecordingError(f"{folder}: not a session folder: it has neither manifest.json (a recorded or imported "
+                         "session) nor pelvis.csv (generic CSV)")
+
+
+def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> SessionData:
+    """Analyse a session folder for a report.
+
+    Parameters
+    ----------
+    folder
+        A native session folder or a generic-CSV folder.
+    mass_kg
+        Body mass, kg (default: the session's, or 70).
+    """
+    from stridesense.api import analyze_session
+    from stridesense.imu.activity import classify_activity
+
+    folder = Path(folder)
+    session, manifest = load_folder(folder, mass_kg=mass_kg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # collected into result.info["warnings"]
+        result = analyze_session(session)
+    pel = session.pelvis
+    dt = np.diff(pel.time_s)
+    rate_hz = 1.0 / float(np.median(dt[dt > 0])) if dt.size else 0.0
+    activity = classify_activity(pel.time_s, pel.acc_mps2, rate_hz).bouts if rate_hz > 0 else []
+    info = dict(result.info)
+    info["missing_reasons"] = dict(result.missing_reasons)
+    info["sensors"] = [{k: v for k, v in s.items() if k != "files"} for s in manifest.get("sensors", [])]
+    info["stridesense_version"] = __version__
+    cues, skipped = read_cue_log(folder)
+    notes = []
+    if skipped:
+        notes.append(f"{skipped} line(s) of {CUE_LOG} were not cues (time_s, metric, value, text) and were skipped")
+    cue_source = "logged" if (folder / CUE_LOG).exists() else "replayed"
+    if cue_source == "replayed":
+        cues = replayed_cues(result.steps)
+    meta = manifest.get("meta") or {}
+    distance = meta.get("distance_m")
+    runner = str(manifest.get("runner") or (folder.parent.name if not manifest else ""))
+    return SessionData(
+        folder=folder, runner=runner, started=_started(manifest, folder), steps=result.steps,
+        summary=result.summary, info=info, activity=[(float(a), float(b), str(c)) for a, b, c in activity],
+        cues=cues, cue_source=cue_source, manifest=manifest,
+        distance_m=float(distance) if isinstance(distance, (int, float)) and distance > 0 else None, notes=notes,
+    )

@@ -1,0 +1,119 @@
+"""One self-contained HTML page: styles, plotly.js (inlined once), figures as JSON, our scripts.
+
+Nothing is fetched when the page opens: plotly.js comes from the installed
+``plotly`` package, and every figure and data set is embedded.  Text from a
+session (runner names, notes, cue texts) is HTML-escaped where it is
+written, and JSON embedded in ``<script>`` elements has ``<``, ``>`` and
+``&`` written as ``\\u`` escapes, so no text can close the element.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from importlib import resources
+
+import numpy as np
+import plotly.io as pio
+
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def esc(text) -> str:
+    """HTML-escape any value for element text or a quoted attribute."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _plain(obj):
+    """JSON-able form of numpy values; NaN and infinities become null."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_plain(v) for v in obj.tolist()]
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def script_json(obj) -> str:
+    """JSON for a ``<script type="application/json">`` element (cannot close it)."""
+    text = json.dumps(_plain(obj), separators=(",", ":"), allow_nan=False)
+    return _escape_json(text)
+
+
+def _escape_json(text: str) -> str:
+    for ch, rep in _JSON_ESCAPES.items():
+        text = text.replace(ch, rep)
+    return text
+
+
+def figure_block(fig, div_id: str, css_class: str = "plot") -> str:
+    """A div and the figure's JSON, drawn by report.js when the page loads."""
+    spec = _escape_json(pio.to_json(fig, validate=False))
+    return (f'<div id="{esc(div_id)}" class="{esc(css_class)}"></div>\n'
+            f'<script type="application/json" class="ss-fig" data-target="{esc(div_id)}">{spec}</script>')
+
+
+def _asset(name: str) -> str:
+    return resources.files("stridesense.reports").joinpath(name).read_text(encoding="utf-8")
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    # A literal "</script" inside the library would end the element early; plotly.js has none, but be sure.
+    return get_plotlyjs().replace("</script", "<\\/script")
+
+
+def render_page(title: str, body: str, *, scripts: tuple[str, ...] = ()) -> str:
+    """The whole page: ``body`` is trusted HTML built with :func:`esc`; ``scripts`` are our asset names.
+
+    plotly.js (4.8 MB) is embedded as inert text and started by report.js
+    after the first paint, so the summary, flags and replay figure show at
+    once and the plots follow (parsing plotly.js is most of a page's opening
+    time).
+    """
+    ours = "\n".join(f"<script>{_asset(name)}</script>" for name in scripts)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="stridesense">
+<title>{esc(title)}</title>
+<style>{_asset("report.css")}</style>
+</head>
+<body>
+{body}
+{ours}
+<script type="text/plain" id="ss-plotly-js">{_plotly_js()}</script>
+<script>{_asset("report.js")}</script>
+</body>
+</html>
+"""
+
+
+def table(header: list[str], rows: list[list], *, css_class: str = "") -> str:
+    """An HTML table; every cell is escaped."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{esc(css_class)}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def fmt(x, decimals: int = 1, signed: bool = False) -> str:
+    """A number for a table; '-' when missing."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return "-"
+    if not math.isfinite(x):
+        return "-"
+    return f"{x:+.{decimals}f}" if signed else f"{x:.{decimals}f}"

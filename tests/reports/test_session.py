@@ -1,0 +1,155 @@
+"""The session report's content without a browser: data, escaping, bad folders, cue logs."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stridesense.errors import InputError, RecordingError
+from stridesense.reports import figures
+from stridesense.reports.data import read_cue_log, replayed_cues, running_time_s
+from stridesense.reports.page import script_json
+from stridesense.reports.session import build_session_report, replay_data, session_report
+
+
+def test_report_is_one_file_with_plotly_inlined_once_and_nothing_to_fetch(known_session, known_data, tmp_path):
+    html = build_session_report(known_data)
+    # plotly.js's own banner appears once: inlined a single time.
+    assert html.count("plotly.js v") == 1
+    assert "<script src" not in html.lower() and "<link" not in html.lower()
+    assert 'class="ss-fig" data-target="fig-traces"' in html and "fig-activity" in html and "fig-dist" in html
+
+
+def test_summary_shows_the_simulated_asymmetric_drop_per_side(known_data):
+    # The simulator's truth: drop 4 deg in left stance, 9 deg in right stance.
+    html = build_session_report(known_data)
+    stats = known_data.summary.stats
+    assert abs(stats.loc["pelvic_drop_deg", "L_mean"] - 4.0) < 1.0
+    assert abs(stats.loc["pelvic_drop_deg", "R_mean"] - 9.0) < 1.0
+    assert f"{stats.loc['pelvic_drop_deg', 'L_mean']:.1f}" in html
+    # The asymmetry flag is there, with its plain-words advice.
+    assert "pelvic drop is asymmetric" in html and "single-leg strength" in html.lower()
+
+
+def test_replay_data_holds_every_step_with_its_end_and_angles(known_data):
+    d = replay_data(known_data)
+    steps = known_data.steps
+    assert len(d["steps"]["t"]) == len(steps)
+    np.testing.assert_allclose(d["steps"]["t"], steps["ic_s"].round(3))
+    ends = np.array(d["steps"]["end"])
+    starts = np.array(d["steps"]["t"])
+    assert np.all(ends > starts)
+    # Consecutive running steps: each ends where the next begins (within the 1 ms rounding).
+    st = steps["step_time_s"].to_numpy()
+    assert np.allclose(ends[:-1][np.isfinite(st[:-1])], (starts + st.round(6))[:-1][np.isfinite(st[:-1])], atol=2e-3)
+    assert set(d["steps"]["side"]) == {"L", "R"}
+    assert d["t0"] == 0.0 and d["t1"] >= ends.max()
+
+
+def test_names_and_cue_texts_with_html_or_script_are_escaped(known_session, tmp_path):
+    folder = tmp_path / "evil"
+    shutil.copytree(known_session[0], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["runner"] = '<script>alert("runner")</script>'
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "cues.jsonl").write_text(json.dumps(
+        {"time_s": 20.0, "metric": "trunk_lean_deg", "value": 3.0, "text": "</script><img src=x onerror=alert(1)>"}) + "\n")
+    html = session_report(folder, tmp_path / "r.html").read_text()
+    assert '<script>alert("runner")</script>' not in html
+    assert "&lt;script&gt;alert(&quot;runner&quot;)&lt;/script&gt;" in html
+    assert "<img src=x onerror" not in html
+    # In the embedded JSON the cue's text cannot close its <script> element.
+    assert "\\u003c/script\\u003e\\u003cimg src=x onerror=alert(1)\\u003e" in html
+
+
+def test_script_json_never_contains_a_closing_tag():
+    text = script_json({"a": "</script><!--", "b": [np.float64(np.nan), np.int64(3)]})
+    assert "<" not in text and ">" not in text
+    assert json.loads(text) == {"a": "</script><!--", "b": [None, 3]}
+
+
+def test_a_session_folder_missing_its_samples_names_the_missing_file(known_session, tmp_path):
+    folder = tmp_path / "incomplete"
+    shutil.copytree(known_session[0], folder)
+    (folder / "pelvis.samples.arrow").unlink()
+    with pytest.raises(RecordingError, match="pelvis.samples.arrow: missing"):
+        session_report(folder, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_newer_format_version_is_refused_clearly(known_session, tmp_path):
+    folder = tmp_path / "future"
+    shutil.copytree(known_session[0], folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RecordingError, match="format version 99 is newer"):
+        session_report(folder, tmp_path / "r.html")
+
+
+def test_a_folder_that_is_no_session_says_what_it_lacks(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RecordingError, match="neither manifest.json .* nor pelvis.csv"):
+        session_report(tmp_path / "empty", tmp_path / "r.html")
+    with pytest.raises(InputError, match="no such session folder"):
+        session_report(tmp_path / "absent", tmp_path / "r.html")
+
+
+def test_cue_log_lines_are_read_and_bad_lines_counted(tmp_path):
+    lines = [
+        json.dumps({"time_s": 75.5, "metric": "pelvic_drop_deg", "value": 8.2, "text": "keep the hips level"}),
+        "not json",
+        json.dumps({"metric": "x", "text": "no time"}),
+        json.dumps({"time_s": 12.0, "metric": "", "value": None, "text": "quicker steps"}),
+        "",
+    ]
+    (tmp_path / "cues.jsonl").write_text("\n".join(lines))
+    cues, skipped = read_cue_log(tmp_path)
+    assert skipped == 2
+    assert [c["time_s"] for c in cues] == [12.0, 75.5]
+    assert cues[1] == {"time_s": 75.5, "metric": "pelvic_drop_deg", "value": 8.2, "text": "keep the hips level"}
+
+
+def test_without_a_cue_log_the_cues_are_those_of_the_live_engine(known_data):
+    assert known_data.cue_source == "replayed"
+    # 300 steps of an upright trunk (3 deg, under the 5-deg band) at 0.33 s: the engine gives no cue in its first
+    # 30 steps (warm-up), then one (the 12-step mean has been out of band for 4 steps by then), and its 60-s
+    # refractory time allows one more 60 s later, on the step at or after 72.9 s.
+    n = 300
+    steps = pd.DataFrame({"side": ["L", "R"] * (n // 2), "ic_s": 3.0 + 0.33 * np.arange(n), "quality": "ok",
+                          "trunk_lean_deg": 3.0, "pelvic_drop_deg": 4.0, "cadence_spm": 180.0})
+    cues = replayed_cues(steps)
+    assert [c["metric"] for c in cues] == ["trunk_lean_deg", "trunk_lean_deg"]
+    assert cues[0]["time_s"] == pytest.approx(3.0 + 0.33 * 30)
+    assert cues[1]["time_s"] == pytest.approx(3.0 + 0.33 * 30 + 60.0, abs=0.33)
+    assert cues[0]["value"] == pytest.approx(3.0)
+    assert "lean forward" in cues[0]["text"]
+
+
+def test_running_time_leaves_stops_out():
+    steps = pd.DataFrame({"ic_s": [10.0, 10.3, 10.6, 50.0, 50.3], "step_time_s": [0.3, 0.3, 0.3, 0.3, 0.3]})
+    np.testing.assert_allclose(running_time_s(steps), [0.0, 0.3, 0.6, 0.9, 1.2])
+
+
+def test_decimate_means_consecutive_points_and_keeps_small_series():
+    x = np.arange(10.0)
+    y = np.array([1, 3, 5, 7, 9, 11, 13, 15, 17, np.nan])
+    xs, ys, k = figures.decimate(x, y, max_points=4)
+    assert k == 3
+    np.testing.assert_allclose(xs, [1.0, 4.0, 7.0, 9.0])
+    np.testing.assert_allclose(ys, [3.0, 9.0, 15.0, np.nan])
+    xs, ys, k = figures.decimate(x, y, max_points=10)
+    assert k == 1 and xs is x
+
+
+def test_a_long_session_is_drawn_with_at_most_the_point_budget():
+    n = 10_800  # an hour of steps
+    steps = pd.DataFrame({"side": ["L", "R"] * (n // 2), "ic_s": np.arange(n) * 0.333,
+                          "quality": ["ok"] * (n - 100) + ["gap"] * 100,
+                          "trunk_lean_deg": np.full(n, 9.0)})
+    fig = figures.step_traces_figure(steps)
+    points = sum(len(t.x) for t in fig.data)
+    assert points <= 4 * figures.MAX_POINTS_PER_SIDE
+    assert all(t.mode == "lines" for t in fig.data if len(t.x) > 50)
