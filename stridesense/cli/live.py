@@ -7,6 +7,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from stridesense.cli.analysis import _check_session_args, _session_args
+from stridesense.cli.recording import recording_args
 from stridesense.errors import InputError, RecordingError
 
 REFRESH_PER_S = 4
@@ -22,18 +24,9 @@ def _cue_args(p) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("live", help="record, analyse and give spoken cues while running (Ctrl-C to stop)")
-    p.add_argument("--pelvis", required=True, metavar="ADDR_OR_ID", help="pelvis sensor: address or name")
-    p.add_argument("--trunk", metavar="ADDR_OR_ID", help="trunk sensor: address or name (optional)")
-    p.add_argument("--runner", default="", help="runner's name or id")
-    p.add_argument("--mass-kg", type=float, default=70.0, help="body mass, kg")
-    p.add_argument("--out", default="sessions", help="folder to create the session folder in (default sessions/)")
-    p.add_argument("--rate-hz", type=float, default=208.0, help="wanted sample rate (the sensor's nearest)")
-    p.add_argument("--duration-s", type=float, help="stop after this long (default: at Ctrl-C)")
-    p.add_argument("--connect-timeout-s", type=float, default=15.0, help="how long to look for each sensor")
+    recording_args(p)
     _cue_args(p)
     p.set_defaults(func=run_live)
-
-    from stridesense.cli.analysis import _session_args
 
     p = sub.add_parser("replay", help="replay a session with the live view and cues, at any speed")
     _session_args(p)
@@ -123,7 +116,6 @@ def _finish(console, run, out: str | None, folder: Path | None = None) -> int:
 
 def run_replay(args) -> int:
     from stridesense.api import load_session, prepare_session
-    from stridesense.cli.analysis import _check_session_args
     from stridesense.streaming.live import LiveRun
     from stridesense.streaming.replay import replay_chunks
 

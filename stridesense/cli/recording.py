@@ -17,6 +17,12 @@ def register(sub) -> None:
     p.set_defaults(func=run_scan)
 
     p = sub.add_parser("record", help="record a session from a pelvis and a trunk sensor (Ctrl-C to stop)")
+    recording_args(p)
+    p.set_defaults(func=run_record)
+
+
+def recording_args(p) -> None:
+    """What `record` and `live` take: the sensors, the runner, where and how long."""
     p.add_argument("--pelvis", required=True, metavar="ADDR_OR_NAME", help="pelvis sensor: address or name")
     p.add_argument("--trunk", metavar="ADDR_OR_NAME", help="trunk sensor: address or name (optional)")
     p.add_argument("--runner", default="", help="runner's name or id")
@@ -25,7 +31,6 @@ def register(sub) -> None:
     p.add_argument("--rate-hz", type=float, default=208.0, help="wanted sample rate (the sensor's nearest)")
     p.add_argument("--duration-s", type=float, help="stop after this long (default: at Ctrl-C)")
     p.add_argument("--connect-timeout-s", type=float, default=15.0, help="how long to look for each sensor")
-    p.set_defaults(func=run_record)
 
 
 def run_scan(args) -> int:
