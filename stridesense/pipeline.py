@@ -665,23 +665,25 @@ class Analyzer:
 
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
-        n_side = len(self._side)
-        ic = np.array(self._ic[:n_side])
-        to = np.array(self._to[:n_side])
+        # A step needs its own side and the contacts of its stride (final), not the next ones' sides
+        # (which wait for their own neighbours): live rows come a step sooner.
+        n_side, n_ic = len(self._side), len(self._ic)
+        ic = np.array(self._ic)
+        to = np.array(self._to)
         side = np.array(self._side)
         ks = []
         pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
         hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
-        for k in range(self._n_emitted, n_side - 1):
+        for k in range(self._n_emitted, min(n_side, n_ic - 1)):
             if ic[k] >= hold_from:
                 break  # the sensor moved: these steps wait for the new alignment
             if ic[k + 1] - ic[k] > MAX_STEP_S or not self._flight_after[k]:
                 continue  # the last contact of a bout starts no running step
-            stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
+            stride_end = ic[k + 2] if k + 2 < n_ic and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
             if not final:
                 if stride_end + 1.0 > t_avail:
                     break
-                if k + 2 >= n_side:
+                if k + 2 >= n_ic:
                     break  # the next contact decides whether this stride continues
                 if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
                     break
@@ -692,7 +694,7 @@ class Analyzer:
             return []
         last = ks[-1]
         self._n_emitted = last + 1
-        t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_side - 1)] + 1.0
+        t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_ic - 1)] + 1.0
         pel = self.pelvis.signals(t_from, t_to)
         has_trunk = self._has_trunk and self.trunk.alignment is not None
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
@@ -701,7 +703,7 @@ class Analyzer:
         reasons = self._reasons(k, ic, to, gaps)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
-        has_next2 = k + 2 < n_side
+        has_next2 = k + 2 < n_ic
         has_next2[has_next2] = ic[k[has_next2] + 2] - ic[k[has_next2] + 1] <= MAX_STEP_S
         has_prev = k > 0
         has_prev[has_prev] = ic[k[has_prev]] - ic[k[has_prev] - 1] <= MAX_STEP_S

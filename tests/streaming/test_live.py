@@ -161,3 +161,21 @@ def test_a_long_live_run_forgets_old_signals_and_its_table_stays_the_same():
     pd.testing.assert_frame_equal(live, kept, check_exact=True)
     for track in (analyzer.pelvis, analyzer.trunk):  # of 366 s: what the last minutes need, no more
         assert track.time_s.size < 130 * track.rate_hz and track.raw_data().n < 130 * track.rate_hz
+
+
+def test_a_steps_row_comes_out_as_soon_as_the_data_it_reads_is_in(upright):
+    # Session time, not wall time: pushed 0.1 s at a time, each row must come out by the push that brings
+    # the sample 1.0 s after its next-but-one contact (the last its row reads), plus one detection interval.
+    from stridesense.pipeline import DETECT_EVERY_S
+
+    s = upright.session
+    a = Analyzer()
+    out = []
+    for t, pel, tr in replay_chunks(s, chunk_s=0.1, speed=0):
+        out += [(row["ic_s"], t) for row in a.feed(pel, tr)]
+    ic = np.array([i for i, _ in out])
+    at = np.array([t for _, t in out])
+    steady = ic > at.min()  # the steps of the calibration backlog come out together, once calibrated
+    needed = np.r_[ic[2:], [np.inf, np.inf]] + 1.0
+    late = (at - needed)[steady & np.isfinite(needed)]
+    assert late.size > 100 and late.max() <= DETECT_EVERY_S + 0.1 + 0.01  # + the chunk, + a sample or two
