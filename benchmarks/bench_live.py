@@ -24,7 +24,6 @@ import argparse
 import resource
 import sys
 import tempfile
-import threading
 import time
 import warnings
 
@@ -141,9 +140,10 @@ def long_replay(hours: float) -> None:
         rss.append((offset + t_end, _rss_mb()))
     run.close()
     took = time.monotonic() - started
+    growth_mb_h = (rss[-1][1] - rss[0][1]) / max((rss[-1][0] - rss[0][0]) / 3600, 1e-9)
     print(f"4. memory over a {hours:g}-h replay at max speed ({took:.0f} s, {run.state.n_steps} steps): resident "
           + ", ".join(f"{t / 3600:.1f} h {m:.0f} MB" for t, m in rss[:: max(len(rss) // 6, 1)])
-          + f"; growth after the first 10 min {(rss[-1][1] - rss[0][1]) / max((rss[-1][0] - rss[0][0]) / 3600, 1e-9):.0f}"
+          + f"; growth after the first 10 min {growth_mb_h:.0f}"
           " MB/h")
 
 

@@ -24,7 +24,7 @@ import re
 import tomllib
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -537,8 +537,3 @@ class CueEngine:
         if self.on_metronome is not None:
             self.on_metronome(self.metronome_spm)
 
-
-def with_refractory(config: CueConfig, refractory_s: float) -> CueConfig:
-    """The configuration with every rule's refractory time set to ``refractory_s``."""
-    return replace(config, refractory_s=refractory_s, rules=tuple(replace(r, refractory_s=refractory_s)
-                                                                     for r in config.rules))

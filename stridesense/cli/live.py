@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -225,7 +224,3 @@ def run_live(args) -> int:
             stream.close()
     console.print(f"Session closed after {result[0].duration_s:.0f} s: {result[0].folder}", soft_wrap=True)
     return _finish(console, run, None, folder)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use: stridesense live ...")

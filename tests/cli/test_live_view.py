@@ -59,7 +59,8 @@ def test_the_replay_view_shows_the_metrics_the_links_and_a_cue(tmp_path):
     assert cadence_now == pytest.approx(steps["cadence_spm"].tail(10).mean(), abs=0.6)
     lean_now = float(lines["trunk lean"].split()[2])
     assert lean_now == pytest.approx(steps["trunk_lean_deg"].tail(10).mean(), abs=0.06)
-    for label, column, side in (("contact time", "contact_time_ms", None), ("pelvic drop L stance", "pelvic_drop_deg", "L"),
+    for label, column, side in (("contact time", "contact_time_ms", None),
+                                ("pelvic drop L stance", "pelvic_drop_deg", "L"),
                                 ("pelvic drop R stance", "pelvic_drop_deg", "R"), ("impact", "peak_vgrf_bw", None)):
         shown = float(lines[label][len(label):].split()[0])
         rows = steps if side is None else steps[steps["side"] == side]

@@ -60,7 +60,8 @@ def test_replay_of_a_cut_off_session_plays_what_is_readable_and_says_where_it_st
 
     folder = tmp_path / "session"
     s = sim_short.session  # 75 s, written a second at a time as a recorder does
-    with SessionWriter(folder, sensors=[{"role": "pelvis", "has_gyro": True}, {"role": "trunk", "has_gyro": True}]) as w:
+    roles = [{"role": "pelvis", "has_gyro": True}, {"role": "trunk", "has_gyro": True}]
+    with SessionWriter(folder, sensors=roles) as w:
         for t in range(76):
             w.append("pelvis", s.pelvis.slice_time(t, t + 1))
             w.append("trunk", s.trunk.slice_time(t, t + 1))

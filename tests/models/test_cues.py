@@ -142,7 +142,8 @@ def test_the_callback_gets_each_cue_and_the_log_line_has_time_metric_value_text(
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[rule.x]\nmetric = "stride_power_w"\nhigh = 3\ntext_high = "a"\n', r"line 2: rule.x: unknown metric 'stride_power_w'"),
+    ('[rule.x]\nmetric = "stride_power_w"\nhigh = 3\ntext_high = "a"\n',
+     r"line 2: rule.x: unknown metric 'stride_power_w'"),
     ('window_steps = 10\n\n[rule.cadence]\nmetric = "cadence_spm"\nlow = 40\n', r"line 5: .*not a possible target"),
     ('[rule.lean]\nmetric = "trunk_lean_deg"\nlow = 9\nhigh = 8\ntext_low = "a"\ntext_high = "b"\n',
      r"line 3: rule.lean: low \(9\) must be below high \(8\)"),

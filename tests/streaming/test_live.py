@@ -9,7 +9,6 @@ import pytest
 
 from stridesense.api import analyze_session
 from stridesense.imu.consts import STEP_COLUMNS
-from stridesense.models.cues import CueEngine, load_cue_config
 from stridesense.models.simulator import SimConfig, simulate_session
 from stridesense.streaming.live import CUE_LOG, ERROR_LOG, LIVE_STEPS, LiveRun, CueStream
 from stridesense.streaming.replay import replay_chunks
