@@ -136,7 +136,8 @@ def load_spec(path: str) -> dict:
     None for an unrelated device), ``role`` (the simulated segment it
     streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
     out of range, link lost), ``refuse`` (answer start commands with an error),
-    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock.
+    ``clock_offset_s`` and ``drift_ppm`` of the device's own clock, ``device``
+    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}).
     """
     spec = json.loads(Path(path).read_text())
     spec.setdefault("seed", 11)
@@ -369,7 +370,7 @@ class SimDevice:
         self.path = _path_of(self.address)
         self.connected = False
         self.exported = False
-        self.family = FAMILIES[d["family"]] if d.get("family") else None
+        self.family = FAMILIES[d["family"]].for_advert(d["name"]) if d.get("family") else None
         self.service_uuid = self.family.service_uuid if self.family else "0000180f-0000-1000-8000-00805f9b34fb"
         self.device = Device1(self)
         self.chars: dict[str, GattCharacteristic1] = {}
@@ -392,12 +393,14 @@ class SimDevice:
 
     def _encode(self, d: dict, session, rate_hz: float) -> None:
         """Every packet of the run, in the family's bytes, with the body time it leaves the device."""
-        data = getattr(session, d.get("role", "pelvis"))
+        from stridesense.streaming.devices.base import at_rate
+
+        data = at_rate(getattr(session, d.get("role", "pelvis")), self.family.rate(rate_hz))  # the model's rate
         t_body = data.time_s - data.time_s[0]
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":
             clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
-        enc = self.family.encoder(rate_hz)
+        enc = self.family.encoder(rate_hz, **d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
         chunk = getattr(enc, "n", 1)
         for i in range(0, data.n - chunk + 1, chunk):
             sl = slice(i, i + chunk)
@@ -444,6 +447,7 @@ class SimDevice:
                 self.started.discard("imu6")
         if self.refuse:
             self.started.clear()
+            getattr(self.encoder, "started", set()).clear()
             replies = [(c, _refusal(self.family.name, r)) for c, r in replies]
         for char, payload in replies:
             if self.chars[char.lower()].notifying:
@@ -457,7 +461,7 @@ class SimDevice:
 
     def _wanted(self, payload: bytes) -> bool:
         if self.family.name == "polar":
-            return payload[0] in self.started
+            return payload[0] in getattr(self.encoder, "started", self.started)
         return bool(self.started)
 
     def release(self, t_body: float) -> int:
@@ -485,7 +489,7 @@ def _refusal(family: str, reply: bytes) -> bytes:
     if family == "polar":
         return reply[:3] + bytes([0x05]) + reply[4:]  # 5: invalid state
     if family == "movesense":
-        return reply[:2] + (503).to_bytes(2, "little")
+        return reply[:2] + (503).to_bytes(2, "big")  # statuses are written high byte first
     return reply
 
 

@@ -1,7 +1,8 @@
 """Sensor families' protocols: UUIDs, start bytes, pure decoders (see base.py).
 
-Covered: Polar PMD, Movesense GSP and WitMotion BLE 5.0, all experimental
-until checked against recorded bytes from real sensors (docs/devices.md).
+Covered: Polar PMD, Movesense GSP and WitMotion BLE 5.0, each checked
+against its vendor's published vectors; experimental until checked against
+recorded bytes from real sensors (docs/devices.md).
 """
 
 from stridesense.streaming.devices.movesense import Movesense
@@ -12,8 +13,8 @@ FAMILIES = {PolarPmd.name: PolarPmd, Movesense.name: Movesense, WitMotion.name: 
 
 
 def family_for(name: str | None, service_uuids: list[str]):
-    """The family an advertisement belongs to, or None."""
+    """The family (model class, where a family has several) an advertisement belongs to, or None."""
     for family in FAMILIES.values():
         if family.matches(name, service_uuids):
-            return family
+            return family.for_advert(name)
     return None

@@ -48,6 +48,23 @@ class DeviceFamily:
     notify_uuids: tuple[str, ...] = ()
     control_uuid: str | None = None
     experimental: bool = True
+    has_gyro: bool = True
+
+    @classmethod
+    def for_advert(cls, name: str | None) -> type[DeviceFamily]:
+        """The model class for an advertised name (families with one model: the family itself)."""
+        return cls
+
+    @classmethod
+    def rate(cls, rate_hz: float) -> float:
+        """The sensor's own rate nearest a wanted one."""
+        return rate_hz
+
+    @classmethod
+    def describe(cls, rate_hz: float) -> str:
+        """What will be streamed for a wanted rate, in one line for the user."""
+        rate = cls.rate(rate_hz)
+        return f"{cls.name}: accelerometer{' + gyroscope' if cls.has_gyro else ''} at {rate:g} Hz"
 
     @classmethod
     def matches(cls, name: str | None, service_uuids: list[str]) -> bool:
@@ -60,6 +77,11 @@ class DeviceFamily:
         raise NotImplementedError
 
     @classmethod
+    def start_steps(cls, rate_hz: float) -> list[tuple[str, bytes, float]]:
+        """:meth:`start_commands` with the seconds to wait after each write (the vendor's pauses)."""
+        return [(char, payload, 0.0) for char, payload in cls.start_commands(rate_hz)]
+
+    @classmethod
     def decoder(cls, rate_hz: float):
         """A stateful decoder: ``decode(char_uuid, payload) -> list[ImuSamples]``.
 
@@ -68,6 +90,22 @@ class DeviceFamily:
         raise NotImplementedError
 
     @classmethod
-    def encoder(cls, rate_hz: float):
-        """The inverse, for tests and the simulated device: samples -> notification bytes."""
+    def encoder(cls, rate_hz: float, **options):
+        """The inverse, for tests and the simulated device: samples -> notification bytes, answers to commands.
+
+        ``options`` set the simulated device (a fake BlueZ spec's ``"device"`` entry).
+        """
         raise NotImplementedError
+
+
+def at_rate(data, rate_hz: float):
+    """``data`` (SensorData) linearly resampled to ``rate_hz`` (unchanged when already at it): for simulations."""
+    if abs(data.sampling_rate_hz - rate_hz) < 1e-6 * rate_hz:
+        return data
+    t = data.time_s[0] + np.arange(int(data.duration_s * rate_hz) + 1) / rate_hz
+    t = t[t <= data.time_s[-1]]
+
+    def interp(x):
+        return None if x is None else np.column_stack([np.interp(t, data.time_s, x[:, i]) for i in range(3)])
+
+    return type(data)(t, interp(data.acc_mps2), interp(data.gyr_radps), data.role, data.source, dict(data.meta))

@@ -1,11 +1,16 @@
 """Movesense sensors running the gatt_sensordata_app firmware (GATT SensorData Protocol).
 
-From Movesense's sample app and its Python client: service
-34802252-7185-4d5d-b431-630e7050e8f0, write 34800001-..., notify
-34800002-...  Commands are ``[1, ref, path]`` (subscribe, path such as
-``/Meas/IMU6/208``), ``[2, ref]`` (unsubscribe), ``[0, ref]`` (hello).
-Notifications: ``[1, ref, u16 status]`` answers a command (HTTP-like, 200 =
-OK); ``[2, ref, u32 timestamp_ms, data]`` carries data; ``[3, ref, more]``
+From Movesense's sample firmware samples/gatt_sensordata_app/
+GATTSensorDataClient.cpp (movesense-device-lib; copy read at
+alexisduque/movesense-device-lib c9c12269314fc86bcbb7619ac08a1954a1d722e2) and
+its Python client: service 34802252-7185-4d5d-b431-630e7050e8f0, write
+34800001-..., notify 34800002-...  Commands are ``[1, ref, path]``
+(subscribe, path such as ``/Meas/IMU6/208``), ``[2, ref]`` (unsubscribe),
+``[0, ref]`` (hello).  Notifications: ``[1, ref, ...]`` answers a command --
+the hello command with the text ``Hello``, a failed subscription with an HTTP
+status written HIGH BYTE FIRST (``01 FB`` = 507, no free subscription slot);
+a successful subscription gets no answer, its data simply start.
+``[2, ref, u32 timestamp_ms, data]`` carries data; ``[3, ref, more]``
 continues a data packet too long for one notification (its bytes are
 appended to the previous one's).  IMU6 data: N acceleration vectors (3 x
 float32, m/s^2) then N angular-rate vectors (3 x float32, deg/s); the
@@ -95,20 +100,39 @@ class MovesenseDecoder:
         return [ImuSamples("imu", acc, gyr, t0 + np.arange(n) / self.rate_hz, counter=ts_ms)]
 
 
+STATUS_MEANING = {400: "bad request", 404: "no such resource (this firmware does not offer that path)",
+                  503: "service unavailable", 507: "no free subscription slot (too many subscriptions)"}
+
+
+def response_status(payload: bytes) -> int | None:
+    """The HTTP status of a ``[1, ref, hi, lo]`` reply (high byte first), None for a text reply (Hello)."""
+    if len(payload) < 3:
+        raise ProtocolError("a Movesense response shorter than 3 bytes", payload)
+    body = payload[2:]
+    if len(body) == 2:
+        return (body[0] << 8) | body[1]
+    return None  # the hello reply: text, not a status
+
+
 def check_response(payload: bytes) -> None:
-    """Raise ProtocolError unless a ``[1, ref, u16 status]`` response says 2xx."""
-    if len(payload) < 4:
-        raise ProtocolError("a Movesense response shorter than 4 bytes", payload)
-    (status,) = struct.unpack_from("<H", payload, 2)
-    if not 200 <= status < 300:
-        raise CommandRefused(f"the Movesense sensor refused the command (status {status})", payload)
+    """Raise CommandRefused if a command reply carries a status that is not 2xx; a text reply is fine."""
+    status = response_status(payload)
+    if status is not None and not 200 <= status < 300:
+        meaning = STATUS_MEANING.get(status, "refused")
+        advice = ("switch the sensor off and on (it keeps subscriptions of earlier connections) and try again"
+                  if status == 507 else "check that the sensor runs gatt_sensordata_app and offers "
+                  f"/Meas/IMU6 at {'/'.join(map(str, RATES_HZ))} Hz")
+        raise CommandRefused(f"the Movesense sensor refused the command: {meaning} (status {status}); {advice}",
+                             payload)
 
 
 class MovesenseEncoder:
     """Samples -> IMU6 notifications as the firmware sends them (8 samples a packet, split at 155 bytes)."""
 
-    def __init__(self, rate_hz: float, samples_per_packet: int = 8, mtu_payload: int = 155):
+    def __init__(self, rate_hz: float, samples_per_packet: int = 8, mtu_payload: int = 155, slots: int = 1):
         self.rate_hz, self.n, self.mtu = rate_hz, samples_per_packet, mtu_payload
+        self.slots = slots  # free subscription slots (the firmware has MAX_DATASUB_COUNT)
+        self.subscriptions: set[int] = set()
 
     def encode(self, acc_mps2, gyr_radps, device_time_s) -> list[tuple[str, bytes]]:
         out = []
@@ -123,11 +147,19 @@ class MovesenseEncoder:
         return out
 
     def respond(self, char_uuid: str, written: bytes) -> list[tuple[str, bytes]]:
+        """The firmware's answers: hello -> "Hello"; a subscription beyond the free slots -> 507; else silence."""
         if char_uuid.lower() != WRITE or len(written) < 2:
             return []
-        ok = written[0] in (0, 2) or (written[0] == 1 and written[2:].decode(errors="replace").strip("/").startswith(
-            "Meas/IMU6/") and int(written[2:].decode().rsplit("/", 1)[1]) in RATES_HZ)
-        return [(NOTIFY, bytes([RESPONSE, written[1]]) + struct.pack("<H", 200 if ok else 400))]
+        cmd, ref = written[0], written[1]
+        if cmd == 0:
+            return [(NOTIFY, bytes([RESPONSE, ref]) + b"Hello")]
+        if cmd == 1:
+            if len(self.subscriptions) >= self.slots:
+                return [(NOTIFY, bytes([RESPONSE, ref, 0x01, 0xFB]))]  # 507, high byte first
+            self.subscriptions.add(ref)
+        elif cmd == 2:
+            self.subscriptions.discard(ref)
+        return []
 
 
 class Movesense(DeviceFamily):
@@ -137,7 +169,7 @@ class Movesense(DeviceFamily):
     service_uuid = SERVICE
     notify_uuids = (NOTIFY,)
     control_uuid = WRITE
-    experimental = True  # layout from Movesense's sample client; no documented byte example checked
+    experimental = True  # replies checked against the firmware's bytes; IMU6 layout from its docs, no byte example
 
     @classmethod
     def matches(cls, name, service_uuids):
@@ -161,5 +193,5 @@ class Movesense(DeviceFamily):
         return MovesenseDecoder(cls.rate(rate_hz))
 
     @classmethod
-    def encoder(cls, rate_hz):
-        return MovesenseEncoder(cls.rate(rate_hz))
+    def encoder(cls, rate_hz, **options):
+        return MovesenseEncoder(cls.rate(rate_hz), **options)

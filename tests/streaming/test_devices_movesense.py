@@ -1,24 +1,43 @@
-import struct
+"""Movesense gatt_sensordata_app: command replies as the firmware writes them, IMU6 data with device time."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stridesense.errors import ProtocolError
+from stridesense.errors import CommandRefused, ProtocolError
 from stridesense.streaming.devices import family_for
 from stridesense.streaming.devices.movesense import NOTIFY, WRITE, Movesense
 
 
-def test_subscribe_bytes_and_the_sensor_answer():
+# Vendor source: Movesense's sample firmware samples/gatt_sensordata_app/GATTSensorDataClient.cpp,
+# handleIncomingCommand(), as copied in github.com/alexisduque/movesense-device-lib at commit
+# c9c12269314fc86bcbb7619ac08a1954a1d722e2 (same bytes in JonasPrimbs/movesense-ble-ecg-firmware
+# 6534c14974a2a77576f0e1136a6077ad0103de35):
+#   helloMsg[] = {COMMAND_RESULT, reference, 'H','e','l','l','o'};
+#   // 507: HTTP_CODE_INSUFFICIENT_STORAGE
+#   errorMsg[] = {COMMAND_RESULT, reference, 0x01,0xFB};
+VENDOR_HELLO = bytes([1, 42]) + b"Hello"
+VENDOR_507 = bytes([1, 42, 0x01, 0xFB])
+
+
+def test_vendor_507_reply_is_read_high_byte_first_and_refused_with_advice():
+    with pytest.raises(CommandRefused, match=r"no free subscription slot.*\(status 507\).*off and on"):
+        Movesense.decoder(208).decode(NOTIFY, VENDOR_507)
+
+
+def test_vendor_hello_reply_is_not_a_status():
+    assert Movesense.decoder(208).decode(NOTIFY, VENDOR_HELLO) == []
+
+
+def test_the_simulated_firmware_answers_with_the_vendor_bytes():
+    enc = Movesense.encoder(208)
+    assert enc.respond(WRITE, bytes([0, 42])) == [(NOTIFY, VENDOR_HELLO)]
     (char, cmd), = Movesense.start_commands(200)
     assert char == WRITE and cmd == bytes([1, 42]) + b"/Meas/IMU6/208"
-    (_, reply), = Movesense.encoder(208).respond(WRITE, cmd)
-    assert reply == bytes([1, 42, 200, 0])
-    dec = Movesense.decoder(208)
-    assert dec.decode(NOTIFY, reply) == []
-    with pytest.raises(ProtocolError, match="status 404"):
-        dec.decode(NOTIFY, bytes([1, 42]) + struct.pack("<H", 404))
+    assert enc.respond(WRITE, cmd) == []  # a subscription that works is answered by its data
+    assert enc.respond(WRITE, bytes([1, 42]) + b"/Meas/IMU6/104") == [(NOTIFY, VENDOR_507)]  # no slot left
+    assert enc.respond(WRITE, bytes([2, 42])) == [] and enc.respond(WRITE, cmd) == []
 
 
 def test_round_trip_with_continuation_packets_and_device_time(sim_short):
