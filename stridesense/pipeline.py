@@ -50,6 +50,7 @@ SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for 
 GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
 TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
+TRUNK_SILENT_S = 10.0  # live: a trunk silent this long (link lost) is not waited for: the pelvis' steps go on
 FORGET_EVERY_S = 60.0  # live: signals no step can need any more are dropped this often ...
 FORGET_MARGIN_S = 30.0  # ... keeping this much more than the steps still to come need
 BOUT_GAP_S = 2.0  # no contact for this long ends a bout (a missed step or two does not)
@@ -685,8 +686,9 @@ class Analyzer:
                     break
                 if k + 2 >= n_ic:
                     break  # the next contact decides whether this stride continues
-                if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
-                    break
+                if (self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0
+                        and t_avail - self.trunk.time_s[-1] < TRUNK_SILENT_S):
+                    break  # the trunk's samples for this stride are still to come
                 if self._has_trunk and self.trunk.alignment is None and self.trunk.raw_span_s() < TRUNK_WAIT_S:
                     break  # its samples come later than the pelvis' (bigger packets): its calibration may follow
             ks.append(k)

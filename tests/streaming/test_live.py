@@ -178,3 +178,19 @@ def test_a_steps_row_comes_out_as_soon_as_the_data_it_reads_is_in(upright):
     needed = np.r_[ic[2:], [np.inf, np.inf]] + 1.0
     late = (at - needed)[steady & np.isfinite(needed)]
     assert late.size > 100 and late.max() <= DETECT_EVERY_S + 0.1 + 0.01  # + the chunk, + a sample or two
+
+
+def test_the_pelvis_steps_go_on_while_the_trunk_is_silent(upright):
+    # The trunk's link is lost at 50 s for good: its steps wait up to 10 s, then go on without it.
+    s = upright.session
+    a = Analyzer()
+    out = []
+    for t, pel, tr in replay_chunks(s, chunk_s=0.1, speed=0):
+        out += [(row, t) for row in a.feed(pel, tr if t <= 50.0 else None)]
+    late = [(row, t) for row, t in out if row["ic_s"] > 52.0]
+    assert len(late) > 60  # 90 s of running: the steps after the drop-out come out while running
+    assert all(t - row["ic_s"] < 12.5 for row, t in late)
+    assert all("trunk_missing" in row["quality"] and np.isnan(row["trunk_lean_deg"]) for row, _ in late)
+    assert all(np.isfinite(row["pelvic_drop_deg"]) for row, _ in late)
+    before = [row for row, _ in out if row["ic_s"] < 48.0]
+    assert all(np.isfinite(row["trunk_lean_deg"]) for row in before[40:])
