@@ -25,7 +25,7 @@ pytestmark = [needs_dbus, pytest.mark.skipif(shutil.which("tmux") is None, reaso
 
 def test_live_over_the_fake_bluez_shows_a_drop_out_and_leaves_the_analyze_table(bluez, private_bus, tmp_path):
     duration_s = 55.0
-    bluez([PELVIS, dict(TRUNK, drops=[[38.0, 5.0]])], seed=11, duration_s=duration_s + 10)
+    bluez([PELVIS, dict(TRUNK, drops=[[38.0, 3.0]])], seed=11, duration_s=duration_s + 10)
     rules = tmp_path / "cues.toml"
     rules.write_text('warmup_steps = 5\n[rule.cadence]\nmetric = "cadence_spm"\nlow = 200\n'
                      'text_low = "quicker, shorter steps"\n')
