@@ -215,8 +215,11 @@ class LiveRun:
         view.connected = connected
         for key, value in facts.items():
             setattr(view, key, value)
-        if self.cues is not None and was != connected:
-            self._queue.put(("link", (role, connected)))
+        if self.cues is not None and was != connected and not self._stopped:
+            try:  # called from the recorder's event loop: never wait
+                self._queue.put_nowait(("link", (role, connected)))
+            except queue.Full:
+                self._stop("the analysis fell behind (its queue is full); the recording goes on")
 
     def close(self, timeout_s: float | None = None) -> list[dict]:
         """End of the session: the last steps (flush), files closed; every step of the run."""
