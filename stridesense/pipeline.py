@@ -37,6 +37,7 @@ from stridesense.imu.events import (CONTACT_SETTLE_S, MAX_STEP_S, assign_sides, 
                                          detrend_cues, lowpass)
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
+from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
 from stridesense.models.steps import SegmentSignals, step_rows
 
@@ -390,10 +391,10 @@ class SensorTrack:
             flat = np.zeros_like(acc, dtype=bool)
             flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & (np.abs(acc[1:-1]) > SATURATION_MIN_MPS2)
             sat = flat.any(axis=1)
-        lp = smooth = None
+        lp = smooth = stance = None
         if impact:
-            lp, smooth = (lowpass(f_w[:, 2], cutoff, fs) if i1 - i0 > 30 else f_w[:, 2]
-                          for cutoff in (IMPACT_CUTOFF_HZ, IMPACT_LOCATE_CUTOFF_HZ))
+            lp, smooth, stance = (lowpass(f_w[:, 2], cutoff, fs) if i1 - i0 > 30 else f_w[:, 2]
+                                  for cutoff in (IMPACT_CUTOFF_HZ, IMPACT_LOCATE_CUTOFF_HZ, STANCE_CUTOFF_HZ))
         return SegmentSignals(
             time_s=self.time_s[i0:i1],
             angles_rad=ang,
@@ -402,6 +403,7 @@ class SensorTrack:
             f_vert_smooth_mps2=smooth,
             saturated=sat,
             reference_held=self.held[i0:i1],
+            f_vert_stance_mps2=stance,
         )
 
 

@@ -15,7 +15,7 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "recordings" / "sample"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="analyse the bundled sample session (no sensors needed)")
-    p.add_argument("--out", default="stridesense-demo-steps.csv", help="step table to write (.csv or .parquet)")
+    p.add_argument("--out", help="step table to write (.csv or .parquet); none by default")
     p.set_defaults(func=run_demo, skip_teardown=True)
 
     p = sub.add_parser("analyze", help="analyse a session: per-step table and summary")
@@ -51,12 +51,25 @@ def _session_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_session_args(args, verb: str) -> None:
+    """Check the session arguments; a folder of generic CSVs (pelvis.csv, trunk.csv) becomes --pelvis/--trunk."""
     if args.session and (args.pelvis or args.trunk):
         raise InputError("give either a session folder or --pelvis/--trunk files, not both")
     if not args.session and not args.pelvis:
         raise InputError(f"nothing to {verb}: give a session folder or --pelvis FILE.csv")
     if args.session and not Path(args.session).is_dir():
         raise InputError(f"{args.session}: not a session folder (for a CSV file use --pelvis)")
+    folder = Path(args.session) if args.session else None
+    if folder is not None and not (folder / "manifest.json").exists() and (folder / "pelvis.csv").exists():
+        # The generic-CSV folder `batch` accepts, and `simulate` writes.
+        args.session, args.pelvis = None, str(folder / "pelvis.csv")
+        args.trunk = str(folder / "trunk.csv") if (folder / "trunk.csv").exists() else None
+
+
+def _check_table_paths(**paths) -> None:
+    """Refuse output names of the wrong kind before any work is done."""
+    for name, value in paths.items():
+        if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise InputError(f"--{name.replace('_', '-')} must end in .csv or .parquet, not {value!r}")
 
 
 def _console(quiet: bool = False):
@@ -108,10 +121,11 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
 
 def run_analyze(args) -> int:
     _check_session_args(args, "analyse")
-    for name in ("out", "summary_out"):
-        value = getattr(args, name)
-        if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
-            raise InputError(f"--{name.replace('_', '-')} must end in .csv or .parquet, not {value!r}")
+    if args.mass_kg is not None:
+        from stridesense.imu.data import check_mass_kg
+
+        check_mass_kg(args.mass_kg, "--mass-kg")
+    _check_table_paths(out=args.out, summary_out=args.summary_out)
     console = _console(args.quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info and shown once below
@@ -124,6 +138,7 @@ def run_analyze(args) -> int:
 
 
 def run_demo(args) -> int:
+    _check_table_paths(out=args.out)
     pelvis, trunk = SAMPLE_DIR / "pelvis.csv", SAMPLE_DIR / "trunk.csv"
     if not pelvis.exists():
         raise InputError(f"the sample session is missing from {SAMPLE_DIR}; reinstall from the repository")
@@ -134,6 +149,8 @@ def run_demo(args) -> int:
         warnings.simplefilter("ignore")
         result = _analyze_with_progress(console, pelvis=pelvis, trunk=trunk, mass_kg=70.0)
     _report(console, result, args.out)
+    if not args.out:
+        console.print("(the step table is not written: add --out steps.csv to keep it)")
     truth_path = SAMPLE_DIR / "truth_steps.csv"
     if truth_path.exists():
         import pandas as pd

@@ -6,7 +6,7 @@ import os
 import warnings
 from pathlib import Path
 
-from stridesense.cli.analysis import _check_session_args, _session_args
+from stridesense.cli.analysis import _check_session_args, _check_table_paths, _session_args
 from stridesense.cli.recording import recording_args
 from stridesense.errors import InputError, RecordingError
 
@@ -119,6 +119,7 @@ def run_replay(args) -> int:
     from stridesense.streaming.replay import replay_chunks
 
     _check_session_args(args, "replay")
+    _check_table_paths(out=args.out)
     speed = _speed(args.speed)
     cues, speaker, stream = _cue_parts(args, spoken=0 < speed <= 4)
     with warnings.catch_warnings(record=True) as caught:

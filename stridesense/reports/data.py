@@ -130,6 +130,8 @@ def _started(manifest: dict, folder: Path) -> str:
     zero = (manifest.get("meta") or {}).get("session_clock_zero_unix_s")
     if isinstance(zero, (int, float)):
         return datetime.fromtimestamp(zero, timezone.utc).isoformat(timespec="seconds")
+    if manifest.get("recorded_at"):  # an import's is the recording's date, not the import's (issue 14)
+        return str(manifest["recorded_at"])
     if manifest.get("created"):
         return str(manifest["created"])
     files = [f for f in folder.iterdir() if f.is_file()]
