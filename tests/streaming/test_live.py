@@ -33,9 +33,8 @@ def _same_table(a, b):
     """Same steps, sides, remarks and bouts; the largest difference of the values (in their units).
 
     Offline analysis first looks for the standing period in the whole recording, live in the data up to
-    the calibration: the two neutrals differ in the last digits, and so do the values a little (seen:
-    IC 4 us, pelvic drop 0.034 deg, trunk lean 0.011 deg, contact time 0.004 ms).  Before that first
-    pass the tables were identical but for the trunk angles of a few steps (0.01 deg).
+    the calibration: when the two neutrals differ in the last digits, so do the values a little (seen
+    while the first pass used another grid: IC 4 us, pelvic drop 0.034 deg, trunk lean 0.011 deg).
     """
     assert len(a) == len(b) > 150
     for column in ("side", "quality", "bout"):
