@@ -10,8 +10,9 @@ Two models of the peak vertical ground reaction force, in body weights:
 * ``spring_mass``: Morin, Dalleau, Kyrolainen, Jeannin & Belli 2005 (J Appl
   Biomech 21:167): the stance force is a half sine whose impulse carries the
   body through the step, ``F_max / (m g) = pi/2 * (t_flight / t_contact + 1)
-  = pi/2 * step_time / contact_time``.  No constant is fitted; it needs a
-  placed toe-off.
+  = pi/2 * step_time / contact_time``, times the step's own impulse /
+  (body weight x step time) (`step_impulse_factor`: left and right steps
+  differ).  No constant is fitted; it needs a placed toe-off.
 
 `choose_peak` keeps the pelvis' own peak where the spring-mass relation
 vouches for it (within ``SPRING_MASS_BAND`` of it) and the spring-mass value
