@@ -59,6 +59,8 @@ class SessionData:
         Distance run, when the session says (``meta.distance_m``), else None.
     notes
         Readable remarks about the data (skipped cue lines, ...).
+    session_notes
+        The coach's or runner's notes on the session (``meta.notes`` in the manifest), as written.
     """
 
     folder: Path
@@ -73,6 +75,7 @@ class SessionData:
     manifest: dict = field(default_factory=dict)
     distance_m: float | None = None
     notes: list = field(default_factory=list)
+    session_notes: str = ""
 
     @property
     def label(self) -> str:
@@ -120,10 +123,15 @@ def replayed_cues(steps: pd.DataFrame) -> list[dict]:
     """The cues the live cue engine (models.cues) gives for these steps, in time order."""
     from stridesense.models.cues import CueEngine
 
-    engine = CueEngine()
     out = []
-    for cue in engine.push(steps):
-        out.append({"time_s": float(cue.t_s), "metric": CUE_METRIC.get(cue.id, ""), "value": None, "text": cue.text})
+    for cue in CueEngine().push(steps):
+        # Read by name, with fallbacks: the engine's Cue has grown fields (metric, value, side) over time.
+        value = getattr(cue, "value", None)
+        out.append({"time_s": float(getattr(cue, "time_s", None) or cue.t_s),
+                    "metric": str(getattr(cue, "metric", "") or CUE_METRIC.get(getattr(cue, "id", ""), "")),
+                    "value": None if value is None or not np.isfinite(value) else float(value),
+                    "text": str(cue.text)})
+    out.sort(key=lambda c: c["time_s"])
     return out
 
 
@@ -213,4 +221,5 @@ def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> Se
         summary=result.summary, info=info, activity=[(float(a), float(b), str(c)) for a, b, c in activity],
         cues=cues, cue_source=cue_source, manifest=manifest,
         distance_m=float(distance) if isinstance(distance, (int, float)) and distance > 0 else None, notes=notes,
+        session_notes=str(meta.get("notes") or ""),
     )

@@ -139,23 +139,26 @@ def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = N
                     continue
                 x, y, k = decimate(t_min[sel], values[sel])
                 name = f"{SIDE_NAME[side]}" + ("" if good else ", with quality remarks")
+                # meta lets the page redraw this trace step by step when zoomed in (replay.js)
                 common = dict(x=np.round(x, 4), y=np.round(y, m.decimals + 1), name=name, legendgroup=name,
-                              showlegend=row == 1)
+                              showlegend=row == 1, meta={"col": m.column, "side": side, "good": bool(good), "k": k})
+                marker = dict(color=SIDE_COLOUR[side], size=5 if good else 7,
+                              symbol="circle" if good else "x-thin-open",
+                              line=dict(width=1.5 if not good else 0, color=SIDE_COLOUR[side]),
+                              opacity=0.85 if good else 0.9)
                 if k == 1:
                     fig.add_trace(go.Scatter(
                         mode="markers", **common, customdata=np.round(steps["ic_s"].to_numpy(float)[sel], 3),
                         text=quality[sel],
                         hovertemplate=f"%{{x:.2f}} min, {SIDE_NAME[side]}: %{{y}} {m.unit}<br>%{{text}}<extra></extra>",
-                        marker=dict(color=SIDE_COLOUR[side], size=5 if good else 7,
-                                    symbol="circle" if good else "x-thin-open",
-                                    line=dict(width=1.5 if not good else 0, color=SIDE_COLOUR[side]),
-                                    opacity=0.85 if good else 0.9)), row=row, col=1)
+                        marker=marker), row=row, col=1)
                 else:
                     fig.add_trace(go.Scatter(
                         mode="lines", **common, customdata=np.round(x * 60, 3),
                         hovertemplate=f"%{{x:.2f}} min, {SIDE_NAME[side]}: mean of {k} steps %{{y}} {m.unit}"
                                       "<extra></extra>",
-                        line=dict(color=SIDE_COLOUR[side], width=1.2, dash="solid" if good else "dot")), row=row, col=1)
+                        line=dict(color=SIDE_COLOUR[side], width=1.2, dash="solid" if good else "dot"),
+                        marker=marker), row=row, col=1)
         fig.update_yaxes(fixedrange=True, row=row, col=1)
     fig.update_xaxes(title_text="session time (min)", row=len(metrics), col=1)
     fig.update_annotations(font_size=12, xanchor="left", x=0)

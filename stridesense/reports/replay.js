@@ -5,7 +5,10 @@
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("ss-replay-data").textContent);
-  var S = D.steps, n = S.t.length;
+  var S = D.steps, n = S.t.length, M = S.metrics;
+  // The figure's angles (absent when not measured: drawn neutral and dashed).
+  S.drop = M.pelvic_drop_deg; S.lean = M.trunk_lean_deg; S.tilt = M.pelvic_tilt_deg;
+  S.twist = M.pelvis_trunk_rotation_deg; S.prot = M.pelvic_rotation_deg;
   var state = window.__stridesense = window.__stridesense || {ready: false, errors: [], plots: 0, figures: {}};
   var R = state.replay = {t: D.t0, step: -1, playing: false, speed: 1};
   var $ = function (id) { return document.getElementById(id); };
@@ -17,6 +20,7 @@
     return m + ":" + String(s % 60).padStart(2, "0");
   }
   function num(v, d) { return (v === null || v === undefined || !isFinite(v)) ? "–" : v.toFixed(d); }
+  function at(a, k) { return a ? a[k] : null; }
   function stepAt(t) {  // last step whose initial contact is at or before t, if t is within it
     var lo = 0, hi = n - 1, k = -1;
     while (lo <= hi) { var mid = (lo + hi) >> 1; if (S.t[mid] <= t) { k = mid; lo = mid + 1; } else { hi = mid - 1; } }
@@ -27,7 +31,18 @@
     el.setAttribute("x1", x1.toFixed(2)); el.setAttribute("y1", y1.toFixed(2));
     el.setAttribute("x2", x2.toFixed(2)); el.setAttribute("y2", y2.toFixed(2));
   }
+  // Every x axis of a figure (the traces' subplots share one time axis through "matches").
+  function xRange(gd, range) {
+    var update = {};
+    Object.keys(gd._fullLayout).filter(function (k) { return /^xaxis\d*$/.test(k); }).forEach(function (k) {
+      if (range) { update[k + ".range"] = range.slice(); } else { update[k + ".autorange"] = true; }
+    });
+    return update;
+  }
+  state.xRange = xRange;
   function val(a, k) { var v = (k >= 0 && a) ? a[k] : null; return (v === null || !isFinite(v)) ? 0 : v; }
+  function known(a, k) { var v = (k >= 0 && a) ? a[k] : null; return v !== null && v !== undefined && isFinite(v); }
+  function mark(id, ok) { $(id).setAttribute("data-missing", ok ? "0" : "1"); }  // not measured: drawn neutral, dashed
 
   function drawFigure(k) {
     // From behind: the runner's left is on the viewer's left. Positive drop = swing side lower:
@@ -49,6 +64,11 @@
     var tx = 110, ty = 110, pa = sign * prot / 2 * rad, sa = sign * (prot / 2 - twist / 2) * rad;
     setLine("rp-top-pelvis", tx - 45 * Math.cos(pa), ty + 45 * Math.sin(pa), tx + 45 * Math.cos(pa), ty - 45 * Math.sin(pa));
     setLine("rp-top-shoulders", tx - 60 * Math.cos(sa), ty + 60 * Math.sin(sa), tx + 60 * Math.cos(sa), ty - 60 * Math.sin(sa));
+    if (k >= 0) {
+      mark("rp-behind-pelvis", known(S.drop, k)); mark("rp-side-trunk", known(S.lean, k));
+      mark("rp-side-pelvis", known(S.tilt, k)); mark("rp-top-shoulders", known(S.twist, k));
+      mark("rp-top-pelvis", known(S.prot, k));
+    }
     document.querySelectorAll(".rp-figure").forEach(function (el) { el.classList.toggle("rp-idle", k < 0); });
     $("rp-behind-label").textContent = k >= 0 ? "drop " + num(drop, 1) + "° (" + (sign > 0 ? "right" : "left") + " side low)" : "";
     $("rp-side-label").textContent = k >= 0 ? "lean " + num(lean, 1) + "° · tilt " + num(tilt, 1) + "°" : "";
@@ -60,8 +80,8 @@
     if (k < 0) { txt += "not running at this moment"; }
     else {
       txt += "step " + (k + 1) + " of " + n + " · " + (S.side[k] === "L" ? "left" : "right") + " stance · drop " +
-        num(S.drop[k], 1) + "° · lean " + num(S.lean[k], 1) + "° · tilt " + num(S.tilt[k], 1) +
-        "° · counter-rotation " + num(S.twist[k], 0) + "° · quality " + S.q[k];
+        num(at(S.drop, k), 1) + "° · lean " + num(at(S.lean, k), 1) + "° · tilt " + num(at(S.tilt, k), 1) +
+        "° · counter-rotation " + num(at(S.twist, k), 0) + "° · quality " + S.q[k];
     }
     $("rp-readout").textContent = txt;
     var cue = null;
@@ -132,6 +152,69 @@
           if (pt && pt.data.type !== "bar") { seek(pt.customdata !== undefined ? +pt.customdata : pt.x * 60); }
         });
       }
+    });
+    var traces = state.figures["fig-traces"];
+    var original = traces ? traces.data.map(function (tr) {
+      return {x: tr.x, y: tr.y, customdata: tr.customdata, mode: tr.mode, hovertemplate: tr.hovertemplate};
+    }) : [];
+    var decimated = traces ? traces.data.some(function (tr) { return tr.meta && tr.meta.k > 1; }) : false;
+    R.detail = false;
+    // A long session's traces are means of consecutive steps; zoomed in to few enough steps, draw every step.
+    function detail(range) {
+      if (!decimated) { return; }
+      var lo = range ? range[0] * 60 : 0, hi = range ? range[1] * 60 : 0, count = 0;
+      if (range) { for (var j = 0; j < n; j++) { if (S.t[j] >= lo && S.t[j] <= hi) { count++; } } }
+      var on = !!range && count <= 2 * D.detailMax;
+      if (!on && !R.detail) { return; }
+      var idx = [], upd = {x: [], y: [], customdata: [], mode: [], hovertemplate: []};
+      traces.data.forEach(function (tr, i) {
+        if (!tr.meta || tr.meta.k <= 1) { return; }
+        idx.push(i);
+        if (!on) {
+          upd.x.push(original[i].x); upd.y.push(original[i].y); upd.customdata.push(original[i].customdata);
+          upd.mode.push(original[i].mode); upd.hovertemplate.push(original[i].hovertemplate);
+          return;
+        }
+        var col = S.metrics[tr.meta.col], xs = [], ys = [], cd = [];
+        for (var j = 0; j < n; j++) {
+          if (S.t[j] >= lo && S.t[j] <= hi && S.side[j] === tr.meta.side && S.trusted[j] === tr.meta.good) {
+            xs.push(S.t[j] / 60); ys.push(col[j]); cd.push(S.t[j]);
+          }
+        }
+        upd.x.push(xs); upd.y.push(ys); upd.customdata.push(cd); upd.mode.push("markers");
+        upd.hovertemplate.push("%{x:.2f} min, " + (tr.meta.side === "L" ? "left" : "right") + ": %{y} (one step)" +
+                               "<extra></extra>");
+      });
+      R.detail = on;
+      // Data and range in one update, after the zoom's own redraw: a restyle alone would re-range the axis.
+      setTimeout(function () {
+        Plotly.update(traces, upd, xRange(traces, range), idx);
+      }, 0);
+    }
+    // Zooming the time axis of one plot zooms the other (both are in minutes of session time).
+    var syncing = false;
+    D.linked.forEach(function (id) {
+      var gd = state.figures[id];
+      if (!gd || !gd.on) { return; }
+      gd.on("plotly_relayout", function (ev) {
+        if (!ev) { return; }
+        var range, seen = false;  // any subplot's x axis (xaxis, xaxis2, ...: all share the time axis)
+        Object.keys(ev).forEach(function (key) {
+          var m = /^(xaxis\d*)\.(range\[0\]|range|autorange)$/.exec(key);
+          if (!m) { return; }
+          seen = true;
+          if (m[2] === "range[0]") { range = [ev[key], ev[m[1] + ".range[1]"]]; }
+          else if (m[2] === "range") { range = ev[key].slice(); }
+          else if (ev[key]) { range = null; }
+        });
+        if (!seen) { return; }
+        if (id === "fig-traces") { detail(range); }
+        if (syncing) { return; }
+        syncing = true;
+        var others = D.linked.filter(function (o) { return o !== id && state.figures[o]; });
+        Promise.all(others.map(function (o) { return Plotly.relayout(state.figures[o], xRange(state.figures[o], range)); }))
+          .then(function () { syncing = false; }, function () { syncing = false; });
+      });
     });
     seek(R.t);
   });

@@ -65,7 +65,8 @@ def _facts(data: SessionData) -> str:
     ]
     if data.distance_m:
         items.insert(1, ("distance", f"{data.distance_m / 1000:.2f} km"))
-    return '<div class="facts">' + "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items) + "</div>"
+    cells = "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items)
+    return f'<div class="facts">{cells}</div>'
 
 
 def _methods(data: SessionData, decimated: int) -> str:
@@ -84,7 +85,8 @@ def _methods(data: SessionData, decimated: int) -> str:
     missing = info.get("missing_reasons") or {}
     parts = [
         "<ul>",
-        f"<li>Sensors: a pelvis sensor on the sacrum{' and a trunk sensor on the sternum or upper back' if info.get('trunk_rate_hz') else ''}; "
+        "<li>Sensors: a pelvis sensor on the sacrum"
+        + (" and a trunk sensor on the sternum or upper back" if info.get("trunk_rate_hz") else "") + "; "
         f"samples resampled to a uniform grid ({esc(rates)}); body mass {fmt(info.get('mass_kg'), 0)} kg.</li>",
         f"<li>Calibration: {esc(calib)}. The forward direction comes from the running itself (confidence: pelvis "
         f"{fmt(info.get('pelvis_forward_confidence'), 2)}, trunk {fmt(info.get('trunk_forward_confidence'), 2)}).</li>",
@@ -128,17 +130,16 @@ def replay_data(data: SessionData) -> dict:
     nxt = np.append(t[1:], t[-1] + 0.4 if t.size else 0.0)
     end = np.where(np.isfinite(st) & (st > 0), t + st, nxt)
 
-    def col(name):
-        return _round(steps[name].to_numpy(float), 2) if name in steps else None
-
     duration = float(data.info.get("duration_s") or (end.max() if end.size else 0.0))
+    # Every shown metric per step, for the traces' step-by-step detail when zoomed in on a long session.
+    metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
     t0 = 0.0
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
         "steps": {"t": _round(t, 3), "end": _round(end, 3), "side": steps["side"].astype(str).tolist(),
-                  "drop": col("pelvic_drop_deg"), "lean": col("trunk_lean_deg"), "tilt": col("pelvic_tilt_deg"),
-                  "twist": col("pelvis_trunk_rotation_deg"), "prot": col("pelvic_rotation_deg"),
-                  "q": steps["quality"].fillna("ok").astype(str).tolist()},
+                  "q": steps["quality"].fillna("ok").astype(str).tolist(),
+                  "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
+        "detailMax": figures.MAX_POINTS_PER_SIDE,
         "cues": [{"t": round(c["time_s"], 2), "text": c["text"]} for c in data.cues],
         "linked": ["fig-traces", "fig-activity"],
     }
@@ -193,6 +194,7 @@ def build_session_report(data: SessionData) -> str:
         f'<p class="sub">Session <code>{esc(data.folder.name)}</code>'
         + (f" · runner {esc(data.runner)}" if data.runner else "")
         + (f" · started {esc(data.started)}" if data.started else "") + "</p>",
+        f'<p class="note">Notes: {esc(data.session_notes)}</p>' if data.session_notes else "",
         "<h2>Summary</h2>", _facts(data),
         table(["metric", "left", "right", "all (SD)", "asymmetry %", "first → last fifth", "change"],
               summary_rows(data), css_class="summary"),

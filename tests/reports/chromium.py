@@ -148,7 +148,8 @@ class Chromium:
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
                                                 "awaitPromise": await_promise})
         if "exceptionDetails" in result:
-            raise BrowserError(f"{expression[:80]}: {result['exceptionDetails'].get('exception', {}).get('description')}")
+            details = result["exceptionDetails"]
+            raise BrowserError(f"{expression[:80]}: {details.get('exception', {}).get('description')}")
         return result["result"].get("value")
 
     def errors(self) -> list[str]:
