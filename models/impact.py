@@ -188,7 +188,7 @@ def choose_peak(pelvis_peak_bw: np.ndarray, contact_s: np.ndarray, step_s: np.nd
 
     The pelvis' own peak where the pelvis passes for the centre of mass -
     its stance impulse carries body weight over the step within
-    ``IMPULSE_TOLERANCE`` and its peak lies within ``SPRING_MASS_BAND`` of
+    ``IMPULSE_TOLERANCE`` (of the step's own impulse) and its peak lies within ``SPRING_MASS_BAND`` of
     the spring-mass peak - else the spring-mass peak; without a contact time
     (toe-off not placed) neither can be vouched for: NaN and ``""``.
 
@@ -209,7 +209,8 @@ def choose_peak(pelvis_peak_bw: np.ndarray, contact_s: np.ndarray, step_s: np.nd
     ratio = pelvis / sm
     agree = (ratio >= lo) & (ratio <= hi)
     if stance_impulse is not None:
-        agree &= np.abs(np.asarray(stance_impulse, float) - 1.0) <= IMPULSE_TOLERANCE
+        # All of the step's own impulse lies in its stance (the flight is free fall).
+        agree &= np.abs(np.asarray(stance_impulse, float) - np.asarray(step_impulse, float)) <= IMPULSE_TOLERANCE
     peak = np.where(agree, pelvis, sm)
     model = np.where(agree, PELVIS_ACC, SPRING_MASS).astype(object)
     none = ~np.isfinite(sm)
