@@ -130,13 +130,18 @@ def replay_data(data: SessionData) -> dict:
     nxt = np.append(t[1:], t[-1] + 0.4 if t.size else 0.0)
     end = np.where(np.isfinite(st) & (st > 0), t + st, nxt)
 
+    # The figure reaches each step's angles at mid-stance (a quarter of the step when its contact time is unknown).
+    contact_s = (steps["contact_time_ms"].to_numpy(float) / 1000.0 if "contact_time_ms" in steps
+                 else np.full(t.size, np.nan))
+    peak = t + np.where(np.isfinite(contact_s) & (contact_s > 0), contact_s / 2.0, 0.25 * (end - t))
+    peak = np.minimum(peak, end)
     duration = float(data.info.get("duration_s") or (end.max() if end.size else 0.0))
     # Every shown metric per step, for the traces' step-by-step detail when zoomed in on a long session.
     metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
     t0 = 0.0
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
-        "steps": {"t": _round(t, 3), "end": _round(end, 3), "side": steps["side"].astype(str).tolist(),
+        "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
                   "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
         "detailMax": figures.MAX_POINTS_PER_SIDE,

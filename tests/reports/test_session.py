@@ -17,7 +17,7 @@ from stridesense.reports.session import build_session_report, replay_data, sessi
 def test_report_is_one_file_with_plotly_inlined_once_and_nothing_to_fetch(known_session, known_data, tmp_path):
     html = build_session_report(known_data)
     # plotly.js's own banner appears once: inlined a single time.
-    assert html.count("plotly.js v") == 1
+    assert html.count("plotly.js (basic - minified) v") == 1
     assert "<script src" not in html.lower() and "<link" not in html.lower()
     assert 'class="ss-fig" data-target="fig-traces"' in html and "fig-activity" in html and "fig-dist" in html
 
