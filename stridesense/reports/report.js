@@ -80,6 +80,7 @@
     state.drawStartMs = performance.now();  // plotly.js has started by now
     if (!window.Plotly) { state.errors.push("plotly.js did not start"); return; }
     firstScreen = waiting.filter(function (id) { return inView(id, 0); });
+    state.firstScreenIds = firstScreen.slice();
     if (!firstScreen.length) { markFirstScreen(); }
     if (window.IntersectionObserver) {
       var seen = new IntersectionObserver(function (entries) {

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from stridesense.models.impact import LOADING_RATE_EXPERIMENTAL
 from stridesense.models.summary import UNTRUSTED, trusted_mask
 from stridesense.reports import figures
 from stridesense.reports.advice import advice_for
-from stridesense.reports.data import CUE_LOG, SessionData, load_session_data
+from stridesense.reports.data import CUE_LOG, SessionData, load_session_data, with_summary
 from stridesense.reports.page import esc, figure_block, fmt, render_page, script_json, table
 
 CUE_SHOW_S = 8.0  # a cue stays on screen this long in the replay
@@ -20,10 +21,10 @@ def summary_rows(data: SessionData) -> list[list]:
     s = data.summary
     rows = []
     for m in figures.METRICS:
-        if m.column not in s.stats.index:
-            continue
-        if m.column in s.missing_reasons:
+        if m.column in s.missing_reasons:  # not measured, or (the loading rate) not summarised
             rows.append([f"{m.label} ({m.unit})", "-", "-", "-", "-", "-", s.missing_reasons[m.column]])
+            continue
+        if m.column not in s.stats.index:
             continue
         st, fat = s.stats.loc[m.column], s.fatigue.loc[m.column]
         d = m.decimals
@@ -49,6 +50,43 @@ def flags_html(flags: list) -> str:
             + (f'<div class="why">What helps: {esc(exercises)}</div>' if exercises else "")
             + f'<div class="src">Source: {esc(f.source)}</div></div>')
     return "\n".join(out)
+
+
+def notices_html(data: SessionData) -> str:
+    """What the analysis changed or doubted, for the reader before any result (empty when nothing)."""
+    info = data.info
+    items = [("notice", n) for n in info.get("notices") or []]
+    items += [("warning", w) for w in info.get("warnings") or []]
+    items += [("note", n) for n in data.notes]
+    if not items:
+        return ""
+    rows = "".join(f'<li><b>{esc(kind)}</b>: {esc(text)}</li>' for kind, text in items)
+    return (f'<div class="notices" id="notices"><b>Read first: what the analysis changed or doubted in this '
+            f'session</b><ul>{rows}</ul></div>')
+
+
+def _alignment_facts(info: dict) -> list[str]:
+    """Method lines on which sensor is which, the clocks and neutral (HTML, escaped)."""
+    out = []
+    roles = info.get("roles")
+    if roles:
+        verdict = str(roles.get("verdict"))
+        if verdict == "swapped":
+            verdict = "SWAPPED: the sensors' labels were exchanged for the analysis"
+        why = f"; {roles['reason']}" if roles.get("reason") else ""
+        out.append(f"<li>Which sensor is which, from their signals: {esc(verdict)} (pelvis/trunk tilt-rate log "
+                   f"ratio {fmt(roles.get('score'), 2, signed=True)}{esc(why)}).</li>")
+    clock = info.get("clock_alignment")
+    if clock:
+        out.append(f"<li>Clocks: the trunk's clock against the pelvis' {fmt(clock.get('offset_s'), 3, signed=True)} s, "
+                   f"drift {fmt(clock.get('drift_ppm'), 0, signed=True)} ppm (confidence "
+                   f"{fmt(clock.get('confidence'), 2)}, {esc(clock.get('windows', '-'))} windows): "
+                   + ("corrected" if clock.get("applied") else "small enough to leave as recorded") + ".</li>")
+    neutral = info.get("neutral") or {}
+    if neutral:
+        out.append("<li>Neutral (0 lean, obliquity and tilt): "
+                   + esc("; ".join(f"{role}: {how}" for role, how in neutral.items())) + ".</li>")
+    return out
 
 
 def _facts(data: SessionData) -> str:
@@ -90,11 +128,13 @@ def _methods(data: SessionData, decimated: int) -> str:
         f"samples resampled to a uniform grid ({esc(rates)}); body mass {fmt(info.get('mass_kg'), 0)} kg.</li>",
         f"<li>Calibration: {esc(calib)}. The forward direction comes from the running itself (confidence: pelvis "
         f"{fmt(info.get('pelvis_forward_confidence'), 2)}, trunk {fmt(info.get('trunk_forward_confidence'), 2)}).</li>",
+        *_alignment_facts(info),
         "<li>Orientation: gyroscope integration with a gravity reference low-pass filtered over whole strides and "
         "ahrs' Madgwick update; during turns the reference is held and steps say <i>turning</i>.</li>",
         "<li>Steps: initial contact and toe-off from the pelvis' vertical force; left/right from three cues and "
         "alternation. Only running steps (a flight between steps) are reported.</li>",
-        "<li>Experimental: the loading rate (wearable estimates disagree with force plates by more than 65 %). "
+        f"<li>Experimental, in the step table only: the loading rate ({esc(LOADING_RATE_EXPERIMENTAL)}). It is "
+        "drawn per step below for changes within one runner, and is in no mean, flag or cue of this report. "
         "Accuracy figures in the README are against a simulator's ground truth; real soft tissue adds error.</li>",
         f"<li>Trusted steps: means leave out steps whose quality names {esc(', '.join(UNTRUSTED))}. Remarks in this "
         f"session: {esc(', '.join(f'{k} {v}' for k, v in sorted(remarks.items())) or 'none')}.</li>",
@@ -109,8 +149,8 @@ def _methods(data: SessionData, decimated: int) -> str:
                 "replayed": f"this session has no cue log ({CUE_LOG}); the cues shown are those the live cue engine "
                             "gives for these steps"}.get(data.cue_source, "no cues")
     parts.append(f"<li>Cues: {esc(cue_note)}.</li>")
-    for w in info.get("warnings", []) + data.notes:
-        parts.append(f"<li>Warning: {esc(w)}</li>")
+    if notices_html(data):
+        parts.append('<li>Notices and warnings: listed <a href="#notices">at the top</a>.</li>')
     parts.append(f"<li>Made by stridesense {esc(info.get('stridesense_version', ''))} from "
                  f"<code>{esc(data.folder.name)}</code>.</li></ul>")
     if sensor_rows:
@@ -186,6 +226,7 @@ REPLAY_SVG = """
 
 def build_session_report(data: SessionData) -> str:
     """The report page of an analysed session (HTML text)."""
+    data = with_summary(data)
     steps = data.steps
     metrics = figures.shown_metrics(steps)
     decimated = max(figures.decimation_factor(int((steps["side"] == side).sum())) for side in ("L", "R"))
@@ -200,6 +241,7 @@ def build_session_report(data: SessionData) -> str:
         + (f" · runner {esc(data.runner)}" if data.runner else "")
         + (f" · started {esc(data.started)}" if data.started else "") + "</p>",
         f'<p class="note">Notes: {esc(data.session_notes)}</p>' if data.session_notes else "",
+        notices_html(data),
         "<h2>Summary</h2>", _facts(data),
         table(["metric", "left", "right", "all (SD)", "asymmetry %", "first → last fifth", "change"],
               summary_rows(data), css_class="summary"),
