@@ -75,7 +75,9 @@ def figure_block(fig, div_id: str, css_class: str = "plot") -> str:
     if other:
         raise ValueError(f"trace type(s) {sorted(other)} are not in the report's plotly.js bundle ({BASIC_BUNDLE})")
     spec = _escape_json(pio.to_json(fig, validate=False))
-    return (f'<div id="{esc(div_id)}" class="{esc(css_class)}"></div>\n'
+    # The figure's room is kept before it is drawn: the page does not jump, and "in view" means where it will be.
+    height = f' style="min-height:{int(fig.layout.height)}px"' if fig.layout.height else ""
+    return (f'<div id="{esc(div_id)}" class="{esc(css_class)}"{height}></div>\n'
             f'<script type="application/json" class="ss-fig" data-target="{esc(div_id)}">{spec}</script>')
 
 

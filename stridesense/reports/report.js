@@ -8,6 +8,7 @@
   "use strict";
   var state = window.__stridesense = window.__stridesense || {ready: false, errors: [], plots: 0, figures: {}};
   state.drawMs = {};
+  state.drawOrder = [];
   window.addEventListener("error", function (e) { state.errors.push(String(e.message || e)); });
   var specs = Array.prototype.slice.call(document.querySelectorAll("script.ss-fig"));
   var byTarget = {}, waiting = [], busy = false, firstScreen = null;
@@ -60,6 +61,7 @@
         state.plots += 1;
         state.drawMs[id] = performance.now() - t0;
         state.figures[id] = gd;
+        state.drawOrder.push(id);
         document.dispatchEvent(new CustomEvent("ss-figure-drawn", {detail: {id: id, gd: gd}}));
         done(id);
         next();

@@ -80,6 +80,18 @@ def test_every_plot_is_drawn_with_its_data(opened, known_data):
     assert marks("fig-dist", ".barlayer .point") > 10 * len(figures.shown_metrics(steps))
 
 
+def test_the_plots_in_view_are_drawn_first_and_the_others_follow(browser, report_path):
+    """Opened at the histograms (a link to #fig-dist), those are drawn before the plots above them."""
+    browser.events.clear()
+    browser.open(report_path, "window.__stridesense && window.__stridesense.firstScreen", fragment="fig-dist")
+    assert browser.evaluate("window.__stridesense.firstScreenIds") == ["fig-dist"]
+    assert "fig-dist" in browser.evaluate("Object.keys(window.__stridesense.figures)")
+    browser.open(report_path, fragment="fig-dist")  # the same page: wait until every plot is drawn
+    order = browser.evaluate("window.__stridesense.drawOrder")
+    assert order[0] == "fig-dist" and sorted(order) == ["fig-activity", "fig-dist", "fig-traces"]
+    assert browser.errors() == []
+
+
 def test_screenshots_show_nonempty_plot_areas(opened, tmp_path):
     from PIL import Image
 
