@@ -39,13 +39,14 @@ class MetricInfo:
     band: tuple[float | None, float | None] | None = None
     band_label: str = ""
     experimental: bool = False
+    from_neutral: bool = False  # an angle from the standing neutral: its band needs one (models.guidelines)
 
 
 METRICS = [
     MetricInfo("pelvic_drop_deg", "pelvic drop", "deg", 1, (None, g.DROP_HIGH_DEG),
-               f"up to {g.DROP_HIGH_DEG:.0f} deg"),
+               f"up to {g.DROP_HIGH_DEG:.0f} deg", from_neutral=True),
     MetricInfo("trunk_lean_deg", "trunk lean (forward)", "deg", 1, g.LEAN_BAND_DEG,
-               f"{g.LEAN_BAND_DEG[0]:.0f}-{g.LEAN_BAND_DEG[1]:.0f} deg forward"),
+               f"{g.LEAN_BAND_DEG[0]:.0f}-{g.LEAN_BAND_DEG[1]:.0f} deg forward", from_neutral=True),
     MetricInfo("pelvic_tilt_deg", "pelvic tilt (anterior)", "deg", 1),
     MetricInfo("pelvis_trunk_rotation_deg", "pelvis-trunk counter-rotation", "deg", 1),
     MetricInfo("pelvic_rotation_deg", "pelvic rotation", "deg", 1),
@@ -116,22 +117,33 @@ def _shade_band(fig: go.Figure, m: MetricInfo, values: np.ndarray, row: int) -> 
                       exclude_empty_subplots=False, row=row, col=1)
 
 
-def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = None) -> go.Figure:
+def band_title(m: MetricInfo, neutral_known: bool = True) -> str:
+    """A subplot's title: the metric, and its guideline (or why none is drawn)."""
+    title = f"{m.label} ({m.unit})"
+    if m.band and m.from_neutral and not neutral_known:
+        return title + " · no guideline band: no standing neutral in this session"
+    return title + (f" · guideline {m.band_label}" if m.band else "")
+
+
+def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = None,
+                       neutral_known: bool = True) -> go.Figure:
     """Each metric per step over session time (min), left and right apart, guideline band shaded.
 
     Steps with quality remarks are drawn apart (open grey-edged markers, or
-    dotted lines when decimated) from the trusted ones.
+    dotted lines when decimated) from the trusted ones.  Without a standing
+    neutral (``neutral_known`` False) the angles from neutral get no band:
+    their zero is the running posture, which the guideline does not judge.
     """
     metrics = metrics or shown_metrics(steps)
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.012,
-                        subplot_titles=[f"{m.label} ({m.unit})" + (f" · guideline {m.band_label}" if m.band else "")
-                                        for m in metrics])
+                        subplot_titles=[band_title(m, neutral_known) for m in metrics])
     t_min = steps["ic_s"].to_numpy(float) / 60.0
     trusted = trusted_mask(steps["quality"]) if len(steps) else np.zeros(0, bool)
     quality = steps["quality"].fillna("ok").astype(str).to_numpy()
     for row, m in enumerate(metrics, start=1):
         values = steps[m.column].to_numpy(float)
-        _shade_band(fig, m, values, row)
+        if neutral_known or not m.from_neutral:
+            _shade_band(fig, m, values, row)
         for side in ("L", "R"):
             for good in (True, False):
                 sel = (steps["side"].to_numpy() == side) & (trusted == good)

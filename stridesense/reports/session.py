@@ -262,7 +262,8 @@ def build_session_report(data: SessionData) -> str:
         "<h2>Every step over the run</h2>",
         '<p class="note">Left (blue) and right (red) stance; crosses (or dotted lines) are steps with quality '
         "remarks; the green band is the guideline. Drag to zoom in on a time range, double-click to zoom out.</p>",
-        figure_block(figures.step_traces_figure(steps, metrics), "fig-traces"),
+        figure_block(figures.step_traces_figure(steps, metrics, getattr(data.summary, "neutral_known", True)),
+                     "fig-traces"),
         "<h2>Left and right</h2>",
         figure_block(figures.distribution_figure(
             {"left": trusted[trusted["side"] == "L"], "right": trusted[trusted["side"] == "R"]}, metrics,

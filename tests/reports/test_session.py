@@ -256,3 +256,16 @@ def test_the_basic_plotly_bundle_is_used_only_for_its_own_version(monkeypatch):
     # A trace type the basic bundle cannot draw is refused when the page is built, not blank in the browser.
     with pytest.raises(ValueError, match="heatmap"):
         page.figure_block(go.Figure(go.Heatmap(z=[[1, 2]])), "fig-x")
+
+
+def test_without_a_standing_neutral_the_lean_and_drop_get_no_guideline_band():
+    n = 60
+    steps = pd.DataFrame({"side": ["L", "R"] * (n // 2), "ic_s": 0.33 * np.arange(n), "step_time_s": 0.33,
+                          "quality": "ok", "pelvic_drop_deg": 5.0, "trunk_lean_deg": 3.0, "cadence_spm": 150.0})
+    metrics = [figures.METRIC_BY_COLUMN[c] for c in ("pelvic_drop_deg", "trunk_lean_deg", "cadence_spm")]
+    with_neutral = figures.step_traces_figure(steps, metrics, neutral_known=True)
+    without = figures.step_traces_figure(steps, metrics, neutral_known=False)
+    assert len(with_neutral.layout.shapes) == 3
+    assert [sh.yref for sh in without.layout.shapes] == ["y3"]  # only cadence's band (not an angle from neutral)
+    titles = [a.text for a in without.layout.annotations]
+    assert titles[0].endswith("no standing neutral in this session") and "guideline 160 spm" in titles[2]
