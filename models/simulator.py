@@ -312,7 +312,7 @@ class _Runner:
         """Slow posture wander (rad): smooth noise with a ~20-s time scale, SD cfg.posture_wander_deg."""
         if not self.cfg.posture_wander_deg:
             return np.zeros_like(t)
-        knots_t = np.arange(-20.0, self.cfg.duration_s + 40.0, 10.0)
+        knots_t = np.arange(-40.0, self.cfg.duration_s + 80.0, 20.0)
         knots = np.random.default_rng(self.cfg.seed + 7).standard_normal(knots_t.size)
         from scipy.interpolate import CubicSpline
 
@@ -615,7 +615,7 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         sensors[role] = _sensor(runner, role, t, mount, cfg, p, rng)
     truth = _truth(runner, steps, has_trunk="trunk" in sensors)
     if cfg.start_in_motion:  # steps before the first sample are not in the recording
-        truth = truth[truth.ic_s >= 1.0].reset_index(drop=True)
+        truth = truth[truth.ic_s >= 0.15].reset_index(drop=True)
     truth["sensor_peak_vert_g"] = _sensor_peaks_g(runner, truth, cfg)
     session = Session(
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",

@@ -40,10 +40,10 @@ BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # waits between reconnection attemp
 RECONNECT_SCAN_S = 2.0  # how long one reconnection attempt looks for the sensor
 WRITE_EVERY_S = 0.25  # the consumer batches samples and raw bytes this long before writing
 MAX_QUEUED_WRITES = 40  # batches the writer thread may lag behind (10 s) before the consumer waits for it
+STOP_REPLY_S = 0.2  # how long replies to stop commands may trail the writes
+STOPPING, STOPPED = "_stopping", "_stopped"  # link-internal events: refusals in between are expected
 DEVICE_INFO_FIRMWARE = "00002a26-0000-1000-8000-00805f9b34fb"
 NO_BLUEZ_HINT = "is Bluetooth on, and are BlueZ (bluetoothd) and the system D-Bus running?"
-REFUSAL_HINT = ("the sensor may be streaming to another app (close the vendor's app, or switch the sensor off and "
-                "on), or not offer this rate (try another --rate-hz, e.g. 52 or 104)")
 
 
 @dataclass(frozen=True)
@@ -124,17 +124,22 @@ class Finder:
                 self._idle.set()
         if done.done() and done.exception() is not None:
             raise done.exception()
-        if not self._waiters and self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)  # discovery stopped before anyone connects
-            self._task = None
         return found
+
+    async def stopped(self) -> None:
+        """Wait until the discovery has stopped, if nobody is looking any more."""
+        if not self._waiters and self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _scan(self) -> None:
         from bleak import BleakScanner
 
         try:
-            async with BleakScanner(detection_callback=self._seen):
-                await self._idle.wait()
+            while True:
+                async with BleakScanner(detection_callback=self._seen):
+                    await self._idle.wait()
+                if not self._waiters:  # else someone came while the discovery was stopping: go on
+                    return
         except Exception as e:  # noqa: BLE001 - handed to every waiter, who raises it
             for _, _, done in self._waiters.values():
                 if not done.done():
@@ -157,6 +162,7 @@ class LinkStatus:
     target: str
     name: str = ""
     family: str = ""
+    streams: str = ""  # what the sensor was asked to stream, in words
     connected: bool = False
     notifications: int = 0
     samples: int = 0
@@ -204,6 +210,7 @@ class SensorLink:
             raise DeviceError(f"{self.role} sensor {self.target!r} ({device.name}) is not a supported sensor; "
                               f"supported: {', '.join(FAMILIES)}", self.target)
         self.status.name, self.status.family = device.name or "", self.family.name
+        self.status.streams = self.family.describe(self.rate_hz)
 
     async def connect(self) -> None:
         """Connect and turn notifications on (the stream is started by :meth:`start`)."""
@@ -227,10 +234,12 @@ class SensorLink:
         self.status.connected = True
 
     async def start(self) -> None:
-        """Send the family's start commands."""
+        """Send the family's start commands, with the vendor's pauses between them."""
         try:
-            for char, payload in self.family.start_commands(self.rate_hz):
+            for char, payload, wait_s in self.family.start_steps(self.rate_hz):
                 await self._client.write_gatt_char(char, payload, response=True)
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
         except BaseException:
             await _quietly(self._client.disconnect())
             raise
@@ -266,6 +275,7 @@ class SensorLink:
                         continue
                     self.device = found[self.role][0]
                     await self.connect()
+                    await self._stop_leftovers()
                     await self.start()
                 except (BleakError, OSError, asyncio.TimeoutError):
                     continue
@@ -273,6 +283,18 @@ class SensorLink:
                 self.queue.put_nowait((self.role, time.monotonic(), None,
                                        {"kind": "reconnect", "attempts": attempt, "mtu": self.mtu}))
                 break
+
+    async def _stop_leftovers(self) -> None:
+        """After a drop-out, stop what the sensor may still be streaming to the lost link (a Movesense keeps
+        its subscription, and refuses a second one with 507); a refusal of these stops means nothing."""
+        stops = getattr(self.family, "stop_commands", lambda: [])()
+        if not stops:
+            return
+        self.queue.put_nowait((self.role, time.monotonic(), None, {"kind": STOPPING}))
+        for char, payload in stops:
+            await _quietly(self._client.write_gatt_char(char, payload, response=True))
+        await asyncio.sleep(STOP_REPLY_S)  # a reply may come after the write's own answer
+        self.queue.put_nowait((self.role, time.monotonic(), None, {"kind": STOPPED}))
 
     async def close(self) -> None:
         """Stop the stream and disconnect (best effort: the sensor may be gone)."""
@@ -341,7 +363,7 @@ class _PacketLog:
             return "no notification at all after its stream was started"
         n = sum(self.by_kind.values())
         kinds = ", ".join(f"{c} x {length} bytes on {u[:8]}" for (u, length), c in self.by_kind.most_common(4))
-        first = "; ".join(f"{u[:8]}: " + " ".join(p.hex(" ") for p in ps) for u, ps in self.first.items())
+        first = "; ".join(f"{u[:8]}: " + " | ".join(p.hex(" ") for p in ps) for u, ps in self.first.items())
         return f"{n} notifications ({kinds}), first bytes {first}"
 
 
@@ -381,6 +403,8 @@ class Recorder:
         self._packets = {role: _PacketLog() for role in sensors}
         self._gaps_seen: dict[str, int] = {}
         self._drops_seen: dict[str, int] = {}
+        self._ended_seen: dict[str, int] = {}
+        self._stopping: dict[str, bool] = {}  # role -> between a reconnected link's stop commands and its start
         self._io_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stridesense-writer")
         self._io_queue: collections.deque = collections.deque()
         self.error: Exception | None = None
@@ -454,6 +478,7 @@ class Recorder:
                                   "is it switched on, charged and near? (`stridesense scan` lists what is seen)",
                                   link.target)
             link.found(*found[role])
+        await self.finder.stopped()  # connect with the discovery over, as a phone app would
         addresses = [link.device.address for link in self.links.values()]
         if len(set(addresses)) < len(addresses):
             raise DeviceError(f"one sensor ({addresses[0]}) was given for two roles; every role needs its own sensor")
@@ -486,7 +511,8 @@ class Recorder:
 
     def _new_writer(self) -> SessionWriter:
         writer = SessionWriter(self.folder, runner=self.runner, mass_kg=self.mass_kg, sensors=[
-            {"role": role, "has_gyro": True, "family": link.family.name, "address": link.device.address,
+            {"role": role, "has_gyro": link.family.has_gyro, "family": link.family.name,
+             "streams": link.status.streams, "address": link.device.address,
              "name": link.device.name or "", "firmware": link.firmware or "unknown", "mtu": link.mtu,
              "nominal_rate_hz": self._stream(role).rate_hz, "experimental_decoder": link.family.experimental}
             for role, link in self.links.items()], meta={"recorded_with": "stridesense record",
@@ -545,7 +571,11 @@ class Recorder:
     def _handle(self, role: str, host_s: float, uuid: str | None, payload) -> None:
         t = host_s - self.t0
         if uuid is None:  # a link event
-            self._io(self.writer.event, payload.pop("kind"), role=role, session_time_s=round(t, 4), **payload)
+            kind = payload.pop("kind")
+            if kind in (STOPPING, STOPPED):
+                self._stopping[role] = kind == STOPPING
+            else:
+                self._io(self.writer.event, kind, role=role, session_time_s=round(t, 4), **payload)
             return
         raw = self._raw.setdefault(role, ([], [], []))
         raw[0].append(t)
@@ -558,13 +588,19 @@ class Recorder:
         try:
             blocks = stream.feed(t, uuid, payload)
         except CommandRefused as e:
+            if self._stopping.get(role):
+                self._io(self.writer.event, "stop_refused", role=role, session_time_s=round(t, 4), reason=str(e))
+                return
             self._io(self.writer.event, "refused", role=role, session_time_s=round(t, 4), reason=str(e),
                      payload=payload.hex())
             link = self.links[role]
-            raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name}) refused to start: {e}; "
-                              f"{REFUSAL_HINT}", link.target) from None
+            raise DeviceError(f"{role} sensor {link.target!r} ({link.status.name}) refused to start: {e}",
+                              link.target) from None  # the family's message says what it means and what to try
         self._account(role, stream)
         self._pending.setdefault(role, []).extend(blocks)
+        for name in stream.ended[self._ended_seen.get(role, 0):]:  # the sensor stopped a stream itself
+            self._io(self.writer.event, "stream_ended", role=role, session_time_s=round(t, 4), stream=name)
+        self._ended_seen[role] = len(stream.ended)
 
     def _account(self, role: str, stream: StreamDecoder) -> None:
         status = self.links[role].status
@@ -590,7 +626,7 @@ class Recorder:
                 continue
             t = np.concatenate([b[0] for b in blocks])
             acc = np.concatenate([b[1] for b in blocks])
-            gyr = np.concatenate([b[2] for b in blocks])
+            gyr = None if any(b[2] is None for b in blocks) else np.concatenate([b[2] for b in blocks])
             blocks.clear()
             self._io(self.writer.append, role, SensorData(t, acc, gyr, role))
             status = self.links[role].status

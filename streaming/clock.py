@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ENVELOPE_WINDOW_S = 2.0  # one minimum of the arrival lag per window
-MAX_DRIFT = 1e-3  # crystals are good to tens of ppm: a steeper envelope is noise
+MAX_DRIFT = 2e-4  # sensor crystals are good to tens of ppm: a steeper envelope is noise (or a stall)
 REFIT_S = 0.5  # the live mapping is refitted this often (host time)
 SLEW = 4e-3  # a refit moves the live mapping by at most 4 ms per second of data (0.4 %, no jumps)
 
@@ -95,8 +95,12 @@ class DeviceClock:
     _correction: float = 0.0  # s, the part of a refit not yet slewed into the mapping
     _last_session_s: float = -np.inf
 
-    def add_packet(self, device_time_s: np.ndarray, host_time_s: float) -> None:
-        """Record one packet: its samples' device times and the host time it arrived."""
+    def add_packet(self, device_time_s: np.ndarray, host_time_s: float, observe: bool = True) -> None:
+        """Record one packet: its samples' device times and the host time it arrived.
+
+        ``observe=False``: samples whose arrival says nothing of the clock (they
+        waited on the host for another stream's frame, see :meth:`observe`).
+        """
         device_time_s = np.asarray(device_time_s, float)
         if device_time_s.size == 0:
             return
@@ -107,6 +111,14 @@ class DeviceClock:
                 self.gaps.append((self._last_device_s, float(device_time_s[0]), int(round(gap / period)) - 1))
         self._last_device_s = float(device_time_s[-1])
         self.n_packets += 1
+        if observe:
+            self.observe(device_time_s, host_time_s)
+
+    def observe(self, device_time_s: np.ndarray, host_time_s: float) -> None:
+        """One frame's arrival: the lag of its last sample, for the envelope (no gap bookkeeping)."""
+        device_time_s = np.asarray(device_time_s, float)
+        if device_time_s.size == 0:
+            return
         # The packet left the device after its last sample: that sample bounds the lag.
         d = float(device_time_s[-1])
         lag = host_time_s - d
@@ -134,7 +146,7 @@ class DeviceClock:
         device_time_s = np.asarray(device_time_s, float)
         return offset + (1.0 + drift) * device_time_s
 
-    def map(self, device_time_s: np.ndarray, host_time_s: float) -> np.ndarray:
+    def map(self, device_time_s: np.ndarray, host_time_s: float, observe: bool = True) -> np.ndarray:
         """Add a packet and map its samples onto the session clock, forward only, without jumps.
 
         The fit is renewed every REFIT_S; the change a new fit makes is slewed
@@ -143,7 +155,7 @@ class DeviceClock:
         device_time_s = np.asarray(device_time_s, float)
         n = device_time_s.size
         n_gaps = len(self.gaps)
-        self.add_packet(device_time_s, host_time_s)
+        self.add_packet(device_time_s, host_time_s, observe)
         if self.fixed is not None:
             t = self.to_session(device_time_s)
         else:
@@ -153,10 +165,13 @@ class DeviceClock:
                     d = float(device_time_s[0])
                     self._correction -= (new[0] + (1.0 + new[1]) * d) - (self._fit[0] + (1.0 + self._fit[1]) * d)
                 self._fit, self._fit_at = new, host_time_s
-            step = SLEW * n / self.nominal_rate_hz
-            self._correction -= min(max(self._correction, -step), step)
+            # Slewed sample by sample (a frame can hold hundreds of samples), not in one step a frame.
+            step = SLEW / self.nominal_rate_hz
+            k = np.arange(1, n + 1)
+            applied = np.clip(self._correction, -step * k, step * k)
+            self._correction -= float(applied[-1])
             offset, drift = self._fit
-            t = offset + (1.0 + drift) * device_time_s + self._correction
+            t = offset + (1.0 + drift) * device_time_s + (self._correction + applied[-1] - applied)
         # Time must only go forward, whatever the radio did.
         t = np.maximum(t, self._last_session_s + 1e-6 + np.arange(n) * 1e-6)
         if len(self.gaps) > n_gaps:

@@ -100,6 +100,7 @@ class FakeBlueZ:
         self._tmp = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
         json.dump(spec, self._tmp)
         self._tmp.close()
+        self._truth_path = spec.get("truth_path")
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus_address)
         self.process = subprocess.Popen([sys.executable, "-m", "stridesense.streaming.fake_bluez", self._tmp.name],
                                         stdout=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -108,7 +109,15 @@ class FakeBlueZ:
             self.close()
             raise RuntimeError(f"the fake BlueZ did not start (said {line!r})")
 
+    def truth(self) -> dict:
+        """What the simulation knows (spec ``truth_path``): ``body_t0_monotonic_s`` (when the run started,
+        on this host's monotonic clock, so ``time.monotonic()`` values compare), ``devices`` (address ->
+        ``packets_sent`` and ``samples_sent``, the samples those packets completed (for a sensor of separate
+        streams, the fewer of any stream): up to date after :meth:`close`)."""
+        return json.loads(Path(self._truth_path).read_text())
+
     def close(self) -> None:
+        """Stop the fake (it writes its final truth first); calling it again does nothing."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -117,7 +126,8 @@ class FakeBlueZ:
                 self.process.kill()
                 self.process.wait()
         self.process.stdout.close()
-        os.unlink(self._tmp.name)
+        if os.path.exists(self._tmp.name):
+            os.unlink(self._tmp.name)
 
     def __enter__(self):
         return self
@@ -144,6 +154,7 @@ def load_spec(path: str) -> dict:
     spec.setdefault("duration_s", 120.0)
     spec.setdefault("rate_hz", 208.0)
     spec.setdefault("flood", False)
+    spec.setdefault("truth_path", None)  # where the fake writes what only the simulation knows (FakeBlueZ.truth)
     return spec
 
 
@@ -367,6 +378,7 @@ class SimDevice:
         self.mtu = int(d.get("mtu", 247))  # the ATT MTU the link negotiated (bluetoothd: GattCharacteristic1.MTU)
         self.drops = [tuple(x) for x in d.get("drops", [])]
         self.refuse = bool(d.get("refuse", False))
+        self.garbled = bool(d.get("garbled", False))
         self.path = _path_of(self.address)
         self.connected = False
         self.exported = False
@@ -379,6 +391,8 @@ class SimDevice:
         self.packets: list = []  # (release body time s, char uuid, bytes)
         self.next_packet = 0
         self.packets_sent = 0
+        self.covers: list = []  # per packet: (stream, index of the last sample it completes)
+        self.covered: dict = {}  # stream -> the last sample index sent
         if self.family is None:
             return
         service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
@@ -407,7 +421,26 @@ class SimDevice:
             gyr = data.gyr_radps[sl] if data.gyr_radps is not None else np.zeros((chunk, 3))
             for char, payload in enc.encode(data.acc_mps2[sl], gyr, clock[sl]):
                 self.packets.append((float(t_body[i + chunk - 1]), char.lower(), payload))
+                self.covers.append(("samples", i + chunk - 1))
+        if self.family.name == "polar":
+            self._polar_frames_leave_when_full(clock, t_body)
         self.encoder = enc
+
+    def _polar_frames_leave_when_full(self, clock: np.ndarray, t_body: np.ndarray) -> None:
+        """A Polar frame leaves when its last sample is measured (the stamp it carries), not when the
+        encoder was handed the next few samples: ACC and GYRO frames interleave by that time."""
+        from stridesense.streaming.devices.polar_pmd import DATA, POLAR_EPOCH_S
+
+        timed = []
+        for (t, char, payload), cover in zip(self.packets, self.covers):
+            if char == DATA and len(payload) >= 10:
+                last_s = POLAR_EPOCH_S + int.from_bytes(payload[1:9], "little") * 1e-9  # on the device clock
+                t = float(np.interp(last_s, clock, t_body))
+                cover = (payload[0], int(np.argmin(np.abs(clock - last_s))))  # per measurement type
+            timed.append((t, char, payload, cover))
+        timed.sort(key=lambda p: p[0])
+        self.packets = [p[:3] for p in timed]
+        self.covers = [p[3] for p in timed]
 
     def in_range(self) -> bool:
         t = self.world.body_time()
@@ -476,9 +509,11 @@ class SimDevice:
                 break  # a flood waits for its listener instead of losing packets
             self.next_packet += 1
             if listening:
-                c.notify(payload)
+                c.notify(bytes([0xEE]) * len(payload) if self.garbled else payload)
                 sent += 1
                 self.packets_sent += 1
+                stream, last = self.covers[self.next_packet - 1]
+                self.covered[stream] = max(self.covered.get(stream, -1), last)
                 if self.world.flood and sent >= FLOOD_BURST:
                     break  # let the other devices and the bus have their turn
         return sent
@@ -521,7 +556,8 @@ class World:
         if not self.truth_path:
             return
         truth = {"body_t0_monotonic_s": self._body_t0, "devices": {
-            d.address: {"packets_sent": d.packets_sent} for d in self.devices}}
+            d.address: {"packets_sent": d.packets_sent,
+                        "samples_sent": min(d.covered.values()) + 1 if d.covered else 0} for d in self.devices}}
         tmp = self.truth_path + ".tmp"
         Path(tmp).write_text(json.dumps(truth))
         os.replace(tmp, self.truth_path)

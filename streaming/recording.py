@@ -91,6 +91,13 @@ class _StreamFile:
         self.sync()
         self._file.close()
 
+    def abandon(self) -> None:
+        """Close the file without finishing the stream (it is about to be deleted)."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+
 
 class SessionWriter:
     """Write a session folder while streaming.
@@ -144,15 +151,7 @@ class SessionWriter:
         self._closed = False
 
     def _write_manifest(self) -> None:
-        tmp = self.folder / (MANIFEST + ".tmp")
-        try:
-            with _private_open(tmp) as f:
-                f.write(json.dumps(self.manifest, indent=1).encode())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.folder / MANIFEST)
-        except OSError as e:
-            raise _recording_error(e, "the manifest") from None
+        write_manifest(self.folder, self.manifest)
 
     def open_files(self, role: str, raw: bool = False) -> None:
         """Create a sensor's sample (and raw-bytes) files now, before streaming starts, not on its first batch."""
@@ -306,8 +305,26 @@ def read_session(folder: str | Path) -> Session:
                                                     recorded_at=manifest.get("recorded_at") or manifest.get("created")))
 
 
-def read_sensors(folder: str | Path) -> tuple[dict[str, SensorData], dict]:
-    """Every sensor of a session folder (role -> samples) and its manifest."""
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (owner-only) through a temporary file: readers see the old or the new, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    with _private_open(tmp) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Replace a session's manifest atomically."""
+    try:
+        replace_atomically(Path(folder) / MANIFEST, json.dumps(manifest, indent=1).encode())
+    except OSError as e:
+        raise _recording_error(e, "the manifest") from None
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """A session folder's manifest, checked to be one this version reads."""
     folder = Path(folder)
     if not folder.is_dir():
         raise RecordingError(f"{folder}: no such session folder")
@@ -322,6 +339,13 @@ def read_sensors(folder: str | Path) -> tuple[dict[str, SensorData], dict]:
     if manifest.get("format_version", 0) > FORMAT_VERSION:
         raise RecordingError(f"{folder}: format version {manifest['format_version']} is newer than this "
                              f"stridesense reads ({FORMAT_VERSION}); upgrade stridesense")
+    return manifest
+
+
+def read_sensors(folder: str | Path) -> tuple[dict[str, SensorData], dict]:
+    """Every sensor of a session folder (role -> samples) and its manifest."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
     sensors = {}
     for s in manifest["sensors"]:
         role = s.get("role")

@@ -103,14 +103,16 @@ class StreamDecoder:
         for s in decoded:
             if s.kind == "imu" or (s.kind == "acc" and not self.has_gyro):
                 out += self._timed(host_s, s.acc_mps2, s.gyr_radps, s.device_time_s)
-            elif s.kind == "acc":
-                self._acc = _append(self._acc, s.device_time_s, s.acc_mps2, self._last_device_s)
             else:
-                self._gyr = _append(self._gyr, s.device_time_s, s.gyr_radps)
+                # Each frame's own arrival bounds the clock (a merged block waits for the other stream).
+                self.clock.observe(s.device_time_s, host_s)
+                if s.kind == "acc":
+                    self._acc = _append(self._acc, s.device_time_s, s.acc_mps2, self._last_device_s)
+                else:
+                    self._gyr = _append(self._gyr, s.device_time_s, s.gyr_radps)
         merged = self._merge() if self.has_gyro else None
         if merged is not None:
-            # The pair (last merged sample, now) is that of the frame just arrived, within half a period.
-            out += self._timed(host_s, *merged)
+            out += self._timed(host_s, *merged, observed=True)
         return out
 
     def _merge(self):
@@ -151,7 +153,7 @@ class StreamDecoder:
             self.unpaired += n
             self.dropped.append(NO_GYRO)
 
-    def _timed(self, host_s: float, acc, gyr, device_s) -> list:
+    def _timed(self, host_s: float, acc, gyr, device_s, observed: bool = False) -> list:
         if device_s is None:  # no device clock: samples counted, silences judged by what follows
             self.clock.max_drift = self._counter.MAX_DRIFT
             released = self._counter.push(host_s, acc.shape[0], (acc, gyr))
@@ -160,7 +162,7 @@ class StreamDecoder:
             self._duplicates += 1  # a repeated or out-of-order packet: its samples are already written
             return []
         self._last_device_s = float(device_s[-1])
-        return [(self.clock.map(device_s, host_s), acc, gyr)]
+        return [(self.clock.map(device_s, host_s, observe=not observed), acc, gyr)]
 
 
 def _append(buffer: tuple, t: np.ndarray, values: np.ndarray, after: float | None = None) -> tuple:

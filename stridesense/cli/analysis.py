@@ -106,6 +106,8 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
 
     for message in result.info.get("notices", []):  # what was changed in the input: read before the results
         console.print(f"[bold yellow]notice:[/bold yellow] {message}")
+    for message in result.info.get("warnings", []):  # they change how to read the results: before them
+        console.print(f"[yellow]warning:[/yellow] {message}")
     if result.summary is not None and not console.quiet:  # --quiet: nothing to lay out
         from stridesense.report import render_summary
 
@@ -113,8 +115,6 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
     steps = result.steps
     n_ok = int((steps["quality"] == "ok").sum())
     console.print(f"{len(steps)} steps ({n_ok} without quality remarks) over {result.info['duration_s']:.0f} s")
-    for message in result.info.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {message}")
     if out:
         console.print(f"step table: {write_table(steps, out)}")
     if summary_out and result.summary is not None:

@@ -1,4 +1,4 @@
-"""`stridesense scan` and `stridesense record`: real sensors over Bluetooth."""
+"""`stridesense scan`, `record` and `redecode`: real sensors over Bluetooth."""
 
 from __future__ import annotations
 
@@ -17,15 +17,20 @@ def register(sub) -> None:
     p.set_defaults(func=run_scan)
 
     p = sub.add_parser("record", help="record a session from a pelvis and a trunk sensor (Ctrl-C to stop)")
-    p.add_argument("--pelvis", required=True, metavar="ADDR_OR_NAME", help="pelvis sensor: address or name")
-    p.add_argument("--trunk", metavar="ADDR_OR_NAME", help="trunk sensor: address or name (optional)")
+    p.add_argument("--pelvis", required=True, metavar="SENSOR",
+                   help="pelvis sensor: address, advertised name, or the ID printed on it (e.g. 0A3BF1D7)")
+    p.add_argument("--trunk", metavar="SENSOR", help="trunk sensor: address, name or printed ID (optional)")
     p.add_argument("--runner", default="", help="runner's name or id")
     p.add_argument("--mass-kg", type=float, default=70.0, help="body mass, kg")
     p.add_argument("--out", default="sessions", help="folder to create the session folder in (default sessions/)")
     p.add_argument("--rate-hz", type=float, default=208.0, help="wanted sample rate (the sensor's nearest)")
     p.add_argument("--duration-s", type=float, help="stop after this long (default: at Ctrl-C)")
-    p.add_argument("--connect-timeout-s", type=float, default=15.0, help="how long to look for each sensor")
+    p.add_argument("--connect-timeout-s", type=float, default=15.0, help="how long to look for the sensors")
     p.set_defaults(func=run_record)
+
+    p = sub.add_parser("redecode", help="decode a recorded session again from its raw bytes (after a decoder fix)")
+    p.add_argument("session", metavar="SESSION", help="a session folder written by `stridesense record`")
+    p.set_defaults(func=run_redecode)
 
 
 def run_scan(args) -> int:
@@ -56,7 +61,9 @@ def _status_table(recorder):
     calibrating = elapsed < CALIBRATION_S
     title = (f"[bold yellow]Stand still, upright: calibrating ({CALIBRATION_S - elapsed:.0f} s)"
              if calibrating else f"Recording {time.strftime('%H:%M:%S', time.gmtime(elapsed))}  (Ctrl-C to stop)")
-    table = Table(title=title, caption="lost: samples missed out of range; bad: dropped or repeated packets")
+    streams = "; ".join(f"{s.role}: {s.streams}" for s in recorder.status.values() if s.streams)
+    table = Table(title=title, caption="lost: samples missed out of range; bad: dropped or repeated packets"
+                  + (f"\n{streams}" if streams else ""))
     table.add_column("sensor")
     table.add_column("device", no_wrap=True)
     table.add_column("link", no_wrap=True)
@@ -103,4 +110,15 @@ def run_record(args) -> int:
         console.print("Lost while out of range (recorded as gaps): "
                       + ", ".join(f"{r} {n} samples" for r, n in lost.items()))
     console.print(f"Analyse it with: stridesense analyze {result.folder}", soft_wrap=True)
+    return 0
+
+
+def run_redecode(args) -> int:
+    from stridesense.streaming.redecode import redecode
+
+    for r in redecode(args.session):
+        print(f"{r.role}: {r.samples_before} -> {r.samples_after} samples; {r.lost_samples} lost in gaps, "
+              f"{r.dropped_packets} bad packets; clock offset {r.clock_offset_s:.4f} s, "
+              f"drift {r.clock_drift_ppm:.1f} ppm")
+    print(f"Rewritten with the current decoders and the final clock fit: {args.session}")
     return 0

@@ -35,16 +35,20 @@ def private_bus():
 
 
 @pytest.fixture
-def bluez(private_bus, monkeypatch):
-    """``start(devices, seed=, duration_s=)`` serves a fake BlueZ on the private bus; bleak is pointed at it."""
+def bluez(private_bus, monkeypatch, tmp_path_factory):
+    """``start(devices, seed=, duration_s=)`` serves a fake BlueZ on the private bus; bleak is pointed at it.
+
+    The fake it returns tells the simulation's truth (``fake.truth()``).
+    """
     from stridesense.streaming.fake_bluez import FakeBlueZ
 
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private_bus.address)
     started = []
 
     def start(devices, seed=11, duration_s=30.0, **extra):
+        truth = tmp_path_factory.mktemp("truth") / "truth.json"
         fake = FakeBlueZ(private_bus.address, {"seed": seed, "duration_s": duration_s, "rate_hz": RATE_HZ,
-                                               "devices": devices, **extra})
+                                               "devices": devices, "truth_path": str(truth), **extra})
         started.append(fake)
         return fake
 

@@ -29,9 +29,39 @@ async def _bleak_bus_closed():
     await release_bluetooth()
 
 
+def _timing_errors_s(fake, recorder, truth_session, sensors) -> dict:
+    """Recorded sample time minus the time the simulated body made the sample, per role (all samples sent)."""
+    body_t0_s = fake.truth()["body_t0_monotonic_s"] - recorder.t0  # on the session clock
+    out = {}
+    for role, data in sensors.items():
+        truth_s = getattr(truth_session, role).time_s
+        out[role] = data.time_s - (body_t0_s + truth_s[:data.n] - truth_s[0])
+    return out
+
+
 def _events(folder):
     path = folder / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def _record_all(recorder, fake, run_s: float, timeout_s: float):
+    """Run the recorder until the simulated run (``run_s`` from its start) is over and nothing more came
+    for a second; then stop the fake, whose truth says what it sent."""
+    seen = {}
+
+    def check(rec):
+        now = time.monotonic()
+        total = sum(s.samples for s in rec.status.values())
+        if total != seen.get("total"):
+            seen.update(total=total, at=now)
+        if total and "body_t0" not in seen:
+            seen["body_t0"] = fake.truth()["body_t0_monotonic_s"]
+        if total and now > seen["body_t0"] + run_s and now - seen["at"] > 1.0:
+            rec.stop.set()
+
+    result = await recorder.run(timeout_s, on_status=check, status_every_s=0.2)
+    fake.close()
+    return result, fake.truth()
 
 
 async def _record_until(recorder, expected: dict, timeout_s: float):
@@ -59,17 +89,18 @@ async def test_scan_lists_the_supported_sensors_with_family_and_rssi(bluez):
 
 async def test_two_sensors_stream_60_s_and_the_recording_analyses_to_the_simulators_table(bluez, tmp_path):
     duration_s = 60.0
-    bluez([PELVIS, TRUNK], seed=11, duration_s=duration_s)
+    fake = bluez([PELVIS, TRUNK], seed=11, duration_s=duration_s)
     sim = simulate_session(sim_config(11, duration_s))
-    expected = {"pelvis": sim.session.pelvis.n // 8 * 8, "trunk": sim.session.trunk.n // 36 * 36}
     folder = tmp_path / "session"
     recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["name"]}, folder, runner="ana", mass_kg=61)
-    result = await _record_until(recorder, expected, duration_s + 20)
+    result, truth = await _record_all(recorder, fake, duration_s, duration_s + 20)
 
-    # Every sample arrived, at the device's rate, and nothing was lost or dropped.
-    for role, n in expected.items():
-        s = result.status[role]
-        assert (s.samples, s.lost_samples, s.dropped_packets, s.reconnects) == (n, 0, 0, 0), role
+    # Every sample the devices sent arrived (the whole run but the last part-filled packets), at the
+    # device's rate, and nothing was lost or dropped.
+    for role, dev in (("pelvis", PELVIS), ("trunk", TRUNK)):
+        s, sent = result.status[role], truth["devices"][dev["address"]]["samples_sent"]
+        assert sent > (duration_s - 0.5) * RATE_HZ
+        assert (s.samples, s.lost_samples, s.dropped_packets, s.reconnects) == (sent, 0, 0, 0), role
     sensors, manifest = read_sensors(folder)
     for role, data in sensors.items():
         rate = (data.n - 1) / (data.time_s[-1] - data.time_s[0])
@@ -86,6 +117,13 @@ async def test_two_sensors_stream_60_s_and_the_recording_analyses_to_the_simulat
     settled = {r: o[getattr(sim.session, r).time_s[:o.size] > 15.0] for r, o in offsets.items()}
     assert abs(np.median(settled["pelvis"]) - np.median(settled["trunk"])) < 0.003
     assert all(np.ptp(o) < 0.003 for o in settled.values()), {r: np.ptp(o) for r, o in settled.items()}
+    # Against the truth: each sample's time is when the simulated body made it (the fake knows when the run
+    # started on this host's monotonic clock); from the 5th second on within 5 ms, the sensors within 3 ms.
+    errors_s = _timing_errors_s(fake, recorder, sim.session, sensors)
+    for role, err in errors_s.items():
+        assert np.abs(err[5 * int(RATE_HZ):]).max() < 0.005, role
+    n = min(e.size for e in errors_s.values())
+    assert np.abs(errors_s["pelvis"][5 * int(RATE_HZ):n] - errors_s["trunk"][5 * int(RATE_HZ):n]).max() < 0.003
     assert {s["role"]: s["family"] for s in manifest["sensors"]} == {"pelvis": "movesense", "trunk": "polar"}
     assert manifest["runner"] == "ana" and manifest["mass_kg"] == 61
     assert all(os.stat(p).st_mode & 0o077 == 0 for p in folder.iterdir())
@@ -105,12 +143,13 @@ async def test_two_sensors_stream_60_s_and_the_recording_analyses_to_the_simulat
 
 async def test_a_dropout_is_reconnected_and_recorded_as_a_gap_and_nothing_else_is_lost(bluez, tmp_path):
     duration_s, drop_at, drop_for = 16.0, 5.0, 2.0
-    bluez([dict(PELVIS, drops=[[drop_at, drop_for]]), TRUNK], seed=3, duration_s=duration_s)
+    fake = bluez([dict(PELVIS, drops=[[drop_at, drop_for]]), TRUNK], seed=3, duration_s=duration_s)
     sim = simulate_session(sim_config(3, duration_s))
     folder = tmp_path / "session"
     recorder = Recorder({"pelvis": PELVIS["name"], "trunk": TRUNK["address"]}, folder)
-    # The pelvis delivers everything but the drop-out; stop once the trunk has it all.
-    result = await _record_until(recorder, {"trunk": sim.session.trunk.n // 36 * 36}, duration_s + 15)
+    # The pelvis delivers everything but the drop-out; the trunk everything.
+    result, truth = await _record_all(recorder, fake, duration_s, duration_s + 15)
+    assert result.status["trunk"].samples == truth["devices"][TRUNK["address"]]["samples_sent"]
     assert result.status["pelvis"].reconnects == 1 and result.status["trunk"].reconnects == 0
     events = _events(folder)
     kinds = [(e["kind"], e["role"]) for e in events]
@@ -135,6 +174,13 @@ async def test_a_dropout_is_reconnected_and_recorded_as_a_gap_and_nothing_else_i
             assert missing.size == gap["missing_samples"] and np.ptp(missing) == missing.size - 1
             hole = np.diff(data.time_s).max()
             assert hole == pytest.approx((gap["missing_samples"] + 1) / RATE_HZ, abs=0.01)
+            # The gap's edges are the samples' own times either side (as written), and the truth's to 5 ms.
+            before = int(np.argmax(np.diff(data.time_s)))
+            assert gap["start_s"] == pytest.approx(data.time_s[before], abs=1e-4)
+            assert gap["end_s"] == pytest.approx(data.time_s[before + 1], abs=1e-4)
+            body_t0_s = fake.truth()["body_t0_monotonic_s"] - recorder.t0
+            true_edges_s = body_t0_s + truth.time_s[[matched[before], matched[before + 1]]] - truth.time_s[0]
+            assert np.abs(np.array([gap["start_s"], gap["end_s"]]) - true_edges_s).max() < 0.005
 
 
 def _match_rows(truth: np.ndarray, got: np.ndarray) -> np.ndarray:
@@ -163,21 +209,26 @@ async def test_a_sensor_that_never_appears_is_a_clear_error_after_the_timeout(bl
 async def test_a_sensor_refusing_to_start_stops_the_recording_with_a_clear_error(bluez, tmp_path):
     bluez([PELVIS, dict(TRUNK, refuse=True)], duration_s=10)
     recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["address"]}, tmp_path / "s")
-    with pytest.raises(DeviceError, match="trunk sensor .* refused"):
+    # What the refusal means (Polar error 5) and what to try.
+    with pytest.raises(DeviceError, match="trunk sensor .* refused to start: .*invalid parameter .*error 5.*; "
+                                          "switch the sensor off and on"):
         await recorder.run(10)
     events = _events(tmp_path / "s")
     assert any(e["kind"] == "refused" and e["role"] == "trunk" for e in events)
 
 
 async def test_witmotion_without_device_clock_streams_at_its_rate(bluez, tmp_path):
-    bluez([WITMOTION], seed=4, duration_s=12)
+    rate_hz = 200.0  # WitMotion's nearest rate to 208 Hz (its register table: 10-200 Hz)
+    fake = bluez([WITMOTION], seed=4, duration_s=12)
     recorder = Recorder({"pelvis": WITMOTION["address"]}, tmp_path / "s", rate_hz=RATE_HZ)
     result = await recorder.run(6)
+    fake.close()
     sensors, _ = read_sensors(tmp_path / "s")
     data = sensors["pelvis"]
     assert result.status["pelvis"].lost_samples == 0
-    assert data.n > 4 * RATE_HZ
-    assert np.median(np.diff(data.time_s)) == pytest.approx(1 / RATE_HZ, rel=0.02)
+    sent = fake.truth()["devices"][WITMOTION["address"]]["samples_sent"]
+    assert data.n > 4 * rate_hz and 0 <= sent - data.n <= 10  # all but those in flight when it stopped
+    assert np.median(np.diff(data.time_s)) == pytest.approx(1 / rate_hz, rel=0.02)
 
 
 def test_sigkill_of_the_recorder_leaves_a_session_that_opens_missing_at_most_the_last_second(
@@ -225,6 +276,20 @@ def test_record_and_scan_command_lines(private_bus, bluez, tmp_path, capsys, mon
     assert "mass" in capsys.readouterr().err
 
 
+def test_record_of_a_sensor_that_sends_nothing_readable_exits_non_zero_naming_it(private_bus, bluez, tmp_path, capsys):
+    from stridesense.cli import main
+
+    bluez([dict(PELVIS, garbled=True)], duration_s=10)
+    assert main(["record", "--pelvis", PELVIS["address"], "--out", str(tmp_path), "--duration-s", "2"]) == 2
+    captured = capsys.readouterr()
+    assert "Session closed" not in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("stridesense record: error: pelvis sensor '0C:8C:DC:00:00:01' (Movesense") and \
+        "delivered no samples" in line and "first bytes" in line
+    (folder,) = tmp_path.glob("session-*")
+    assert (folder / "pelvis.raw.arrow").stat().st_size > 1000  # kept for diagnosis
+
+
 async def test_a_full_disk_stops_the_recording_with_a_clear_error_keeping_what_was_written(bluez, tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
@@ -252,3 +317,46 @@ def test_record_into_a_place_that_cannot_be_written_fails_before_connecting(tmp_
     err = capsys.readouterr().err
     assert "cannot write sessions to" in err and len(err.strip().splitlines()) == 1
     assert time.monotonic() - started < 2  # no Bluetooth scan was started
+
+
+async def test_a_second_discovery_from_one_client_is_refused_as_bluetoothd_does(bluez):
+    from bleak import BleakScanner
+    from bleak.exc import BleakDBusError
+
+    bluez([PELVIS], duration_s=10)
+    async with BleakScanner():
+        with pytest.raises(BleakDBusError, match="org.bluez.Error.InProgress"):
+            async with BleakScanner():
+                pass
+    async with BleakScanner():  # the first session ended: a new one may start
+        pass
+
+
+async def test_sensors_are_found_in_one_scan_by_the_id_printed_on_them(bluez, tmp_path):
+    bluez([PELVIS, TRUNK, SPEAKER], seed=6, duration_s=10)
+    pelvis_id, trunk_id = PELVIS["name"].split()[-1], TRUNK["name"].split()[-1].lower()  # "221830000001", "b5a2c12f"
+    recorder = Recorder({"pelvis": pelvis_id, "trunk": trunk_id}, tmp_path / "s", connect_timeout_s=5)
+    result = await _record_until(recorder, {"pelvis": 400, "trunk": 400}, 8)
+    assert {r: s.name for r, s in result.status.items()} == {"pelvis": PELVIS["name"], "trunk": TRUNK["name"]}
+    assert min(s.samples for s in result.status.values()) >= 400
+    _, manifest = read_sensors(tmp_path / "s")
+    assert {s["role"]: s["mtu"] for s in manifest["sensors"]} == {"pelvis": 247, "trunk": 247}
+
+
+async def test_a_sensor_that_delivers_no_samples_fails_naming_it_and_its_packets_keeping_the_raw_bytes(
+        bluez, tmp_path):
+    bluez([PELVIS, dict(TRUNK, garbled=True)], duration_s=10)
+    recorder = Recorder({"pelvis": PELVIS["address"], "trunk": TRUNK["address"]}, tmp_path / "s")
+    with pytest.raises(DeviceError) as raised:
+        await recorder.run(3)
+    message = str(raised.value)
+    assert "trunk sensor 'A0:9E:1A:00:00:02' (Polar Sense B5A2C12F, polar) delivered no samples" in message
+    assert "notifications (" in message and "ee ee ee" in message and "dropped as 'PMD measurement type" in message
+    assert recorder.status["pelvis"].samples > 2 * RATE_HZ  # the other sensor recorded meanwhile
+    import pyarrow.ipc
+
+    raw = pyarrow.ipc.open_stream(tmp_path / "s" / "trunk.raw.arrow").read_all()
+    assert raw.num_rows == recorder.status["trunk"].notifications > 0
+    data_rows = [p for u, p in zip(raw.column("char_uuid").to_pylist(), raw.column("payload").to_pylist())
+                 if u == "fb005c82-02e7-f387-1cad-8acd2d8df0c8"]  # the PMD data characteristic
+    assert data_rows and all(set(p) == {0xEE} for p in data_rows)
