@@ -93,7 +93,9 @@ def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") ->
         f'<p class="note">Aligned by {esc(axis_label)}; each point is the mean of the trusted steps (both sides) in '
         f"{size:g} {unit}. Drag to zoom in, double-click to zoom out.</p>",
         figure_block(figures.comparison_figure([(names[0], a.steps, axes[0]), (names[1], b.steps, axes[1])],
-                                               metrics, COLOURS, axis_label, size), "fig-compare"),
+                                               metrics, COLOURS, axis_label, size,
+                                               all(getattr(d.summary, "neutral_known", True) for d in (a, b))),
+                     "fig-compare"),
         "<h2>Distributions</h2>",
         figure_block(figures.distribution_figure(
             {names[0]: a.steps[trusted_mask(a.steps["quality"])], names[1]: b.steps[trusted_mask(b.steps["quality"])]},

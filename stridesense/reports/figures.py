@@ -242,18 +242,21 @@ def minute_means(steps: pd.DataFrame, axis_min: np.ndarray, column: str, bin_min
 
 
 def comparison_figure(sessions: list[tuple[str, pd.DataFrame, np.ndarray]], metrics: list[MetricInfo],
-                      colours: list[str], axis_label: str, bin_size: float) -> go.Figure:
-    """Each metric over the aligned axis, one line per session (means of trusted steps per bin)."""
+                      colours: list[str], axis_label: str, bin_size: float, neutral_known: bool = True) -> go.Figure:
+    """Each metric over the aligned axis, one line per session (means of trusted steps per bin).
+
+    ``neutral_known``: both sessions have a standing neutral (else no band on the angles from neutral).
+    """
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.015,
-                        subplot_titles=[f"{m.label} ({m.unit})" + (f" · guideline {m.band_label}" if m.band else "")
-                                        for m in metrics])
+                        subplot_titles=[band_title(m, neutral_known) for m in metrics])
     for row, m in enumerate(metrics, start=1):
         for (name, steps, axis), colour in zip(sessions, colours):
             x, y = minute_means(steps, axis, m.column, bin_size)
             fig.add_trace(go.Scatter(x=np.round(x, 3), y=np.round(y, m.decimals + 1), name=name, legendgroup=name,
                                      showlegend=row == 1, mode="lines+markers", marker=dict(size=4),
                                      line=dict(color=colour)), row=row, col=1)
-        _shade_band(fig, m, np.concatenate([s[m.column].to_numpy(float) for _, s, _ in sessions]), row)
+        if neutral_known or not m.from_neutral:
+            _shade_band(fig, m, np.concatenate([s[m.column].to_numpy(float) for _, s, _ in sessions]), row)
         fig.update_yaxes(fixedrange=True, row=row, col=1)
     fig.update_xaxes(title_text=axis_label, row=len(metrics), col=1)
     fig.update_annotations(font_size=12, xanchor="left", x=0)

@@ -269,3 +269,7 @@ def test_without_a_standing_neutral_the_lean_and_drop_get_no_guideline_band():
     assert [sh.yref for sh in without.layout.shapes] == ["y3"]  # only cadence's band (not an angle from neutral)
     titles = [a.text for a in without.layout.annotations]
     assert titles[0].endswith("no standing neutral in this session") and "guideline 160 spm" in titles[2]
+    t = steps["ic_s"].to_numpy() / 60
+    compared = figures.comparison_figure([("A", steps, t), ("B", steps, t)], metrics, ["#111", "#222"], "min", 0.1,
+                                         neutral_known=False)
+    assert [sh.yref for sh in compared.layout.shapes] == ["y3"]
