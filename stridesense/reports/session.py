@@ -252,9 +252,10 @@ def build_session_report(data: SessionData) -> str:
                                                                    float(data.info.get("duration_s", 0))),
                                           "fig-activity"),
         "<h2>Replay</h2>",
-        '<p class="note">Move the slider or press play: the figure takes the angles measured for the step at that '
-        "moment (pelvic drop from behind; trunk lean and pelvic tilt from the side; counter-rotation of shoulders "
-        f"against the pelvis from above). The traces below show where you are; click a point there to jump to it. "
+        '<p class="note">Move the slider or press play: the figure takes the angles measured for each step at its '
+        "mid-stance and moves smoothly from one step to the next (pelvic drop from behind; trunk lean and pelvic "
+        "tilt from the side; counter-rotation of shoulders against the pelvis from above); the labels give the "
+        "step's own values. The traces below show where you are; click a point there to jump to it. "
         f"Cues: {esc(cue_src.get(data.cue_source, ''))}.</p>",
         REPLAY_SVG.replace("{cues}", cues).replace(
             "{no_cues}", "" if data.cues else '<p class="muted">no cues in this session</p>'),
