@@ -23,7 +23,7 @@ import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
-from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak
+from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak, step_impulse_factor
 
 G = GRAVITY_MPS2
 # A step is `turning` when the heading (yaw averaged over a stride) changed by more than this from the
@@ -384,7 +384,8 @@ def step_rows(
         flags[:, [0, 2]] = False
     if fs < MIN_LOADING_RATE_HZ:
         out[:, 2] = np.nan
-    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8])
+    step_impulse = step_impulse_factor(pt, pelvis.f_world_mps2[:, 2], (ic, nxt), (ic_s[j0], ic_s[j1]))
+    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8], step_impulse)
     # The loading rate is the pelvis signal's slope: only where the pelvis passes for the centre of mass.
     out[impact_model != PELVIS_ACC, 2] = np.nan
     rows = []

@@ -1,7 +1,7 @@
 """What a report shows about one session: steps, summary, activity, cues, facts.
 
 A session is analysed once here (``stridesense.api``); the activity bouts
-come from ``imu.activity`` on the pelvis samples, and the cues from the
+come from ``imu.activity`` on the samples the analysis took for the pelvis, and the cues from the
 session's cue log when a live run wrote one (``cues.jsonl``, below), or
 else from replaying the steps through the live cue engine.
 
@@ -82,6 +82,48 @@ class SessionData:
         """Short name: runner and date, else the folder's name."""
         day = self.started[:16].replace("T", " ") if self.started else ""
         return " ".join(x for x in (self.runner, day) if x) or self.folder.name
+
+
+STEP_KEYS = ("side", "ic_s", "step_time_s", "quality")  # a report cannot place a step without these
+
+
+def complete_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """The step table with every METRICS.md metric column, empty (NaN) where the table lacks it.
+
+    A table from another version, or cut down by a caller, then reads like a
+    session where those metrics were not measured (the guideline checks
+    read every column).
+
+    Raises
+    ------
+    InputError
+        A table without the columns that place a step (side, ic_s, step_time_s, quality).
+    """
+    from stridesense.imu.consts import METRIC_COLUMNS
+
+    lacking = [c for c in STEP_KEYS if c not in steps]
+    if lacking:
+        raise InputError(f"the step table has no {', '.join(lacking)} column(s): cannot make a report of it")
+    absent = [c for c in METRIC_COLUMNS if c not in steps]
+    return steps.reindex(columns=[*steps.columns, *absent]) if absent else steps
+
+
+def with_summary(data: SessionData) -> SessionData:
+    """``data`` with a complete step table, summarised here when it came without a summary."""
+    from dataclasses import replace
+
+    from stridesense.models.summary import summarize
+
+    steps = complete_steps(data.steps)
+    if steps is data.steps and data.summary is not None:
+        return data
+    summary = data.summary
+    if summary is None:
+        missing = {c: "not in this step table" for c in steps.columns if c not in data.steps}
+        missing.update((data.info or {}).get("missing_reasons") or {})
+        summary = summarize(steps, missing_reasons=missing)
+        summary.activity = (data.info or {}).get("activity")
+    return replace(data, steps=steps, summary=summary)
 
 
 def running_time_s(steps: pd.DataFrame) -> np.ndarray:
@@ -180,6 +222,24 @@ def load_folder(folder: str | Path, *, mass_kg: float | None = None):
                          "session) nor pelvis.csv (generic CSV)")
 
 
+def activity_bouts(session, info: dict) -> list:
+    """(start_s, end_s, label) bouts on the sensor the analysis took for the pelvis.
+
+    The analysis keeps only the totals (``info["activity"]``); the timeline is
+    classified again here on the same samples: the trunk's when the analysis
+    found the roles swapped (``info["roles"]``).
+    """
+    from stridesense.imu.activity import classify_activity
+
+    swapped = (info.get("roles") or {}).get("verdict") == "swapped" and session.trunk is not None
+    pel = (session.trunk if swapped else session.pelvis).validate()
+    rate_hz = info.get("pelvis_rate_hz")
+    if not rate_hz:
+        dt = np.diff(pel.time_s)
+        rate_hz = 1.0 / float(np.median(dt[dt > 0])) if (dt > 0).any() else 0.0
+    return classify_activity(pel.time_s, pel.acc_mps2, float(rate_hz)).bouts if rate_hz > 0 else []
+
+
 def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> SessionData:
     """Analyse a session folder for a report.
 
@@ -191,17 +251,13 @@ def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> Se
         Body mass, kg (default: the session's, or 70).
     """
     from stridesense.api import analyze_session
-    from stridesense.imu.activity import classify_activity
 
     folder = Path(folder)
     session, manifest = load_folder(folder, mass_kg=mass_kg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info["warnings"]
         result = analyze_session(session)
-    pel = session.pelvis
-    dt = np.diff(pel.time_s)
-    rate_hz = 1.0 / float(np.median(dt[dt > 0])) if dt.size else 0.0
-    activity = classify_activity(pel.time_s, pel.acc_mps2, rate_hz).bouts if rate_hz > 0 else []
+    activity = activity_bouts(session, result.info)
     info = dict(result.info)
     info["missing_reasons"] = dict(result.missing_reasons)
     info["sensors"] = [{k: v for k, v in s.items() if k != "files"} for s in manifest.get("sensors", [])]

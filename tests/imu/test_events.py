@@ -55,3 +55,39 @@ def test_contact_on_a_narrow_impact_transient_is_not_early():
         assert len(ev.ic_s) == len(ics)
         err_ms = (ev.ic_s - ics) * 1e3
         assert np.median(np.abs(err_ms)) < 5.0, (fs, err_ms)
+
+
+def _pelvis_force(session):
+    from stridesense.pipeline import Analyzer
+
+    a = Analyzer()
+    a.push(session.pelvis)
+    a.flush()
+    p = a.pelvis
+    return p.time_s, p.f_world[:, 2].astype(float), p.rate_hz
+
+
+def _worst_change(t, f, fs, settle_s):
+    """Largest change (s) of a contact with IC more than ``settle_s`` before the signal's end, over many ends."""
+    from stridesense.imu.events import detect_contacts
+
+    whole = detect_contacts(t, f, fs)
+    worst = 0.0
+    for cut in np.arange(25.0, t[-1] - 1.0, 0.37):
+        n = int(np.searchsorted(t, cut))
+        ev = detect_contacts(t[:n], f[:n], fs)
+        mine, theirs = ev.ic_s < t[n - 1] - settle_s, whole.ic_s < t[n - 1] - settle_s
+        assert mine.sum() == theirs.sum()
+        assert (ev.flight_after[mine] == whole.flight_after[theirs]).all()
+        assert (ev.edge_ok[mine] == whole.edge_ok[theirs]).all()
+        worst = max(worst, np.abs(ev.ic_s[mine] - whole.ic_s[theirs]).max(),
+                    np.abs(ev.to_s[mine] - whole.to_s[theirs]).max())
+    return worst
+
+
+def test_contacts_are_final_once_the_signal_runs_the_settle_time_past_them(sim_short):
+    from stridesense.imu.events import CONTACT_SETTLE_S
+
+    t, f, fs = _pelvis_force(sim_short.session)
+    assert _worst_change(t, f, fs, CONTACT_SETTLE_S) < 1e-12  # the live pipeline's contacts are the offline ones
+    assert _worst_change(t, f, fs, 0.3) > 1e-4  # too soon: the low-pass's edge still moves contacts

@@ -65,8 +65,14 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         if not np.isfinite(to):
             reason.append(UNPLACED_FLAG)
         impulse = f_vert[stance].sum() / fs / (G * (nxt - ic))
+        # The step's own impulse: its mean vertical specific force over its stride's.
+        f_step = f_w[i_ic:i_next, 2].astype(float).mean()
+        f_stride = f_w[s0:s1, 2].astype(float).mean()
+        covered = pelvis.time_s[0] <= ic_s[j0] and ic_s[j1] <= pelvis.time_s[-1]
+        own = f_step / f_stride if covered else 1.0
+        step_impulse = own if 0.8 <= own <= 1.2 else 1.0
         peak, model = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]),
-                                  np.array([impulse]))
+                                  np.array([impulse]), step_impulse)
         pelvis_is_com = model[0] == "pelvis_acc" and fs >= MIN_LOADING_RATE_HZ
         row = {
             "side": side[k],

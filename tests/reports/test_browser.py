@@ -80,6 +80,22 @@ def test_every_plot_is_drawn_with_its_data(opened, known_data):
     assert marks("fig-dist", ".barlayer .point") > 10 * len(figures.shown_metrics(steps))
 
 
+def test_the_plots_in_view_are_drawn_first_and_the_others_follow(report_path):
+    """Opened at the histograms (a link to #fig-dist), those are drawn before the plots above them."""
+    with Chromium(width=1280, height=900) as browser:  # a fresh page: a new fragment alone would not reload it
+        _opened_at_the_histograms(browser, report_path)
+
+
+def _opened_at_the_histograms(browser, report_path):
+    browser.open(report_path, "window.__stridesense && window.__stridesense.firstScreen", fragment="fig-dist")
+    assert browser.evaluate("window.__stridesense.firstScreenIds") == ["fig-dist"]
+    assert "fig-dist" in browser.evaluate("Object.keys(window.__stridesense.figures)")
+    browser.open(report_path, fragment="fig-dist")  # the same page: wait until every plot is drawn
+    order = browser.evaluate("window.__stridesense.drawOrder")
+    assert order[0] == "fig-dist" and sorted(order) == ["fig-activity", "fig-dist", "fig-traces"]
+    assert browser.errors() == []
+
+
 def test_screenshots_show_nonempty_plot_areas(opened, tmp_path):
     from PIL import Image
 
@@ -103,8 +119,8 @@ def test_screenshots_show_nonempty_plot_areas(opened, tmp_path):
 def test_scrubber_moves_the_figure_and_play_advances_it(opened, known_data):
     steps = known_data.steps
     mid = len(steps) // 2
-    t_a = float(steps["ic_s"].iloc[mid]) + 0.02
-    t_b = float(steps["ic_s"].iloc[mid + 1]) + 0.02
+    t_a = opened.evaluate(f"window.__stridesense.replay.peak[{mid}]")  # mid-stance: the step's own angles
+    t_b = opened.evaluate(f"window.__stridesense.replay.peak[{mid + 1}]")
     _scrub(opened, t_a)
     a = _line(opened, "rp-behind-pelvis")
     assert opened.evaluate("window.__stridesense.replay.step") == mid
@@ -139,8 +155,11 @@ def test_the_figure_shows_the_known_drop_and_lean(opened, known_session):
     drop_err, lean_err = [], []
     for row in truth.iloc[::4].itertuples():
         _scrub(opened, row.ic_s + 0.05)
-        if opened.evaluate("window.__stridesense.replay.step") < 0:
+        k = opened.evaluate("window.__stridesense.replay.step")
+        if k < 0:
             continue
+        _scrub(opened, opened.evaluate(f"window.__stridesense.replay.peak[{k}]"))  # the step's mid-stance
+        assert opened.evaluate("window.__stridesense.replay.step") == k
         x1, y1, x2, y2 = _line(opened, "rp-behind-pelvis")  # from behind: x1 is the runner's left hip
         tilt = math.degrees(math.atan2(y2 - y1, x2 - x1))  # screen y grows downwards: > 0 = right hip lower
         figure_drop = tilt if row.side == "L" else -tilt  # the swing side is the lower one
@@ -153,6 +172,29 @@ def test_the_figure_shows_the_known_drop_and_lean(opened, known_session):
     # median, 0.39 / 0.28 deg worst over all its steps) plus the drawing's rounding (coordinates to 0.01 px).
     assert np.median(drop_err) < 0.4 and drop_err.max() < 1.0, drop_err
     assert np.median(lean_err) < 0.4 and lean_err.max() < 1.0, lean_err
+
+
+def test_the_figure_moves_smoothly_from_one_step_to_the_next(opened, known_data):
+    """Between two mid-stances the pelvis eases from one side's drop to the other's, level half-way."""
+    steps = known_data.steps
+    k = len(steps) // 3
+    while steps["side"].iloc[k] == steps["side"].iloc[k + 1] or steps["pelvic_drop_deg"].iloc[k:k + 2].isna().any():
+        k += 1
+    p0, p1 = opened.evaluate(f"[window.__stridesense.replay.peak[{k}], window.__stridesense.replay.peak[{k + 1}]]")
+    sign = 1.0 if steps["side"].iloc[k] == "L" else -1.0
+    s0, s1 = sign * steps["pelvic_drop_deg"].iloc[k], -sign * steps["pelvic_drop_deg"].iloc[k + 1]
+    angles = []
+    for u in np.linspace(0.0, 0.99, 12):  # the times play passes through (the scrubber snaps to 0.05 s)
+        opened.evaluate(f"window.__stridesense.seek({p0 + u * (p1 - p0)})")
+        x1, y1, x2, y2 = _line(opened, "rp-behind-pelvis")
+        angles.append(math.degrees(math.atan2(y2 - y1, x2 - x1)))
+    angles = np.array(angles)
+    assert angles[0] == pytest.approx(s0, abs=0.1)  # the step's measured drop at its mid-stance (1-decimal data)
+    assert np.all(np.diff(angles) * np.sign(s1 - s0) >= -0.02)  # on its way to the other side, never back
+    assert len(set(np.round(angles, 1))) >= 10  # it moves, not held
+    opened.evaluate(f"window.__stridesense.seek({(p0 + p1) / 2})")
+    x1, y1, x2, y2 = _line(opened, "rp-behind-pelvis")
+    assert math.degrees(math.atan2(y2 - y1, x2 - x1)) == pytest.approx((s0 + s1) / 2, abs=0.1)
 
 
 def test_clicking_a_step_in_the_traces_moves_the_replay_there(opened, known_data):
