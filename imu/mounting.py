@@ -14,11 +14,17 @@ halves apart, and is measured as posture, never re-zeroed).  Re-estimation
 assumes the runner's posture is the same just before and just after: the rotation that takes the mean vertical and the forward
 axis seen before to the ones seen after is the slip.  A slip purely about
 the vertical axis does not change pitch or roll and is not detected.
+
+A clip moves when it is knocked: only a jump with a jolt near it (a short
+burst of angular rate or acceleration, above 10 Hz, stronger than any stride
+of the running around it shows) is a slip and re-aligned.  A jump without
+a jolt is kept as a posture jump: its steps are flagged, nothing is re-zeroed.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 from scipy.spatial.transform import Rotation
 
 from stridesense.errors import CalibrationError
@@ -38,6 +44,38 @@ ABRUPT_RATIO = 0.15
 STEADY_RATIO = 0.5
 TURN_RADPS = 0.03  # runners lean into turns: no slip test while the heading turns faster
 TURN_RANGE_RAD = 0.35  # ... or while it spans more than 20 degrees (axial rotation alone: about 10)
+
+JOLT_HZ = 10.0  # a knock rattles the clip above this; a stride's rotations and sway stay below
+JOLT_NEAR_S = GAP_S  # the jolt is looked for this close to the located jump
+# The jolt's peak (high-passed angular rate or acceleration) is at least this many times the largest
+# of the running in the two windows around it (simulated knocks: 4-15; no knock: 0.8-1.1).
+JOLT_RATIO = 2.0
+
+
+def jolt_ratio(time_s: np.ndarray, quat: np.ndarray, acc_mps2: np.ndarray, t_s: float, rate_hz: float) -> float:
+    """How much stronger the sharpest motion within JOLT_NEAR_S of ``t_s`` is than the running's around it.
+
+    The larger of two ratios: peak of the high-passed angular rate (from the
+    orientation, sensor frame) and of the high-passed acceleration, near
+    ``t_s`` over their peaks in the 6-s windows before and after.
+    """
+    span = GAP_S + WINDOW_S
+    i0, i1 = np.searchsorted(time_s, [t_s - span, t_s + span])
+    if i1 - i0 < 30 or rate_hz <= 2.5 * JOLT_HZ:
+        return 0.0
+    t = time_s[i0 + 1:i1]
+    r = Rotation.from_quat(quat[i0:i1][:, [1, 2, 3, 0]])
+    omega = (r[:-1].inv() * r[1:]).as_rotvec() * rate_hz
+    sos = butter(2, JOLT_HZ, "high", fs=rate_hz, output="sos")
+    near = np.abs(t - t_s) <= JOLT_NEAR_S
+    ref = ~near
+    if not near.any() or not ref.any():
+        return 0.0
+    best = 0.0
+    for x in (omega, acc_mps2[i0 + 1:i1]):
+        mag = row_norms(sosfiltfilt(sos, x, axis=0))
+        best = max(best, float(mag[near].max() / max(mag[ref].max(), 1e-9)))
+    return best
 
 
 def posture_shift_deg(
@@ -199,7 +237,8 @@ class MountWatch:
     ``push`` takes the sensor's processed signals so far (uniform clock from
     ``t0_s``); it returns ``(t_slip_s, new_alignment)`` once a slip is found
     and enough running after it is in to re-align (or at the end), else
-    None.  Checks run once a second from ``first_check_s`` on, on 1-s block
+    None.  A jump of posture with no jolt near it goes to ``jumps_s`` and is
+    not re-aligned.  Checks run once a second from ``first_check_s`` on, on 1-s block
     statistics, so a live push costs what it adds.
     """
 
@@ -208,7 +247,8 @@ class MountWatch:
         self.next_check_s = first_check_s
         self.running_s_after = running_s_after
         self.pending_s: float | None = None
-        self.changes_s: list[float] = []
+        self.changes_s: list[float] = []  # slips: jump and jolt, re-aligned
+        self.jumps_s: list[float] = []  # jumps of posture without a jolt: flagged only
         self._blocks = GrowingArray(6)
 
     def push(self, time_s, angles_rad, f_world_mps2, quat, acc_mps2, alignment, rate_hz, *, final):
@@ -241,10 +281,13 @@ class MountWatch:
         # The jump is flat within +-GAP of the slip: take the middle of its plateau.
         top = times[shifts >= 0.9 * shifts.max()] if len(times) and shifts.max() > 0 else np.array([self.pending_s])
         t_slip = float((top.min() + top.max()) / 2)
-        new = self._realign(time_s, quat, acc_mps2, alignment, rate_hz, t_slip)
-        self.changes_s.append(t_slip)
         self.pending_s = None
         self.next_check_s = self.t0_s + np.ceil(t_slip + span + 1.0 - self.t0_s)
+        if jolt_ratio(time_s, quat, acc_mps2, t_slip, rate_hz) < JOLT_RATIO:
+            self.jumps_s.append(t_slip)  # unsure: flag, never re-zero
+            return None
+        new = self._realign(time_s, quat, acc_mps2, alignment, rate_hz, t_slip)
+        self.changes_s.append(t_slip)
         # Posture blocks after the slip change with the new alignment.
         self._blocks.truncate(int(np.floor(t_slip - self.t0_s)))
         return t_slip, new

@@ -21,6 +21,8 @@ REMARKS = {
     "trunk_missing": "the trunk sensor has no data for this step",
     "side_uncertain": "accelerometer-only pelvis: which leg is a guess",
     "sensor_moved": "the sensor slipped on the body around this step",
+    "posture_jump": "the posture jumped around this step with no jolt near it (a slow slip of the sensor, or the "
+                    "runner's own change): measured as it is, nothing re-zeroed",
     "realigned": "measured with the alignment re-estimated after a slip",
     "pelvis_leaning": "the pelvis leaned to one side as a whole over the stride (more than 4 degrees: a turn, "
                       "a camber, a shifted belt): the drop holds that lean, not only the hip's control",
@@ -30,7 +32,7 @@ REMARKS = {
 
 def known_remarks(ic_s: np.ndarray, to_s: np.ndarray, ks: np.ndarray, *, edge_ok: np.ndarray,
                   sides_agree: np.ndarray, gaps_s: list[tuple[float, float]], moves_s: list[float],
-                  has_gyro: bool) -> dict[int, list[str]]:
+                  has_gyro: bool, jumps_s: list[float] = ()) -> dict[int, list[str]]:
     """Remarks known before the metrics, for steps ``ks`` (indices into the contacts); only steps that have any.
 
     Parameters
@@ -43,6 +45,8 @@ def known_remarks(ic_s: np.ndarray, to_s: np.ndarray, ks: np.ndarray, *, edge_ok
         (start, end) of missing samples, either sensor.
     moves_s
         Times the sensors slipped on the body.
+    jumps_s
+        Times the posture jumped with no jolt (not re-aligned).
     has_gyro
         The pelvis sensor has a gyroscope (else sides are a guess).
     """
@@ -52,12 +56,15 @@ def known_remarks(ic_s: np.ndarray, to_s: np.ndarray, ks: np.ndarray, *, edge_ok
     moves = np.asarray(moves_s, dtype=float)
     g = np.asarray(gaps_s, dtype=float).reshape(-1, 2)
     near_move = (np.abs(ic_k[:, None] - moves[None, :]) < MOVE_NEAR_S).any(axis=1)
+    jumps = np.asarray(jumps_s, dtype=float)
+    near_jump = (np.abs(ic_k[:, None] - jumps[None, :]) < MOVE_NEAR_S).any(axis=1)
     flags = [
         ("low_confidence", ~(np.asarray(edge_ok)[ks] & np.asarray(sides_agree)[ks])),
         ("side_uncertain", np.full(ks.size, not has_gyro)),
         # Samples bridged over a gap also disturb the orientation for a few seconds after it.
         ("gap", ((g[None, :, 0] < nxt[:, None]) & (g[None, :, 1] > ic_k[:, None] - GAP_SETTLE_S)).any(axis=1)),
         ("sensor_moved", near_move),
+        ("posture_jump", near_jump),
         ("realigned", ~near_move & (ic_k[:, None] > moves[None, :]).any(axis=1)),
     ]
     out: dict[int, list[str]] = {}

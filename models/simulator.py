@@ -84,6 +84,11 @@ class SimConfig:
     slip_s: float | None = None  # time at which a sensor slips to a new angle
     slip_deg: float = 15.0
     slip_role: str = "pelvis"
+    # The knock that moves the clip (its truth in params["slip"]): the clip rattles about an axis drawn once
+    # (a decaying 25-Hz swing, peak angle in degrees) and is pushed (one 30-ms cycle of acceleration, peak g).
+    # 0 and 0: the sensor turns on the body smoothly, with no jolt (a jump of posture the analysis can't place).
+    slip_jolt_deg: float = 2.0
+    slip_jolt_g: float = 3.0
     # Real-run phenomena (issue 11), each with its truth: a recording that starts mid-run (no standing),
     # medio-lateral sway force (peak, m/s^2; 1.0 by default) and a slow random wander of trunk lean and
     # pelvic tilt (SD, degrees; a tired trunk, hills), which is posture, not a sensor slip.
@@ -412,6 +417,19 @@ def _mount(rng: np.random.Generator, random_mount: bool, role: str) -> Rotation:
     return Rotation.random(random_state=int(rng.integers(0, 2**31)))
 
 
+KNOCK_RATTLE_HZ = 25.0
+KNOCK_DECAY_S = 0.03
+KNOCK_PUSH_S = 0.03
+
+
+def _knock(tau_s: np.ndarray, peak_deg: float) -> np.ndarray:
+    """Rattle angle (rad) of a knocked clip, ``tau_s`` after the knock: a decaying 25-Hz swing."""
+    tau = np.asarray(tau_s, dtype=float)
+    on = tau >= 0
+    return np.radians(peak_deg) * on * np.exp(-np.where(on, tau, 0) / KNOCK_DECAY_S) * np.sin(
+        2 * np.pi * KNOCK_RATTLE_HZ * tau)
+
+
 def _sensor(
     runner: _Runner, role: str, t: np.ndarray, mount: Rotation, cfg: SimConfig, p: dict, rng: np.random.Generator
 ) -> SensorData:
@@ -419,15 +437,17 @@ def _sensor(
     h = 2e-4
 
     def mount_at(tt):
-        if cfg.slip_s is None or role != cfg.slip_role:
+        if not slipping:
             return mount
-        # The clip slides to a new angle within 0.4 s, about an axis drawn once.
+        # The clip slides to a new angle within 0.4 s, about an axis drawn once, and rattles as it is knocked.
         x = np.clip((tt - cfg.slip_s) / 0.4, 0.0, 1.0)
         x = x * x * (3 - 2 * x)
-        return mount * Rotation.from_rotvec(np.outer(x, slip_axis) * np.radians(cfg.slip_deg))
+        slide = Rotation.from_rotvec(np.outer(x, slip_axis) * np.radians(cfg.slip_deg))
+        return mount * slide * Rotation.from_rotvec(np.outer(_knock(tt - cfg.slip_s, cfg.slip_jolt_deg), jolt_axis))
 
-    slip_axis = np.random.default_rng(cfg.seed + 99).normal(size=3)
-    slip_axis /= np.linalg.norm(slip_axis)
+    slipping = cfg.slip_s is not None and role == cfg.slip_role
+    axes = np.random.default_rng(cfg.seed + 99).normal(size=(3, 3))
+    slip_axis, jolt_axis, push_dir = axes / np.linalg.norm(axes, axis=1, keepdims=True)
     r_ws = runner.rotation(t, role) * mount_at(t)  # sensor to world
     r_minus = runner.rotation(t - h, role) * mount_at(t - h)
     r_plus = runner.rotation(t + h, role) * mount_at(t + h)
@@ -463,6 +483,9 @@ def _sensor(
     bounce = sosfilt(sos, rng.standard_normal((t.size, 3)), axis=0)
     bounce *= cfg.bounce_g * G / max(bounce.std(), 1e-12)
     f_w += bounce * running[:, None]
+    if slipping:  # the push of the knock: one cycle, so the sensor ends where the body takes it
+        u = (t - cfg.slip_s) / KNOCK_PUSH_S
+        f_w += np.outer(cfg.slip_jolt_g * G * np.sin(2 * np.pi * u) * ((u >= 0) & (u < 1)), push_dir)
     acc = r_ws.inv().apply(f_w)
     acc += rng.normal(0, cfg.acc_bias_mps2, 3) + rng.normal(0, cfg.acc_noise_mps2, acc.shape)
     gyr += rng.normal(0, cfg.gyr_bias_radps, 3) + rng.normal(0, cfg.gyr_noise_radps, gyr.shape)
@@ -621,6 +644,11 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
     if cfg.start_in_motion:  # steps before the first sample are not in the recording
         truth = truth[truth.ic_s >= 0.15].reset_index(drop=True)
     truth["sensor_peak_vert_g"] = _sensor_peaks_g(runner, truth, cfg)
+    if cfg.slip_s is not None:  # the slip's own truth: when, how far, and the knock's peaks
+        tau = np.arange(0, 0.3, 1e-4)
+        rate = np.abs(np.gradient(_knock(tau, cfg.slip_jolt_deg), tau)).max()
+        p["slip"] = {"t_s": cfg.slip_s, "role": cfg.slip_role, "deg": cfg.slip_deg,
+                     "jolt_rate_dps": float(np.degrees(rate)), "jolt_acc_g": cfg.slip_jolt_g}
     session = Session(
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",
         meta={"simulated": True, "seed": cfg.seed},

@@ -266,6 +266,11 @@ class SensorTrack:
         """Times (s) the sensor moved on the body."""
         return self._watch.changes_s if self._watch is not None else []
 
+    @property
+    def posture_jumps(self) -> list[float]:
+        """Times (s) the posture jumped with no jolt (flagged, not re-aligned)."""
+        return self._watch.jumps_s if self._watch is not None else []
+
     def _check_mount(self, final: bool) -> None:
         """Let the mount watch see the new samples; re-align after a slip."""
         found = self._watch.push(self.time_s, self.angles, self.f_world, self.quat, self.acc, self.alignment,
@@ -573,9 +578,11 @@ class Analyzer:
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         k = np.asarray(ks, dtype=np.int64)
-        moves = self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else [])
+        watched = [self.pelvis] + ([self.trunk] if self._has_trunk else [])
+        moves = [t for tr in watched for t in tr.mount_changes]
+        jumps = [t for tr in watched for t in tr.posture_jumps]
         reasons = known_remarks(ic, to, k, edge_ok=np.array(c.edge_ok), sides_agree=np.array(c.agree), gaps_s=gaps,
-                                moves_s=moves, has_gyro=self.pelvis.has_gyro)
+                                moves_s=moves, jumps_s=jumps, has_gyro=self.pelvis.has_gyro)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
         has_next2 = k + 2 < n_ic

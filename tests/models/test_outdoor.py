@@ -36,6 +36,7 @@ def test_stops_and_walking_breaks_give_running_steps_only_and_every_bout_is_pick
 def test_a_sensor_that_slips_is_realigned_and_its_steps_say_so(role, column):
     sim = simulate_session(SimConfig(seed=9, duration_s=130, segments=(("run", 60), ("stand", 8), ("run", 50)),
                                      n_turns=0, slip_s=40.0, slip_deg=15.0, slip_role=role))
+    assert sim.params["slip"]["jolt_rate_dps"] > 200  # the knock that moved the clip
     a = _analyse(sim)
     track = getattr(a, role)
     assert len(track.mount_changes) == 1 and abs(track.mount_changes[0] - 40.2) < 1.5
@@ -45,6 +46,22 @@ def test_a_sensor_that_slips_is_realigned_and_its_steps_say_so(role, column):
     q = c.estimate["quality"]
     assert q[(c.truth["ic_s"] - 40.2).abs() < 1.5].str.contains("sensor_moved").all()
     assert q[after].str.contains("realigned").all()
+
+
+def test_a_posture_jump_without_a_jolt_is_flagged_never_re_zeroed():
+    # The pelvis sensor turns 15 degrees on the body with no knock: unsure, so flagged and measured as it is.
+    sim = simulate_session(SimConfig(seed=9, duration_s=130, segments=(("run", 60), ("stand", 8), ("run", 50)),
+                                     n_turns=0, slip_s=40.0, slip_deg=15.0, slip_jolt_deg=0.0, slip_jolt_g=0.0))
+    assert sim.params["slip"]["jolt_rate_dps"] == 0.0
+    a = _analyse(sim)
+    assert a.pelvis.mount_changes == [] and a.trunk.mount_changes == []
+    assert len(a.pelvis.posture_jumps) == 1 and abs(a.pelvis.posture_jumps[0] - 40.2) < 1.5
+    c = compare_to_truth(a.steps, sim.truth)
+    q = c.estimate["quality"]
+    assert q[(c.truth["ic_s"] - 40.2).abs() < 1.5].str.contains("posture_jump").all()
+    assert not q.str.contains("realigned|sensor_moved").any()
+    after = (c.truth["ic_s"] > 45).to_numpy()
+    assert abs(c.errors["pelvic_tilt_deg"][after].mean()) > 3.0  # not re-zeroed: the slip stays in the tilt
 
 
 def test_bouts_are_numbered_like_the_route(route_sim):
