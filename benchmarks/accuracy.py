@@ -63,6 +63,7 @@ for seed in range(first, first + n):
         "seed": seed, "pelvis_hz": cfg.pelvis_rate_hz, "trunk_hz": cfg.trunk_rate_hz, "spm": round(cfg.cadence_spm),
         "mps": round(cfg.speed_mps, 1), "turns": cfg.n_turns,
         "turning": float(a.steps["quality"].str.contains("turning").mean()), "slips": len(a.pelvis.mount_changes),
+        "jumps": len(a.pelvis.posture_jumps) + len(a.trunk.posture_jumps),
         "steps": c.n_truth, "missed": c.n_truth - c.n_matched,
         "extra": c.n_extra, "side_ok": c.side_accuracy, "ic_med_ms": c.ic_median_abs_ms,
         **{k: c.mean_abs[k] for k in ("contact_time_ms", "pelvic_drop_deg", "trunk_lean_deg", "peak_vgrf_bw",
@@ -79,7 +80,8 @@ print(f"\n{len(df)} sessions, {df.steps.sum()} steps: missed {df.missed.sum()}, 
 print(f"initial contact |error|: median {np.median(ic):.2f} ms, 95th percentile {np.percentile(ic, 95):.2f} ms")
 print("mean |error| per session (loading rate: relative), mean and worst:")
 print(f"steps flagged turning: {df[df.turns == 0].turning.mean():.1%} on straight sessions, "
-      f"{df[df.turns > 0].turning.mean():.1%} on sessions with turns; false slips {df.slips.sum()}")
+      f"{df[df.turns > 0].turning.mean():.1%} on sessions with turns; false slips {df.slips.sum()}, "
+      f"false posture jumps {df.jumps.sum()}")
 print(df.drop(columns=["seed", "pelvis_hz", "trunk_hz", "spm", "mps", "turns", "steps", "missed", "extra", "turning",
-                       "slips"])
+                       "slips", "jumps"])
       .agg(["mean", "max"]).round(3).to_string())
