@@ -5,7 +5,7 @@ epoch seconds, a sensor's milliseconds since power-on).  The impacts of
 running reach the pelvis and the trunk at the same instants, so the
 high-passed acceleration magnitudes of the two sensors line up at the clocks'
 offset: a cross-correlation over the whole session finds it, and the same
-over 20-s windows finds how it changes along the run (clock drift).  The share
+over 20-s windows (shorter in a short session) finds how it changes along the run (clock drift).  The share
 of windows that agree with the fitted offset line is the confidence.
 """
 
@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal, stats
+from scipy import ndimage, signal, stats
 
 from stridesense.imu.data import SensorData
 from stridesense.imu.vectors import row_norms
 
 ALIGN_RATE_HZ = 200.0  # both magnitudes are compared on this grid (5 ms; peaks refined below a sample)
-WINDOW_S = 20.0  # windows in which the local offset is measured (drift)
+WINDOW_S = 20.0  # windows in which the local offset is measured (drift) ...
+MIN_WINDOW_S = 5.0  # ... shorter in a short session, so that it has MIN_WINDOWS of them
 LOCAL_SEARCH_S = 0.12  # local offsets are searched this far around the global one (under half a step)
 AGREE_MS = 8.0  # a window agrees when its offset is this close to the fitted line
 MIN_WINDOWS = 3
@@ -48,6 +49,8 @@ class ClockAlignment:
         Windows with running in both sensors.
     residual_ms
         Median distance of the agreeing windows' offsets from the fit, ms.
+    window_s
+        Length of the windows, s.
     """
 
     offset_s: float
@@ -56,6 +59,7 @@ class ClockAlignment:
     confidence: float
     n_windows: int
     residual_ms: float
+    window_s: float = WINDOW_S
 
     @property
     def ok(self) -> bool:
@@ -75,7 +79,7 @@ class ClockAlignment:
 
     def describe(self) -> str:
         return (f"offset {self.offset_s:+.3f} s, drift {self.drift_ppm:+.0f} ppm, "
-                f"{self.confidence:.0%} of {self.n_windows} 20-s windows agree "
+                f"{self.confidence:.0%} of {self.n_windows} {self.window_s:.0f}-s windows agree "
                 f"(median residual {self.residual_ms:.1f} ms)")
 
 
@@ -90,8 +94,7 @@ def impact_signal(data: SensorData, rate_hz: float = ALIGN_RATE_HZ) -> tuple[flo
     grid = t[0] + np.arange(n) / rate_hz
     mag = np.interp(grid, t, row_norms(data.acc_mps2))
     # Impacts are sharp; posture and pace are slow: a 0.25-s moving mean takes the slow part out.
-    k = max(int(0.25 * rate_hz), 1)
-    slow = np.convolve(mag, np.ones(k) / k, mode="same")
+    slow = ndimage.uniform_filter1d(mag, max(int(0.25 * rate_hz), 1), mode="nearest")
     x = mag - slow
     x = np.clip(x, 0, None)  # the impact peaks carry the timing; the troughs only blur it
     spread = float(np.std(x))
@@ -111,24 +114,25 @@ def find_alignment(pelvis: SensorData, trunk: SensorData) -> ClockAlignment:
     """The trunk-to-pelvis clock mapping found from the two sensors' impacts.
 
     Work is one FFT cross-correlation of the two magnitudes (at most
-    ``MAX_SPAN_S`` each) and one short search per 20-s window.
+    ``MAX_SPAN_S`` each) and one short search per window (20 s, shorter in a short session).
     """
     fs = ALIGN_RATE_HZ
     p0, xp = impact_signal(pelvis, fs)
     r0, xr = impact_signal(trunk, fs)
     if xp.size < 2 * fs or xr.size < 2 * fs:
         return ClockAlignment(0.0, 0.0, r0, 0.0, 0, float("nan"))
+    window_s = float(np.clip(min(xp.size, xr.size) / fs / (MIN_WINDOWS + 2), MIN_WINDOW_S, WINDOW_S))
     # xp[i + lag] ~ xr[i]: trunk sample i is pelvis sample i + lag.
     c = signal.correlate(xp, xr, mode="full", method="fft")
     lags = signal.correlation_lags(xp.size, xr.size, mode="full")
     # Running is periodic: the best global peak may sit a step off the true offset.  The highest
-    # few peaks are candidates; the one most 20-s windows agree with wins.
+    # few peaks are candidates; the one most windows agree with wins.
     peaks, _ = signal.find_peaks(c, distance=int(0.1 * fs))
     top = peaks[np.argsort(c[peaks])[::-1][:N_CANDIDATES]] if peaks.size else np.array([int(np.argmax(c))])
     best = None
     for i in top:
         lag0 = lags[0] + _refine(c, int(i))
-        found = _fit(*_window_offsets(xp, xr, p0, r0, lag0, fs), r0, p0 + lag0 / fs - r0)
+        found = _fit(*_window_offsets(xp, xr, p0, r0, lag0, fs, window_s), r0, p0 + lag0 / fs - r0, window_s)
         if best is None or (found.confidence, found.n_windows) > (best.confidence, best.n_windows):
             best = found
         if best.ok and best.confidence >= 0.9:
@@ -136,9 +140,9 @@ def find_alignment(pelvis: SensorData, trunk: SensorData) -> ClockAlignment:
     return best
 
 
-def _window_offsets(xp, xr, p0, r0, lag0, fs) -> tuple[np.ndarray, np.ndarray]:
-    """(trunk times of the windows' middles, their offsets), for 20-s windows with a clear peak near ``lag0``."""
-    w = int(WINDOW_S * fs)
+def _window_offsets(xp, xr, p0, r0, lag0, fs, window_s) -> tuple[np.ndarray, np.ndarray]:
+    """(trunk times of the windows' middles, their offsets), for windows with a clear peak near ``lag0``."""
+    w = int(window_s * fs)
     half = int(np.ceil(LOCAL_SEARCH_S * fs))
     centres, local = [], []
     ones = np.ones(w)
@@ -163,11 +167,11 @@ def _window_offsets(xp, xr, p0, r0, lag0, fs) -> tuple[np.ndarray, np.ndarray]:
     return np.array(centres), np.array(local)
 
 
-def _fit(centres_a: np.ndarray, local_a: np.ndarray, r0: float, offset0: float) -> ClockAlignment:
+def _fit(centres_a: np.ndarray, local_a: np.ndarray, r0: float, offset0: float, window_s: float) -> ClockAlignment:
     """Offset line through the windows' offsets (Theil-Sen: robust to the odd wrong window)."""
     n_win = local_a.size
     if n_win == 0:
-        return ClockAlignment(offset0, 0.0, r0, 0.0, 0, float("nan"))
+        return ClockAlignment(offset0, 0.0, r0, 0.0, 0, float("nan"), window_s)
     ref_s = float(np.median(centres_a))
     if n_win >= 3:
         slope, intercept, _, _ = stats.theilslopes(local_a, centres_a - ref_s)
@@ -178,7 +182,7 @@ def _fit(centres_a: np.ndarray, local_a: np.ndarray, r0: float, offset0: float) 
     return ClockAlignment(
         offset_s=float(intercept), drift_ppm=float(slope * 1e6), ref_s=ref_s,
         confidence=float(agree.mean()), n_windows=n_win,
-        residual_ms=float(np.median(resid_ms[agree])) if agree.any() else float("nan"),
+        residual_ms=float(np.median(resid_ms[agree])) if agree.any() else float("nan"), window_s=window_s,
     )
 
 
@@ -214,7 +218,8 @@ def align_trunk(pelvis: SensorData, trunk: SensorData) -> tuple[SensorData, Cloc
         raise InputError(
             f"the pelvis clock ({_span(pelvis.time_s)}) and the trunk clock ({_span(trunk.time_s)}) "
             f"{'do not overlap' if share == 0 else f'overlap only {share:.0%}'}, and the impacts of running do "
-            f"not line them up either ({found.confidence:.0%} of {found.n_windows} 20-s windows agree; "
+            f"not line them up either ({found.confidence:.0%} of {found.n_windows} {found.window_s:.0f}-s windows "
+            "agree; "
             f"{MIN_CONFIDENCE:.0%} of {MIN_WINDOWS} or more needed): export both sensors on one clock, "
             "or check that the two files are from the same run")
     if share >= 0.5 and found.max_shift_s(trunk.time_s) <= SAME_CLOCK_S:

@@ -29,6 +29,8 @@ from stridesense.imu.vectors import row_norms
 STILL_WINDOW_S = 0.5
 MIN_STANDING_S = 2.0
 FORWARD_WINDOW_S = 4.0
+BIAS_RUNNING_S = 60.0  # running used to find the gyroscope's bias without standing
+SEARCH_BLOCK_S, SEARCH_OVERLAP_S = 300.0, 60.0  # standing is looked for block by block
 MIN_FORWARD_WINDOWS = 2  # half-overlapping windows of running: 6 s
 MAX_STANDING_TILT_DEG = 30.0  # a still period this far from the running vertical is not standing
 
@@ -108,21 +110,29 @@ def standing_calibration(
     CalibrationError
         No such still period in the data.
     """
-    # The search needs no more than 50 Hz: decimate (plain striding) to keep an hour quick.
+    # The search needs no more than 50 Hz: decimate (plain striding), and look block by block (standing
+    # is usually near the start; an hour is not scanned for it unless it has none).
     step = max(int(sampling_rate_hz // 50), 1)
-    still = still_mask(acc_mps2[::step], None if gyr_radps is None else gyr_radps[::step], sampling_rate_hz / step)
-    need = int(MIN_STANDING_S * sampling_rate_hz / step)
+    fs = sampling_rate_hz / step
+    need = int(MIN_STANDING_S * fs)
     edge = int(0.25 * sampling_rate_hz)  # trim the edges: the runner is settling or starting to move
-    for r0, r1 in runs_of(still):
-        if r1 - r0 < need:
-            continue
-        i0, i1 = r0 * step, min(r1 * step, acc_mps2.shape[0])
-        j0, j1 = i0 + edge, max(i1 - edge, i0 + edge + 1)
-        gravity = acc_mps2[j0:j1].mean(axis=0)
-        if up_running is not None and _angle_deg(gravity, up_running) > MAX_STANDING_TILT_DEG:
-            continue
-        bias = np.zeros(3) if gyr_radps is None else gyr_radps[j0:j1].mean(axis=0)
-        return StandingCalibration(float(time_s[j0]), float(time_s[j1 - 1]), bias, gravity, True)
+    block, overlap = int(SEARCH_BLOCK_S * fs), int(SEARCH_OVERLAP_S * fs)
+    acc_d = acc_mps2[::step]
+    gyr_d = None if gyr_radps is None else gyr_radps[::step]
+    n = acc_d.shape[0]
+    for b0 in range(0, max(n, 1), block):
+        lo, hi = max(b0 - overlap, 0), min(b0 + block, n)
+        still = still_mask(acc_d[lo:hi], None if gyr_d is None else gyr_d[lo:hi], fs)
+        for r0, r1 in runs_of(still):
+            if r1 - r0 < need or (r1 == hi - lo and hi < n):
+                continue  # too short, or it may go on into the next block (which looks again)
+            i0, i1 = (lo + r0) * step, min((lo + r1) * step, acc_mps2.shape[0])
+            j0, j1 = i0 + edge, max(i1 - edge, i0 + edge + 1)
+            gravity = acc_mps2[j0:j1].mean(axis=0)
+            if up_running is not None and _angle_deg(gravity, up_running) > MAX_STANDING_TILT_DEG:
+                continue
+            bias = np.zeros(3) if gyr_radps is None else gyr_radps[j0:j1].mean(axis=0)
+            return StandingCalibration(float(time_s[j0]), float(time_s[j1 - 1]), bias, gravity, True)
     raise CalibrationError(
         f"{source + ': ' if source else ''}no standing period of {MIN_STANDING_S:.0f} s found; "
         "start each session standing still and upright for a few seconds"
@@ -134,13 +144,56 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
-def running_vertical(acc_mps2: np.ndarray, sampling_rate_hz: float) -> np.ndarray | None:
-    """Mean specific force over the running windows (gravity, averaged over strides), sensor frame; None without running."""
+def running_vertical(acc_mps2: np.ndarray, sampling_rate_hz: float, max_windows: int = 60) -> np.ndarray | None:
+    """Mean specific force over the first running windows (gravity, averaged over strides), sensor frame.
+
+    None without running.  ``max_windows`` half-overlapping 4-s windows (2 minutes) are plenty.
+    """
     w = int(FORWARD_WINDOW_S * sampling_rate_hz)
-    starts = running_windows(acc_mps2, sampling_rate_hz)
+    starts = running_windows(acc_mps2, sampling_rate_hz)[:max_windows]
     if starts.size == 0:
         return None
-    return np.mean([acc_mps2[i:i + w].mean(axis=0) for i in starts], axis=0)
+    cs = np.vstack([np.zeros((1, 3)), np.cumsum(acc_mps2[:starts[-1] + w], axis=0)])
+    return ((cs[starts + w] - cs[starts]) / w).mean(axis=0)
+
+
+def refine_gyro_bias(
+    gyr_radps: np.ndarray, acc_mps2: np.ndarray, bias_radps: np.ndarray, gravity_sensor: np.ndarray,
+    sampling_rate_hz: float, *, block_s: float = 2.0, iterations: int = 2,
+) -> np.ndarray:
+    """Horizontal gyroscope bias from running itself: gravity must stay put in the gyroscope's frame.
+
+    Integrating the rates (minus the bias so far) gives a quasi-inertial
+    frame; a bias left over turns it, so the stride-averaged specific force
+    (gravity) turns in it: dg/dt = g x w.  The least-squares w over 2-s
+    blocks, brought back to the sensor frame, is taken off the bias.  The
+    component about gravity is not observable and stays as given.
+    """
+    from stridesense.imu.fusion import quat_from_gravity, strapdown
+
+    fs = sampling_rate_hz
+    n = int(block_s * fs)
+    m = acc_mps2.shape[0] // n
+    if m < 4:
+        return bias_radps
+    bias = np.asarray(bias_radps, float).copy()
+    up = gravity_sensor / np.linalg.norm(gravity_sensor)
+    q0 = quat_from_gravity(gravity_sensor)
+    for _ in range(iterations):
+        q_in = strapdown(q0, np.ascontiguousarray(gyr_radps[:m * n] - bias), 1.0 / fs)
+        f_in = rotate(q_in, acc_mps2[:m * n])
+        g = f_in.reshape(m, n, 3).mean(axis=1)
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        dg = np.gradient(g, block_s, axis=0)
+        # g x w = dg, linear in w: rows of the cross-product matrix of g.
+        skew = np.zeros((m, 3, 3))
+        skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = -g[:, 2], g[:, 1], -g[:, 0]
+        skew[:, 1, 0], skew[:, 2, 0], skew[:, 2, 1] = g[:, 2], -g[:, 1], g[:, 0]
+        w_world, *_ = np.linalg.lstsq(skew.reshape(-1, 3), dg.reshape(-1), rcond=None)
+        w_sensor = rotate(q_in[::n], np.tile(w_world, (m, 1)), inverse=True).mean(axis=0)
+        w_sensor -= np.dot(w_sensor, up) * up
+        bias = bias - w_sensor
+    return bias
 
 
 def fallback_calibration(
@@ -155,11 +208,11 @@ def fallback_calibration(
 
     Used when a session has no standing period: angles are then relative to
     the mean running posture, not to standing.  The gyroscope bias is taken
-    as the mean rate about the horizontal axes and the median of 1-s mean
-    rates about the vertical (turns are outliers).  Limitation: a runner's
-    mean angular rate is not exactly 0 (oscillations about three axes at
-    once give a few 0.01 rad/s, "coning"), so this bias is rough; 0 was
-    tried and lost half the steps of two real trials.
+    about the horizontal axes from running itself (:func:`refine_gyro_bias`:
+    a runner's mean angular rate is not 0, oscillations about three axes at
+    once give a few 0.01 rad/s, "coning", so the mean rate is only its
+    start), and as the median of 1-s mean rates about the vertical (turns
+    are outliers; not observable from gravity).
     """
     warnings.warn(
         f"{source + ': ' if source else ''}no standing calibration found; angles are relative to the "
@@ -179,6 +232,11 @@ def fallback_calibration(
         about_up = gyr_radps[:gyr_radps.shape[0] // n1 * n1] @ up
         vertical = float(np.median(about_up.reshape(-1, n1).mean(axis=1))) if about_up.size else float(mean @ up)
         bias = mean - np.dot(mean, up) * up + vertical * up
+        starts = running_windows(acc_mps2, fs)
+        if starts.size:  # the horizontal part from a minute of running (the mean holds the runner's coning)
+            i0 = int(starts[0])
+            i1 = min(i0 + int(BIAS_RUNNING_S * fs), acc_mps2.shape[0])
+            bias = refine_gyro_bias(gyr_radps[i0:i1], acc_mps2[i0:i1], bias, gravity, fs)
     return StandingCalibration(float(time_s[0]), float(time_s[-1]), bias, gravity, False)
 
 
@@ -192,11 +250,16 @@ def running_windows(acc_mps2: np.ndarray, sampling_rate_hz: float, window_s: flo
     w = int(window_s * fs)
     norm = row_norms(acc_mps2) / GRAVITY_MPS2
     starts = np.arange(0, norm.size - w + 1, max(w // 2, 1))
+    if w % 2:
+        w -= 1  # whole hops (the window is 4 s to within a sample)
     if starts.size == 0:
         return starts
     low = np.concatenate([[0], np.cumsum(norm < FLIGHT_G)])
     flight = (low[starts + w] - low[starts]) / w
-    peak = np.array([norm[i:i + w].max() for i in starts])
+    hop = max(w // 2, 1)
+    # Each window is two hops: the peak of a window is the larger of its two hops' peaks.
+    hops = np.maximum.reduceat(norm[:starts[-1] + w], np.arange(0, starts[-1] + w, hop))
+    peak = np.maximum(hops[starts // hop], hops[np.minimum(starts // hop + 1, hops.size - 1)])
     return starts[(flight >= FLIGHT_SHARE) & (peak > STANCE_PEAK_G)]
 
 

@@ -39,9 +39,12 @@ STEP_COLUMNS = [
 # Columns stridesense adds after METRICS.md's: the running bout (1, 2, ...: a
 # stop or a walking break ends a bout) and how neutral (0 lean, obliquity,
 # tilt) was found for the step's sensors: "standing" (a standing period
-# anywhere in the session) or "running_posture" (none: angles are relative
-# to the mean running posture; lean and tilt read near 0).
-EXTRA_STEP_COLUMNS = ["bout", "neutral"]
+# anywhere in the session), "running_posture" (none: angles are relative
+# to the mean running posture; lean and tilt read near 0) or, live, while no
+# standing period has been seen, "provisional" (re-analyse the session to
+# settle it); the model that gave peak_vgrf_bw (models.impact: "pelvis_acc",
+# "spring_mass", or "" when none could).
+EXTRA_STEP_COLUMNS = ["bout", "neutral", "impact_model"]
 TABLE_COLUMNS = STEP_COLUMNS + EXTRA_STEP_COLUMNS
 
 # Metrics (numeric step columns) summarised per session.

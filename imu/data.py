@@ -146,10 +146,11 @@ class SensorData:
         return self
 
 
-def check_mass_kg(mass_kg: float, where: str = "body mass") -> float:
+def check_mass_kg(mass_kg: float, where: str = "body mass", fix: str = "") -> float:
     """A plausible body mass in kg, or :class:`InputError` (every way in uses this one check)."""
     if not (isinstance(mass_kg, (int, float)) and 20.0 <= float(mass_kg) <= 250.0):
-        raise InputError(f"{where} {mass_kg!r} kg is not plausible for a runner (20-250 kg)")
+        raise InputError(f"{where} {mass_kg!r} kg is not plausible for a runner (20-250 kg)"
+                         + (f"; {fix}" if fix else ""))
     return float(mass_kg)
 
 
@@ -180,8 +181,10 @@ def quietest_second(time_s: np.ndarray, acc_mps2: np.ndarray) -> tuple[float, fl
     edges = np.searchsorted(t, np.arange(t[0], t[-1], 1.0))
     best, value = float(np.std(norm)), float(np.median(norm))
     for i0, i1 in zip(edges[:-1], edges[1:]):
-        if i1 - i0 > 5 and norm[i0:i1].std() < best:
-            best, value = float(norm[i0:i1].std()), float(norm[i0:i1].mean())
+        sd = float(norm[i0:i1].std())
+        # A second without any noise is a frozen or zeroed output (a dropout), not standing still.
+        if i1 - i0 > 5 and 0 < sd < best:
+            best, value = sd, float(norm[i0:i1].mean())
     return value, best
 
 
@@ -215,7 +218,8 @@ def check_units(data: SensorData, acc_unit: str | None = None, gyr_unit: str | N
             raise InputError(f"at its quietest the acceleration reads {g:.2f} g, not about 1 g: check the "
                              "accelerometer's unit and calibration", src)
         fix = (f"use --acc-unit {guess}" if acc_unit else
-               f"the generic CSV wants m/s^2: convert it, or bring it in with 'stridesense import csv --acc-unit {guess}'")
+               "the generic CSV wants m/s^2: convert it, or bring it in with "
+               f"'stridesense import csv --acc-unit {guess}'")
         raise InputError(
             f"at its quietest the acceleration reads {raw:.3g} in {unit}, which is {g:.2f} g, not 1 g: the file looks "
             f"like it is in {guess}, not {unit}; {fix}", src)

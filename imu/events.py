@@ -37,6 +37,7 @@ FLIGHT_G = 0.45  # and between two stances the force falls below this (walking s
 EDGE_LO, EDGE_HI = 0.15, 0.45
 MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
 MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
+MIN_STEP_S = 0.2  # 300 steps/min: no runner steps faster; two stance cores closer than this are one stance
 
 
 @dataclass
@@ -98,9 +99,31 @@ def detect_contacts(time_s: np.ndarray, f_vert_mps2: np.ndarray, sampling_rate_h
         gap_min = np.minimum.reduceat(f, np.column_stack([runs[:-1, 1], runs[1:, 0]]).ravel())[::2]
         joins = gap_min > FLIGHT_G
     cores = np.column_stack([runs[np.r_[True, ~joins], 0], runs[np.r_[~joins, True], 1]]) if len(runs) else runs
+    cores = _merge_close_cores(cores, int(MIN_STEP_S * sampling_rate_hz))
     out = _stances(time_s, f, np.ascontiguousarray(cores), float(sampling_rate_hz))
     keep = out[:, 5] > 0
     return ContactEvents(out[keep, 0], out[keep, 1], out[keep, 2], out[keep, 3] > 0, out[keep, 4] > 0)
+
+
+def _merge_close_cores(cores: np.ndarray, min_step: int) -> np.ndarray:
+    """Join a core to the one before when it starts less than a shortest step after it, within half that of its end.
+
+    On real hip signals a stance is sometimes split by a short dip below the
+    flight level: two "contacts" 0.1 s apart would break the left/right
+    alternation of everything after them.
+
+    Returns
+    -------
+    (k, 4): start, end, the end of the first core joined and the start of the
+    last (the contact is timed on the first, the toe-off on the last).
+    """
+    out = [[a, b, b, a] for a, b in cores[:1]]
+    for a, b in cores[1:]:
+        if a - out[-1][0] < min_step and a - out[-1][1] < min_step // 2:
+            out[-1][1], out[-1][3] = b, a
+        else:
+            out.append([a, b, b, a])
+    return np.array(out, dtype=np.int64).reshape(-1, 4)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -121,11 +144,14 @@ def _stances(time_s, f, cores, fs):
         flight_after = post.size >= 2 and post.min() <= FLIGHT_G
         peak_i = i0 + int(np.argmax(f[i0:i1]))
         peak = f[peak_i]
+        # A stance joined from split cores: its contact is timed on the first, its toe-off on the last.
+        rise_i = i0 + int(np.argmax(f[i0:cores[j, 2]]))
+        fall_i = cores[j, 3] + int(np.argmax(f[cores[j, 3]:i1]))
         # Flight level: the lower part of the neighbouring flights.
         b0 = np.median(pre[pre <= FLIGHT_G])
         b1 = np.median(post[post <= FLIGHT_G]) if flight_after else b0
-        ic, ok_ic = _edge_kernel(time_s, f, peak_i, lo_bound, b0, peak, True)
-        to, ok_to = _edge_kernel(time_s, f, peak_i, hi_bound, b1, peak, False)
+        ic, ok_ic = _edge_kernel(time_s, f, rise_i, lo_bound, b0, f[rise_i], True)
+        to, ok_to = _edge_kernel(time_s, f, fall_i, hi_bound, b1, f[fall_i], False)
         if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):
             ok_ic = ok_to = False
         out[j, 0], out[j, 1], out[j, 2] = ic, to, peak

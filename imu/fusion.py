@@ -246,6 +246,13 @@ class OrientationFilter:
         Madgwick gain (rad/s).
     cutoff_hz
         Cut-off of the gravity reference's low-pass filter.
+    hold_turns
+        Hold the gravity reference through turns (below).  Only with a known
+        gyroscope bias (standing calibration): the turn test reads the
+        strapdown frame's vertical rate, and with a rough bias that frame
+        tilts within minutes, the runner's oscillations leak into the test and
+        the reference was held nearly all the time on real trials while the
+        gyroscope alone drifted by tens of degrees.
     """
 
     def __init__(
@@ -256,6 +263,7 @@ class OrientationFilter:
         *,
         gain: float = DEFAULT_GAIN,
         cutoff_hz: float = GRAVITY_CUTOFF_HZ,
+        hold_turns: bool = True,
     ):
         self.dt = 1.0 / sampling_rate_hz
         self.gain = gain
@@ -275,6 +283,7 @@ class OrientationFilter:
         # The last `delay` samples of quasi-inertial specific force and turn flags.
         self._f_hist = np.tile(g0, (self._delay, 1))
         self._turn_hist = np.zeros(self._delay, dtype=bool)
+        self._hold_turns = hold_turns
 
 
     def push(self, gyr_radps: np.ndarray, acc_mps2: np.ndarray) -> FusionResult:
@@ -290,7 +299,7 @@ class OrientationFilter:
         yaw_rate_lp, self._zi_rate = sosfilt(self._sos, yaw_rate, zi=self._zi_rate)
         n, d = f_in.shape[0], self._delay
         f_all = np.concatenate([self._f_hist, f_in])
-        turn_all = np.concatenate([self._turn_hist, np.abs(yaw_rate_lp) > TURN_HOLD_RADPS])
+        turn_all = np.concatenate([self._turn_hist, (np.abs(yaw_rate_lp) > TURN_HOLD_RADPS) & self._hold_turns])
         self._f_hist, self._turn_hist = f_all[-d:], turn_all[-d:]
         # Sample i of this chunk feeds the specific force of d samples earlier,
         # left out if the heading turned at any time since then.

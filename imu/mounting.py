@@ -10,8 +10,8 @@ Detection: over continuous running, the segment's mean pitch and roll in the
 few degrees; a runner's posture drifts slowly (fatigue, hills), a slip is
 sudden: the posture holds still within each window and jumps between them
 (a drift that moves the windows' means apart also moves each window's two
-halves apart, and is measured as posture, never re-zeroed).  Re-estimation assumes the runner's posture is the same just before
-and just after: the rotation that takes the mean vertical and the forward
+halves apart, and is measured as posture, never re-zeroed).  Re-estimation
+assumes the runner's posture is the same just before and just after: the rotation that takes the mean vertical and the forward
 axis seen before to the ones seen after is the slip.  A slip purely about
 the vertical axis does not change pitch or roll and is not detected.
 """
@@ -21,6 +21,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from stridesense.errors import CalibrationError
+from stridesense.imu.buffers import GrowingArray
+from stridesense.imu.calibration import forward_axis
+from stridesense.imu.fusion import rotate
 from stridesense.imu.vectors import row_norms
 
 SHIFT_DEG = 4.0  # a sudden change of mean pitch or roll larger than this is a slip
@@ -187,3 +191,75 @@ def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: n
     out[ok, 4] = angles_rad[i0[ok], 0]
     out[ok, 5] = angles_rad[i1[ok] - 1, 0]
     return out
+
+
+class MountWatch:
+    """Watch one sensor's posture for a slip on the body, as its samples stream in.
+
+    ``push`` takes the sensor's processed signals so far (uniform clock from
+    ``t0_s``); it returns ``(t_slip_s, new_alignment)`` once a slip is found
+    and enough running after it is in to re-align (or at the end), else
+    None.  Checks run once a second from ``first_check_s`` on, on 1-s block
+    statistics, so a live push costs what it adds.
+    """
+
+    def __init__(self, t0_s: float, first_check_s: float, running_s_after: float):
+        self.t0_s = t0_s
+        self.next_check_s = first_check_s
+        self.running_s_after = running_s_after
+        self.pending_s: float | None = None
+        self.changes_s: list[float] = []
+        self._blocks = GrowingArray(6)
+
+    def push(self, time_s, angles_rad, f_world_mps2, quat, acc_mps2, alignment, rate_hz, *, final):
+        t_avail = time_s[-1]
+        span = GAP_S + WINDOW_S
+        n_done = len(self._blocks)
+        n_full = int(np.floor(t_avail - self.t0_s - 1.0 + 1e-9)) + 1
+        if n_full > n_done:
+            starts = self.t0_s + np.arange(n_done, n_full, dtype=float)
+            self._blocks.append(block_stats_many(time_s, angles_rad, f_world_mps2, starts))
+        blocks = self._blocks.view
+        # Checks are due once a second while their windows are complete (next + span <= t_avail).
+        n_checks = max(int(np.floor(t_avail - span - self.next_check_s)) + 1, 0)
+        if self.pending_s is None and n_checks > 0:
+            checks = self.next_check_s + np.arange(n_checks, dtype=float)
+            shifts = posture_shifts_blocks(blocks, np.round(checks - self.t0_s).astype(np.int64))
+            jumped = np.flatnonzero(shifts > SHIFT_DEG)
+            if jumped.size:
+                self.pending_s = float(checks[jumped[0]])
+                n_checks = int(jumped[0]) + 1
+            self.next_check_s += float(n_checks)
+        if self.pending_s is None:
+            return None
+        # Localise: the slip is where the jump across it is largest.
+        search_end = self.pending_s + 2 * span
+        if t_avail < search_end + span + self.running_s_after and not final:
+            return None
+        times = np.arange(self.pending_s, min(search_end, t_avail - span), 0.25)
+        shifts = np.asarray([posture_shift_deg(time_s, angles_rad, f_world_mps2, t) or 0.0 for t in times])
+        # The jump is flat within +-GAP of the slip: take the middle of its plateau.
+        top = times[shifts >= 0.9 * shifts.max()] if len(times) and shifts.max() > 0 else np.array([self.pending_s])
+        t_slip = float((top.min() + top.max()) / 2)
+        new = self._realign(time_s, quat, acc_mps2, alignment, rate_hz, t_slip)
+        self.changes_s.append(t_slip)
+        self.pending_s = None
+        self.next_check_s = self.t0_s + np.ceil(t_slip + span + 1.0 - self.t0_s)
+        # Posture blocks after the slip change with the new alignment.
+        self._blocks.truncate(int(np.floor(t_slip - self.t0_s)))
+        return t_slip, new
+
+    def _realign(self, time_s, quat, acc_mps2, alignment, rate_hz, t_slip):
+        span = GAP_S + WINDOW_S
+        up_s = rotate(quat, [0.0, 0.0, 1.0], inverse=True)
+        t = time_s
+        before = (t >= t_slip - span) & (t < t_slip - GAP_S)
+        after = (t >= t_slip + GAP_S) & (t < t_slip + span)
+        up_before, up_after = up_s[before].mean(axis=0), up_s[after].mean(axis=0)
+        rough = realign(alignment, up_before, up_after, None)
+        run = (t >= t_slip + GAP_S) & (t < t_slip + GAP_S + self.running_s_after)
+        try:
+            fwd, _ = forward_axis(quat[run], acc_mps2[run], rough[:, 2], rate_hz)
+            return realign(alignment, up_before, up_after, fwd)
+        except CalibrationError:
+            return rough  # too little running after the slip: the vertical alone

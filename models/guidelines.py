@@ -19,8 +19,6 @@ HEIDERSCHEIT_2011 = ("Heiderscheit et al. 2011, Med Sci Sports Exerc 43:296: a 5
 CAVANAGH_1980 = "Cavanagh & Lafortune 1980, J Biomech 13:397: vertical force peaks of about 2.5-3 body weights in running"
 CLERMONT_2019 = ("Clermont et al. 2019, J Appl Biomech 35:401: atypical changes in pelvic drop, braking, cadence and "
                  "contact time began late in a marathon")
-KIERNAN_2023 = ("Kiernan, Ng & Hawkins 2023, Sensors 23:8719: wearable impact-peak and loading-rate estimates disagreed "
-                "with force plates by more than 65 %")
 
 LEAN_BAND_DEG = (8.0, 10.0)
 LEAN_FAR_DEG = (5.0, 14.0)
@@ -93,10 +91,6 @@ def evaluate(summary) -> list[Flag]:
     if _finite(force) and force > PEAK_FORCE_HIGH_BW:
         flags.append(Flag("impact_high", "info", f"peak vertical force {force:.2f} BW, above the usual 2.5-3 BW",
                           force, f"> {PEAK_FORCE_HIGH_BW} BW", CAVANAGH_1980))
-    if _finite(m("loading_rate_bw_s")):
-        flags.append(Flag("loading_rate_experimental", "info",
-                          "loading rate is EXPERIMENTAL: use it for trends within a runner, not as a value",
-                          m("loading_rate_bw_s"), "none", KIERNAN_2023))
     for metric, label in (("pelvic_drop_deg", "pelvic drop"), ("trunk_lean_deg", "trunk lean")):
         change = summary.fatigue.loc[metric, "change"] if metric in summary.fatigue.index else np.nan
         if _finite(change) and abs(change) > FATIGUE_DEG:

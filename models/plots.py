@@ -38,7 +38,9 @@ def plot_session(steps: pd.DataFrame, summary=None, path: str | Path = "session.
             ax.legend(loc="upper right", fontsize=8)
         else:
             ax.plot(t_min, values, ".", ms=3, color="k")
-            if col == "trunk_lean_deg":
+            # The band judges lean from standing neutral: without one, lean is relative to the running posture.
+            if col == "trunk_lean_deg" and steps.get("neutral", pd.Series("standing", index=steps.index)).eq(
+                    "standing").all():
                 ax.axhspan(*LEAN_BAND_DEG, color="tab:green", alpha=0.15, label="8-10 deg")
                 ax.legend(loc="upper right", fontsize=8)
         bad = ~steps["quality"].astype(str).eq("ok").to_numpy()

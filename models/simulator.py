@@ -33,6 +33,7 @@ from scipy.spatial.transform import Rotation
 
 from stridesense.imu.consts import GRAVITY_MPS2, STEP_COLUMNS
 from stridesense.imu.data import SensorData, Session
+from stridesense.models import sacrum
 
 G = GRAVITY_MPS2
 TRUTH_RATE_HZ = 1000.0
@@ -89,6 +90,11 @@ class SimConfig:
     start_in_motion: bool = False
     sway_mps2: float = 1.0
     posture_wander_deg: float = 0.0
+    # The pelvis sensor at the sacrum moves relative to the centre of mass (models.sacrum); off by default.
+    sacral_tissue_hz: float | None = None  # natural frequency of the sensor on soft tissue, Hz (10-20); None: rigid
+    sacral_tissue_damping: float = 0.3  # its damping ratio
+    sacral_lever_m: tuple[float, float, float] | None = None  # sensor from the pelvis' centre of rotation, pelvis frame
+    impact_width_s: float | None = None  # full width of the heel-strike impact transient, s (None: 0.06)
 
 
 @dataclass
@@ -253,7 +259,7 @@ class _Runner:
         self.first_of_stretch[first] = True
         # Vertical force per step: alpha * (half sine + impact hump), with the
         # step's vertical impulse equal to body weight times step time.
-        self.hump_s = 0.03
+        self.hump_s = (cfg.impact_width_s or 0.06) / 2  # the hump rises over hump_s, falls over hump_s
         self.alpha = G * self.T / (2 * self.tc / np.pi + p["impact_hump"] * self.hump_s)
         self.single_run = cfg.segments is None
         # Turns: smooth yaw-rate humps; radius >= 20 m keeps them runnable.
@@ -306,7 +312,7 @@ class _Runner:
         """Slow posture wander (rad): smooth noise with a ~20-s time scale, SD cfg.posture_wander_deg."""
         if not self.cfg.posture_wander_deg:
             return np.zeros_like(t)
-        knots_t = np.arange(-20.0, self.cfg.duration_s + 40.0, 10.0)
+        knots_t = np.arange(-40.0, self.cfg.duration_s + 80.0, 20.0)
         knots = np.random.default_rng(self.cfg.seed + 7).standard_normal(knots_t.size)
         from scipy.interpolate import CubicSpline
 
@@ -442,7 +448,11 @@ def _sensor(
     v = np.clip((tau - tc) / np.maximum(runner.T[kk] - tc, 1e-3), 0, 1)
     pert[:, 2] += cfg.flight_accel_g * G * np.sin(2 * np.pi * v) * flight
     pert[:, 0] += 0.5 * cfg.flight_accel_g * G * np.sin(4 * np.pi * v) * flight
+    if role == "pelvis":
+        pert += _sacral_offset_heading(runner, t, cfg)
     f_w = Rotation.from_euler("Z", psi[:, None]).apply(f_h + pert)
+    if role == "pelvis" and cfg.sacral_lever_m is not None:
+        f_w += sacrum.lever_arm_world(lambda tt: runner.rotation(tt, "pelvis"), t, cfg.sacral_lever_m)
     # Bounce: band-limited noise of a loose clip.
     fs = 1.0 / np.median(np.diff(t))
     sos = butter(2, [min(8.0, 0.4 * fs), min(30.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
@@ -458,6 +468,13 @@ def _sensor(
     gyr = np.clip(np.round(gyr / (gyr_range / 32768)) * (gyr_range / 32768), -gyr_range, gyr_range)
     meta = {"simulated": True, "acc_range_g": cfg.acc_range_g, "gyr_range_dps": cfg.gyr_range_dps}
     return SensorData(time_s=t, acc_mps2=acc, gyr_radps=gyr, role=role, source=f"simulated {role}", meta=meta)
+
+
+def _sacral_offset_heading(runner: _Runner, t: np.ndarray, cfg: SimConfig) -> np.ndarray:
+    """(n, 3) the sacral sensor's specific force minus the centre of mass', soft tissue only, heading frame."""
+    if cfg.sacral_tissue_hz is None or t.size == 0:
+        return np.zeros((t.size, 3))
+    return sacrum.tissue_offset_heading(runner, t, cfg.sacral_tissue_hz, cfg.sacral_tissue_damping)
 
 
 def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFrame:
@@ -529,6 +546,24 @@ def _truth(runner: _Runner, steps: pd.DataFrame, has_trunk: bool) -> pd.DataFram
     return pd.DataFrame(rows, columns=[*STEP_COLUMNS, "bout"])
 
 
+def _sensor_peaks_g(runner: _Runner, truth: pd.DataFrame, cfg: SimConfig) -> np.ndarray:
+    """Per step, the peak vertical specific force the pelvis sensor itself feels in stance (no noise), g.
+
+    Above ``peak_vgrf_bw`` where the sacrum's own motion (models.sacrum) rides
+    on top; without it, ``peak_vgrf_bw`` (the older model's wobble and bounce
+    are left out).
+    """
+    if truth.empty or (cfg.sacral_tissue_hz is None and cfg.sacral_lever_m is None):
+        return truth["peak_vgrf_bw"].to_numpy(dtype=float)
+    t = np.arange(truth.ic_s.iloc[0], truth.to_s.iloc[-1], 1.0 / TRUTH_RATE_HZ)
+    f_h, _ = runner.specific_force_heading(t)
+    fz = f_h[:, 2] + _sacral_offset_heading(runner, t, cfg)[:, 2]
+    if cfg.sacral_lever_m is not None:
+        fz += sacrum.lever_arm_world(lambda tt: runner.rotation(tt, "pelvis"), t, cfg.sacral_lever_m)[:, 2]
+    i0, i1 = np.searchsorted(t, truth.ic_s), np.searchsorted(t, truth.to_s)
+    return np.array([fz[a:max(b, a + 1)].max() / G for a, b in zip(i0, i1)])
+
+
 def _first_local_max(x: np.ndarray) -> int:
     """Index of the first local maximum of ``x`` standing out by 0.1 BW (METRICS.md, docs/metrics.md)."""
     from scipy.signal import find_peaks
@@ -580,7 +615,8 @@ def simulate_session(cfg: SimConfig = SimConfig()) -> SimulatedSession:
         sensors[role] = _sensor(runner, role, t, mount, cfg, p, rng)
     truth = _truth(runner, steps, has_trunk="trunk" in sensors)
     if cfg.start_in_motion:  # steps before the first sample are not in the recording
-        truth = truth[truth.ic_s >= 1.0].reset_index(drop=True)
+        truth = truth[truth.ic_s >= 0.15].reset_index(drop=True)
+    truth["sensor_peak_vert_g"] = _sensor_peaks_g(runner, truth, cfg)
     session = Session(
         pelvis=sensors["pelvis"], trunk=sensors.get("trunk"), mass_kg=cfg.mass_kg, runner=f"simulated-{cfg.seed}",
         meta={"simulated": True, "seed": cfg.seed},

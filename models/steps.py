@@ -22,7 +22,8 @@ import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.models.impact import IMPACT_PROMINENCE_BW
+from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
+from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak
 
 G = GRAVITY_MPS2
 # A step is `turning` when the heading (yaw averaged over a stride) changed by more than this from the
@@ -54,6 +55,9 @@ class SegmentSignals:
     reference_held
         (n,) True where the orientation filter held its gravity reference
         through a turn (imu.fusion).
+    f_vert_stance_mps2
+        (n,) vertical specific force low-passed for toe-off
+        (models.contact_time), m/s^2; None: the contacts' own toe-offs are kept.
     """
 
     time_s: np.ndarray
@@ -63,6 +67,7 @@ class SegmentSignals:
     f_vert_smooth_mps2: np.ndarray | None
     saturated: np.ndarray
     reference_held: np.ndarray
+    f_vert_stance_mps2: np.ndarray | None = None
 
     def index(self, t_s: float) -> int:
         """Index of the first sample at or after ``t_s``."""
@@ -271,6 +276,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         out[k, 5] = max(0.0, -v_min) if b > a else np.nan
         out[k, 6] = _detrended_ptp_deg(ang[p0:p1, 0])
         out[k, 7] = np.degrees(ang[a:e, 1].mean())
+        out[k, 8] = f_lp[a:b].sum() / fs / (G * (nxt[k] - ic[k])) if b > a else np.nan
         flags[k, 0] = turning
         flags[k, 1] = sat
 
@@ -340,13 +346,20 @@ def step_rows(
         j0, j1 = (np.asarray(j, dtype=np.int64) for j in strides)
     pt = pelvis.time_s
     s0, s1 = np.searchsorted(pt, ic_s[j0]), np.searchsorted(pt, ic_s[j1])
+    if pelvis.f_vert_stance_mps2 is not None:
+        # Toe-off re-read on the sacrum's stance wave (models.contact_time): NaN where it cannot be placed.
+        to = combine(to, toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt), ic, nxt)
+    # No impossible values whichever toe-off it is: a stance of MIN_STANCE_S at least, ending by the next contact.
+    placed = np.isfinite(to) & (to >= ic + MIN_STANCE_S) & (to <= nxt)
+    to = np.where(placed, to, np.nan)
+    to_window = np.where(placed, to, to_s[ks])  # stance window of the other metrics
     sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)
-    out = np.full((ks.size, 8), np.nan)
+    out = np.full((ks.size, 9), np.nan)
     flags = np.zeros((ks.size, 2), dtype=np.bool_)
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
-                  ic, to, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to), np.searchsorted(pt, nxt), s0, s1,
-                  sign, fs, np.radians(TURNING_DEG_PER_STRIDE), out, flags)
+                  ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
+                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
     trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
     if trunk is not None:
@@ -362,6 +375,9 @@ def step_rows(
         flags[:, 0] = False
     if fs < MIN_LOADING_RATE_HZ:
         out[:, 2] = np.nan
+    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8])
+    # The loading rate is the pelvis signal's slope: only where the pelvis passes for the centre of mass.
+    out[impact_model != PELVIS_ACC, 2] = np.nan
     rows = []
     for r, k in enumerate(ks):
         reason = list(reasons[k])
@@ -369,6 +385,8 @@ def step_rows(
             reason.append("turning")
         if flags[r, 1]:
             reason.append("saturated")
+        if not placed[r]:
+            reason.append(UNPLACED_FLAG)
         if trunk is not None and trunk_flags[r, 0]:
             if trunk_flags[r, 1] and "saturated" not in reason:
                 reason.append("saturated")
@@ -385,7 +403,7 @@ def step_rows(
             "cadence_spm": 60.0 / step_time,
             "pelvic_drop_deg": float(out[r, 0]),
             "trunk_lean_deg": float(trunk_out[r, 0]),
-            "peak_vgrf_bw": float(out[r, 1]),
+            "peak_vgrf_bw": float(peak_bw[r]),
             "loading_rate_bw_s": float(out[r, 2]),
             "peak_acc_g": float(out[r, 3]),
             "vertical_oscillation_cm": float(out[r, 4]),
@@ -394,5 +412,6 @@ def step_rows(
             "pelvis_trunk_rotation_deg": float(trunk_out[r, 1]),
             "pelvic_tilt_deg": float(out[r, 7]),
             "quality": ";".join(dict.fromkeys(reason)) or "ok",
+            "impact_model": impact_model[r],
         })
     return rows

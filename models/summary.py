@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stridesense.imu.consts import METRIC_COLUMNS
+from stridesense.models.impact import LOADING_RATE_EXPERIMENTAL
 
 UNTRUSTED = ("gap", "saturated", "low_confidence", "sensor_moved", "trunk_missing")
 FIFTH = 0.2
@@ -129,7 +130,9 @@ def summarize(steps: pd.DataFrame, *, missing_reasons: dict | None = None, with_
         Evaluate the guideline flags (models.guidelines).
     """
     trusted = steps[trusted_mask(steps["quality"])] if len(steps) else steps
-    metrics = [m for m in METRIC_COLUMNS if m in steps.columns]
+    # Loading rate is not summarised (models.impact.LOADING_RATE_EXPERIMENTAL): the table keeps it.
+    metrics = [m for m in METRIC_COLUMNS if m in steps.columns and m != "loading_rate_bw_s"]
+    missing_reasons = {"loading_rate_bw_s": LOADING_RATE_EXPERIMENTAL, **(missing_reasons or {})}
     stats = {}
     for scope, part in (("L", trusted[trusted["side"] == "L"]), ("R", trusted[trusted["side"] == "R"]),
                         ("all", trusted)):

@@ -54,6 +54,13 @@ def read_sensor_csv(path: str | Path, role: str) -> SensorData:
         raise InputError("has a header but no data rows", src)
     cols = [TIME_COL, *ACC_COLS] + (GYR_COLS if all(has_gyr) else [])
     values = df[cols].apply(pd.to_numeric, errors="coerce")
+    # An accelerometer axis left wholly empty (a data set that publishes two axes) is analysed
+    # without it: zeros, and the sensor says which axis it lacks (stridesense.api reports it).
+    empty_axes = [c for c in ACC_COLS if values[c].isna().all() and len(values) > 1]
+    if len(empty_axes) == 1:
+        values[empty_axes[0]] = 0.0
+    else:
+        empty_axes = []
     bad = values.isna().to_numpy()
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -67,6 +74,7 @@ def read_sensor_csv(path: str | Path, role: str) -> SensorData:
         gyr_radps=v[:, 4:7] if all(has_gyr) else None,
         role=role,
         source=src,
+        meta={"missing_axes": empty_axes} if empty_axes else {},
     )
     return data.validate()
 

@@ -18,6 +18,7 @@ units against physics: standing still, an accelerometer reads 1 g.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,35 @@ def detect(data: SensorData, columns: list[str]) -> Detected:
     """Facts about imported data for a dry run."""
     return Detected(data.source, columns, data.n, data.sampling_rate_hz, data.duration_s, data.has_gyro,
                     quiet_norm_g(data.time_s, data.acc_mps2))
+
+
+EPOCH_RANGE_S = (946_684_800.0, 4_102_444_800.0)  # 2000-2100: a time column in this range is Unix time
+
+
+FILE_NAME_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})[T_ ](\d{2})[:\-.]?(\d{2})[:\-.]?(\d{2})(Z?)")
+
+
+def recording_date(data: SensorData, path: str | Path) -> tuple[str, str]:
+    """(ISO date-time of the recording, where it came from).
+
+    The samples' own clock when it is Unix time (a phone's); else a date-time
+    in the file name (Movesense Showcase names its files
+    ``2026-06-10T10:00:00Z_<serial>_Acc.csv``); else the export file's
+    modification time less the recording's duration (when the app wrote it,
+    not when it was imported).
+    """
+    t0 = float(data.time_s[0])
+    if EPOCH_RANGE_S[0] < t0 < EPOCH_RANGE_S[1]:
+        return pd.Timestamp(t0, unit="s", tz="UTC").isoformat(timespec="seconds"), "the samples' clock"
+    m = FILE_NAME_DATE.search(Path(path).name)
+    if m:
+        try:
+            stamp = pd.Timestamp(f"{m[1]}T{m[2]}:{m[3]}:{m[4]}{'+00:00' if m[5] else ''}")
+            return stamp.isoformat(timespec="seconds"), "the file name"
+        except ValueError:
+            pass  # digits that only look like a date
+    mtime = Path(path).stat().st_mtime - data.duration_s  # the file was written when the recording ended
+    return pd.Timestamp(mtime, unit="s", tz="UTC").isoformat(timespec="seconds"), "the file's modification time"
 
 
 def _check_time(t_s: np.ndarray, source: str, first_line: int = 2) -> None:

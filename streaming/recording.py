@@ -34,7 +34,7 @@ import pyarrow.ipc as ipc
 from stridesense import __version__
 from stridesense.errors import RecordingError
 from stridesense.imu.consts import ACC_COLS, GYR_COLS, ROLES, TIME_COL
-from stridesense.imu.data import SensorData, Session
+from stridesense.imu.data import SensorData, Session, check_mass_kg
 
 FORMAT = "stridesense-session"
 FORMAT_VERSION = 1
@@ -113,10 +113,13 @@ class SessionWriter:
         device facts (family, address, name, firmware, nominal_rate_hz).
     meta
         Free-form session facts.
+    recorded_at
+        ISO date-time of the run (default: now, as when recording live).
     """
 
     def __init__(self, folder: str | Path, *, runner: str = "", mass_kg: float = 70.0,
-                 sensors: list[dict], meta: dict | None = None):
+                 sensors: list[dict], meta: dict | None = None, recorded_at: str | None = None):
+        check_mass_kg(mass_kg)
         self.folder = Path(folder)
         try:
             if self.folder.exists() and any(self.folder.iterdir()):
@@ -132,6 +135,8 @@ class SessionWriter:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            # When the run happened (an import's is the recording's, not the import's): the 10 % rule's date.
+            "recorded_at": recorded_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "written_by": f"stridesense {__version__}",
             "runner": runner,
             "mass_kg": float(mass_kg),
@@ -246,12 +251,13 @@ def write_session(folder: str | Path, session: Session, **meta) -> Path:
 
 
 def write_sensors(folder: str | Path, sensors: dict[str, SensorData], *, runner: str = "", mass_kg: float = 70.0,
-                  meta: dict | None = None) -> Path:
+                  meta: dict | None = None, recorded_at: str | None = None) -> Path:
     """Write whole sensors (role -> samples) as a session folder; the pelvis may come later."""
     described = [{"role": role, "has_gyro": data.has_gyro, "source": data.source,
                   **{k: v for k, v in data.meta.items() if isinstance(v, (str, int, float, bool))}}
                  for role, data in sensors.items()]
-    with SessionWriter(folder, runner=runner, mass_kg=mass_kg, sensors=described, meta=meta) as w:
+    with SessionWriter(folder, runner=runner, mass_kg=mass_kg, sensors=described, meta=meta,
+                       recorded_at=recorded_at) as w:
         for role, data in sensors.items():
             w.append(role, data)
     return Path(folder)
@@ -295,7 +301,8 @@ def read_session(folder: str | Path) -> Session:
     if "pelvis" not in sensors:
         raise RecordingError(f"{folder}: the session has no pelvis sensor")
     return Session(sensors["pelvis"], sensors.get("trunk"), float(manifest.get("mass_kg", 70.0)),
-                   manifest.get("runner", ""), dict(manifest.get("meta", {}), folder=str(folder)))
+                   manifest.get("runner", ""), dict(manifest.get("meta", {}), folder=str(folder),
+                                                    recorded_at=manifest.get("recorded_at") or manifest.get("created")))
 
 
 def replace_atomically(path: Path, data: bytes) -> None:

@@ -95,8 +95,10 @@ def prepare_session(session: Session, *, check_roles: bool = True) -> tuple[Sess
     from stridesense.imu.roles import check_roles as role_check
     from stridesense.imu.roles import relabel
 
-    check_mass_kg(session.mass_kg, "body mass" if "folder" not in session.meta else
-                  f"{session.meta['folder']}: the session's body mass (give --mass-kg to override)")
+    if "folder" in session.meta:
+        check_mass_kg(session.mass_kg, f"{session.meta['folder']}: the session's body mass", "give --mass-kg")
+    else:
+        check_mass_kg(session.mass_kg)
     pel = session.pelvis.validate()
     tr = session.trunk.validate() if session.trunk is not None else None
     facts: dict = {"notices": [], "clock_alignment": None, "roles": None}
@@ -172,6 +174,10 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
             caught += [str(x.message) for x in w]
     finally:
         analyzer.release()  # stops the second thread; an hour's processed signals are not needed for the summary
+    for axis in pel.meta.get("missing_axes", []):
+        caught.append(f"{pel.source}: {axis} is empty: analysed as if it read 0; left/right from the lateral force "
+                      "cannot be told (" + ("the gyroscope's cues remain)" if pel.has_gyro else
+                                            "every step says side_uncertain)"))
     for message in caught:
         warnings.warn(message, stacklevel=2)
     steps = analyzer.steps

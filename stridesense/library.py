@@ -100,22 +100,26 @@ class Library:
     ----------
     data_dir
         The data folder (created if missing); None for :func:`default_data_dir`.
+    lock_timeout_s
+        How long to wait for another process that holds the catalogue.
     """
 
-    def __init__(self, data_dir: str | Path | None = None):
+    def __init__(self, data_dir: str | Path | None = None, *, lock_timeout_s: float = LOCK_TIMEOUT_S):
+        self.lock_timeout_s = lock_timeout_s
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         self.steps_dir = self.data_dir / STEPS_DIR
         try:
             self.steps_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise LibraryError(f"{self.data_dir}: cannot use as the library's data folder ({e.strerror or e})") from None
+            raise LibraryError(f"{self.data_dir}: cannot use as the library's data folder "
+                               f"({e.strerror or e})") from None
         self.path = self.data_dir / CATALOGUE
         self.notes: list[str] = []
         self._db = self._open()
 
     # -- the catalogue database
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT_S)
+        db = sqlite3.connect(self.path, timeout=self.lock_timeout_s)
         db.executescript(_SCHEMA)
         db.execute("SELECT count(*) FROM sessions").fetchone()
         return db

@@ -1,4 +1,4 @@
-"""The analysis pipeline: sensor chunks in, per-step rows out.
+"""The analysis pipeline: sensor chunks in, per-step rows out; the wiring between the parts.
 
 One code path serves offline analysis (stridesense.api pushes a minute at a
 time), live streaming (a few packets at a time) and replay (any speed):
@@ -7,13 +7,15 @@ time), live streaming (a few packets at a time) and replay (any speed):
     analyzer.push(pelvis=chunk, trunk=chunk)   # -> steps completed so far (DataFrame)
     analyzer.flush()                           # -> the rest
 
-Per sensor (`SensorTrack`): uniform resampling, standing calibration, the
-impact-robust orientation filter, the forward axis from the first 20 s of
-running, segment angles, and a watch for a sensor that slips on the body
-(imu.mounting).  Then the pelvis gives contacts and sides, and each step
-whose stride is complete is measured.  Every decision depends on the
-samples only, never on where chunks were cut, so chunked and whole analyses
-agree to floating-point tolerance (tests/test_pipeline.py).
+Per sensor (`SensorTrack`): uniform resampling, neutral (a standing period
+anywhere, or the mean running posture; imu.calibration), the impact-robust
+orientation filter (imu.fusion), the forward axis from the first 20 s of
+running, segment angles, and the mount watch (imu.mounting.MountWatch).
+Then the pelvis' contacts, bouts and sides (imu.contacts.ContactTracker),
+the remarks known before the metrics (models.quality), and each step whose
+stride is complete is measured (models.steps).  Every decision depends on
+the samples only, never on where chunks were cut, so chunked and whole
+analyses agree to floating-point tolerance (tests/test_pipeline.py).
 """
 
 from __future__ import annotations
@@ -33,22 +35,23 @@ from stridesense.imu.activity import classify_activity
 from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
-from stridesense.imu.events import MAX_STEP_S, assign_sides, cues_agree, detect_contacts, detrend_cues, lowpass
+from stridesense.imu.contacts import ContactTracker, stance_cues
+from stridesense.imu.events import MAX_STEP_S, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
+from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
+from stridesense.models.quality import known_remarks
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
 CALIBRATE_EVERY_S = 2.0  # live: a calibration not possible yet is tried again after this much more data
 WARM_UP_S = 3.0  # the throw-away filter starts this long before the running it measures
-LOOKBACK_S = 6.0  # context kept before the first step still to emit
+SLIP_CHECKS_AFTER_S = 15.0  # slip checks start this long after running does (the filter settles first)
+LOOKBACK_S = 6.0  # signal context kept before the first step still to emit
 SETTLE_S = 3.0  # contacts are final once this far from the newest sample
-SIDE_VOTE_STEPS = 20  # a bout's left/right parity is decided by its first steps
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
-GAP_SETTLE_S = 3.0  # steps this soon after missing samples are flagged `gap`
 DETECT_EVERY_S = 0.5
-BOUT_GAP_S = 2.0  # no contact for this long ends a bout (a missed step or two does not)
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -97,16 +100,13 @@ class SensorTrack:
     has_gyro: bool = True
     saturation_mps2: float | None = None
     gaps: list = field(default_factory=list)
-    mount_changes: list = field(default_factory=list)  # times (s) the sensor moved on the body
     source: str = ""
     _filter: OrientationFilter | GravityOnlyFilter | None = None
     _n_fused: int = 0
     _gaps_checked: int = 0
-    _next_check_s: float = np.inf
-    _pending_s: float | None = None
     _tried_s: float = -np.inf
-    # 1-s posture stats (mounting.block_stats_many)
-    _blocks: GrowingArray = field(default_factory=lambda: GrowingArray(6))
+    prepared: bool = False  # offline: neutral was looked for in the whole recording (prepare)
+    _watch: mounting.MountWatch | None = None
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
     _raw: dict = field(default_factory=lambda: {"t": GrowingArray(), "acc": GrowingArray(3), "gyr": GrowingArray(3)})
@@ -223,65 +223,25 @@ class SensorTrack:
     @property
     def pending_mount_s(self) -> float | None:
         """Time of a detected slip whose new alignment is not known yet."""
-        return self._pending_s
+        return self._watch.pending_s if self._watch is not None else None
+
+    @property
+    def mount_changes(self) -> list[float]:
+        """Times (s) the sensor moved on the body."""
+        return self._watch.changes_s if self._watch is not None else []
 
     def _check_mount(self, final: bool) -> None:
-        """Look for a sudden posture jump (the sensor moved); re-align after it."""
-        t_avail = self.time_s[-1]
-        span = mounting.GAP_S + mounting.WINDOW_S
-        # 1-s blocks on the grid t0 + whole seconds; the test runs on their statistics.
-        n_done = len(self._blocks)
-        n_full = int(np.floor(t_avail - self.t0 - 1.0 + 1e-9)) + 1
-        if n_full > n_done:
-            starts = self.t0 + np.arange(n_done, n_full, dtype=float)
-            self._blocks.append(mounting.block_stats_many(self.time_s, self.angles, self.f_world, starts))
-        blocks = self._blocks.view
-        # Checks are due once a second while their windows are complete (next + span <= t_avail).
-        n_checks = max(int(np.floor(t_avail - span - self._next_check_s)) + 1, 0) if np.isfinite(
-            self._next_check_s) else 0
-        if self._pending_s is None and n_checks > 0:
-            checks = self._next_check_s + np.arange(n_checks, dtype=float)  # one a second
-            shifts = mounting.posture_shifts_blocks(blocks, np.round(checks - self.t0).astype(np.int64))
-            jumped = np.flatnonzero(shifts > mounting.SHIFT_DEG)
-            if jumped.size:
-                self._pending_s = float(checks[jumped[0]])
-                n_checks = int(jumped[0]) + 1
-            self._next_check_s += float(n_checks)
-        if self._pending_s is None:
+        """Let the mount watch see the new samples; re-align after a slip."""
+        found = self._watch.push(self.time_s, self.angles, self.f_world, self.quat, self.acc, self.alignment,
+                                 self.rate_hz, final=final)
+        if found is None:
             return
-        # Localise: the slip is where the jump across it is largest.
-        search_end = self._pending_s + 2 * span
-        need = search_end + span + CALIBRATION_RUNNING_S
-        if t_avail < need and not final:
-            return
-        times = np.arange(self._pending_s, min(search_end, t_avail - span), 0.25)
-        shifts = [mounting.posture_shift_deg(self.time_s, self.angles, self.f_world, t) or 0.0 for t in times]
-        # The jump is flat within +-GAP of the slip: take the middle of its plateau.
-        shifts = np.asarray(shifts)
-        top = times[shifts >= 0.9 * shifts.max()] if len(times) and shifts.max() > 0 else np.array([self._pending_s])
-        t_slip = float((top.min() + top.max()) / 2)
-        up_s = rotate(self.quat, [0.0, 0.0, 1.0], inverse=True)
-        t = self.time_s
-        before = (t >= t_slip - span) & (t < t_slip - mounting.GAP_S)
-        after = (t >= t_slip + mounting.GAP_S) & (t < t_slip + span)
-        up_before, up_after = up_s[before].mean(axis=0), up_s[after].mean(axis=0)
-        rough = mounting.realign(self.alignment, up_before, up_after, None)
-        run = (t >= t_slip + mounting.GAP_S) & (t < t_slip + mounting.GAP_S + CALIBRATION_RUNNING_S)
-        try:
-            fwd, _ = cal.forward_axis(self.quat[run], self.acc[run], rough[:, 2], self.rate_hz)
-            new = mounting.realign(self.alignment, up_before, up_after, fwd)
-        except CalibrationError:
-            new = rough  # too little running after the slip: the vertical alone
-        i = int(np.searchsorted(t, t_slip))
+        t_slip, new = found
+        i = int(np.searchsorted(self.time_s, t_slip))
         ang = segment_angles(self.quat[i:], new)
         ang[:, 0] += 2 * np.pi * np.round((self.angles[i, 0] - ang[0, 0]) / (2 * np.pi))
         self.angles[i:] = ang
         self.alignment = new
-        self.mount_changes.append(t_slip)
-        self._pending_s = None
-        self._next_check_s = self.t0 + np.ceil(t_slip + span + 1.0 - self.t0)
-        # Posture blocks after the slip change with the new alignment.
-        self._blocks.truncate(int(np.floor(t_slip - self.t0)))
 
     def prepare(self, data: SensorData) -> None:
         """Offline, first pass: neutral from a standing period anywhere in the whole recording.
@@ -292,8 +252,12 @@ class SensorTrack:
         if data.n < 2:
             return
         fs = 1.0 / float(np.median(np.diff(data.time_s[:1000])))
-        if cal.running_windows(data.acc_mps2, fs).size:
-            self.standing = self._neutral(data.time_s, data.acc_mps2, data.gyr_radps, fs, data.source)
+        # The same uniform grid as the analysis (advance): the same neutral as a live run would find.
+        grid = uniform_grid(float(data.time_s[0]), data.time_s[-1], fs)
+        acc, gyr = interpolate(data, grid)
+        if cal.running_windows(acc, fs).size:
+            self.standing = self._neutral(grid, acc, gyr, fs, data.source)
+        self.prepared = True
 
     @staticmethod
     def _neutral(time_s, acc, gyr, fs, source) -> cal.StandingCalibration:
@@ -333,14 +297,17 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
-        self._next_check_s = float(grid[starts[0]]) + 10.0  # posture settles in the first strides
+        # Slip checks start once the filter has settled in the first strides.
+        self._watch = mounting.MountWatch(self.t0, float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S,
+                                          CALIBRATION_RUNNING_S)
         self._filter = self._new_filter()
         return True
 
     def _new_filter(self):
         st = self.standing
         if self.has_gyro:
-            return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2)
+            return OrientationFilter(self.rate_hz, st.gyr_bias_radps, st.gravity_sensor_mps2,
+                                     hold_turns=st.from_standing)
         return GravityOnlyFilter(self.rate_hz, st.gravity_sensor_mps2)
 
     def signals(self, t_from: float, t_to: float, *, impact: bool = True) -> SegmentSignals:
@@ -362,10 +329,10 @@ class SensorTrack:
             flat = np.zeros_like(acc, dtype=bool)
             flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & (np.abs(acc[1:-1]) > SATURATION_MIN_MPS2)
             sat = flat.any(axis=1)
-        lp = smooth = None
+        lp = smooth = stance = None
         if impact:
-            lp, smooth = (lowpass(f_w[:, 2], cutoff, fs) if i1 - i0 > 30 else f_w[:, 2]
-                          for cutoff in (IMPACT_CUTOFF_HZ, IMPACT_LOCATE_CUTOFF_HZ))
+            lp, smooth, stance = (lowpass(f_w[:, 2], cutoff, fs) if i1 - i0 > 30 else f_w[:, 2]
+                                  for cutoff in (IMPACT_CUTOFF_HZ, IMPACT_LOCATE_CUTOFF_HZ, STANCE_CUTOFF_HZ))
         return SegmentSignals(
             time_s=self.time_s[i0:i1],
             angles_rad=ang,
@@ -374,6 +341,7 @@ class SensorTrack:
             f_vert_smooth_mps2=smooth,
             saturated=sat,
             reference_held=self.held[i0:i1],
+            f_vert_stance_mps2=stance,
         )
 
 
@@ -399,16 +367,8 @@ class Analyzer:
         self.pelvis = SensorTrack("pelvis")
         self.trunk = SensorTrack("trunk")
         self._has_trunk = False
-        # Contacts made final, with their sides once decided.
-        self._ic: list[float] = []
-        self._to: list[float] = []
-        self._ok: list[bool] = []
-        self._flight_after: list[bool] = []
-        self._bout: list[int] = []
-        self._side: list[str] = []
-        self._agree: list[bool] = []
+        self.contacts = ContactTracker()  # contacts made final, with bouts and sides
         self._n_emitted = 0
-        self._t_final = -np.inf  # contacts before this are final
         self._t_detected = -np.inf
         self.steps_: list[dict] = []
 
@@ -496,137 +456,30 @@ class Analyzer:
             self._has_trunk = False
 
     def _detect(self, horizon: float, final: bool) -> None:
-        """Add contacts with IC in [t_final, horizon) to the final list; decide sides."""
+        """Contacts with IC before ``horizon`` made final, with their sides."""
         p = self.pelvis
-        t_from = max(self._t_final - LOOKBACK_S, p.time_s[0])
-        i0 = int(np.searchsorted(p.time_s, t_from))
-        if p.time_s.size - i0 < 50:
-            return
+        i0 = int(np.searchsorted(p.time_s, self.contacts.lookback_from(p.time_s[0])))
         # Without a gyroscope the instantaneous vertical is unknown; the magnitude
         # of the specific force has the same flight and stance levels.
         force = p.f_world[i0:, 2] if p.has_gyro else np.linalg.norm(p.f_world[i0:], axis=1)
-        ev = detect_contacts(p.time_s[i0:], force, p.rate_hz)
-        take = (ev.ic_s >= self._t_final) & (ev.ic_s < horizon)
-        if self._ic:
-            take &= ev.ic_s > self._ic[-1] + 0.05
-        for ic, to, ok, fl in zip(ev.ic_s[take], ev.to_s[take], ev.edge_ok[take], ev.flight_after[take]):
-            # A bout ends at a real stop or walking: no contact for BOUT_GAP_S, or a contact that starts no
-            # running step (no flight after it) and no next one within a step.  A step the detector missed
-            # leaves a gap in the table; the bout goes on.
-            gap = ic - self._ic[-1] if self._ic else np.inf
-            new_bout = gap > BOUT_GAP_S or (not self._flight_after[-1] and gap > MAX_STEP_S)
-            self._bout.append((self._bout[-1] if self._bout else 0) + int(new_bout))
-            self._ic.append(float(ic))
-            self._to.append(float(to))
-            self._ok.append(bool(ok))
-            self._flight_after.append(bool(fl))
-        if not final and np.isfinite(horizon):
-            self._t_final = horizon
-        self._decide_sides(final)
-
-    def _decide_sides(self, final: bool) -> None:
-        """Sides for undecided contacts: alternate within a run of steps; a new run votes.
-
-        A contact's cues are taken relative to its neighbours', so live, the
-        newest contact waits for the next one (or the end of its run).
-        """
-        n = len(self._ic)
-        k = len(self._side)
-        if k >= n:
-            return
-        ic = np.array(self._ic)
-        while k < n:
-            end = k + 1
-            if k > 0 and ic[k] - ic[k - 1] <= MAX_STEP_S:
-                while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S:
-                    end += 1
-                if end == n and not final:
-                    end -= 1  # the newest contact's next neighbour may still come
-                    if end <= k:
-                        return
-                side = [self._side[-1]]
-                for _ in range(end - k):
-                    side.append("R" if side[-1] == "L" else "L")
-                self._side.extend(side[1:])
-                self._agree.extend(cues_agree(self._detrended_cues(k, end), np.array(side[1:])).tolist())
-                k = end
-                continue
-            # A new run: its first steps vote on the parity.
-            while end < n and ic[end] - ic[end - 1] <= MAX_STEP_S and end - k < SIDE_VOTE_STEPS:
-                end += 1
-            run_closed = (end < n and ic[end] - ic[end - 1] > MAX_STEP_S) or final
-            if not run_closed and (end - k < SIDE_VOTE_STEPS or end == n):
-                return
-            sides, agree = assign_sides(ic[k:end], self._detrended_cues(k, end))
-            self._side.extend(sides.tolist())
-            self._agree.extend(agree.tolist())
-            k = end
-
-    def _detrended_cues(self, k0: int, k1: int) -> np.ndarray:
-        """Side cues of contacts k0..k1-1, each relative to its neighbours' (imu.events.detrend_cues)."""
-        a, b = max(k0 - 1, 0), min(k1 + 1, len(self._ic))
-        cues = detrend_cues(np.array(self._ic[a:b]), self._cue_means(a, b))
-        return cues[k0 - a:k0 - a + (k1 - k0)]
-
-    def _cue_means(self, k0: int, k1: int) -> np.ndarray:
-        """(k1 - k0, n_cues) means over each stance of signals positive in left stance."""
-        p = self.pelvis
-        t, ang, f_w = p.time_s, p.angles, p.f_world
-        i0 = np.searchsorted(t, self._ic[k0:k1])
-        i1 = np.minimum(np.maximum(np.searchsorted(t, self._to[k0:k1]), i0 + 2), t.size)
-        lo, hi = int(i0.min()), int(i1.max())
-        yaw = ang[lo:hi, 0]
-        # Lateral specific force in the pelvis frame's left direction (horizontal).
-        lateral = f_w[lo:hi, 0] * np.sin(yaw) - f_w[lo:hi, 1] * np.cos(yaw)
-        # Stances do not overlap: sums over [i0, i1) are every other reduceat segment.
-        idx = np.column_stack([i0 - lo, i1 - lo]).ravel()
-        n = (i1 - i0).astype(float)
-        if idx[-1] >= hi - lo:
-            idx = idx[:-1]
-        sums = np.add.reduceat(np.column_stack([lateral, ang[lo:hi, 2]]), idx, axis=0)[::2]
-        lateral_mean, roll_mean = sums[:, 0] / n, sums[:, 1] / n
-        if not p.has_gyro:
-            # Without a gyroscope the levelled frame does not follow the pelvis' roll within a
-            # stride, so the lateral force seen in stance is dominated by the stance-side tilt of
-            # the pelvis (swing side dropping: +y in left stance), not by the medial push.
-            return -lateral_mean[:, None]
-        return np.column_stack([lateral_mean, roll_mean])
-
-    def _reasons(self, kk: np.ndarray, ic: np.ndarray, to: np.ndarray,
-                 gaps: list[tuple[float, float]]) -> dict[int, list[str]]:
-        """Quality reasons known before the metrics, for contacts ``kk`` (only those that have any)."""
-        n_side = ic.size
-        ic_k = ic[kk]
-        nxt = np.where(kk + 1 < n_side, ic[np.minimum(kk + 1, n_side - 1)], to[kk])
-        moves = np.array(self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else []))
-        g = np.array(gaps, dtype=float).reshape(-1, 2)
-        near_move = (np.abs(ic_k[:, None] - moves[None, :]) < mounting.GAP_S + 0.5).any(axis=1)
-        flags = [
-            ("low_confidence", ~(np.array(self._ok)[kk] & np.array(self._agree)[kk])),
-            ("side_uncertain", np.full(kk.size, not self.pelvis.has_gyro)),
-            # Samples bridged over a gap also disturb the orientation for a few seconds after it.
-            ("gap", ((g[None, :, 0] < nxt[:, None]) & (g[None, :, 1] > ic_k[:, None] - GAP_SETTLE_S)).any(axis=1)),
-            ("sensor_moved", near_move),
-            ("realigned", ~near_move & (ic_k[:, None] > moves[None, :]).any(axis=1)),
-        ]
-        reasons: dict[int, list[str]] = {}
-        for i in np.flatnonzero(np.any([f for _, f in flags], axis=0)):
-            reasons[int(kk[i])] = [name for name, f in flags if f[i]]
-        return reasons
+        self.contacts.push(p.time_s[i0:], force, p.rate_hz, horizon,
+                           lambda ic, to: stance_cues(p.time_s, p.angles, p.f_world, p.has_gyro, ic, to),
+                           final=final)
 
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
-        n_side = len(self._side)
-        ic = np.array(self._ic[:n_side])
-        to = np.array(self._to[:n_side])
-        side = np.array(self._side)
+        c = self.contacts
+        n_side = len(c.side)
+        ic = np.array(c.ic_s[:n_side])
+        to = np.array(c.to_s[:n_side])
+        side = np.array(c.side)
         ks = []
         pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
         hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
         for k in range(self._n_emitted, n_side - 1):
             if ic[k] >= hold_from:
                 break  # the sensor moved: these steps wait for the new alignment
-            if ic[k + 1] - ic[k] > MAX_STEP_S or not self._flight_after[k]:
+            if ic[k + 1] - ic[k] > MAX_STEP_S or not c.flight_after[k]:
                 continue  # the last contact of a bout starts no running step
             stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
             if not final:
@@ -634,8 +487,9 @@ class Analyzer:
                     break
                 if k + 2 >= n_side:
                     break  # the next contact decides whether this stride continues
-                if self._has_trunk and self.trunk.time_s.size and self.trunk.time_s[-1] < stride_end + 1.0:
-                    break
+                if self._has_trunk and (self.trunk.alignment is None or not self.trunk.time_s.size
+                                        or self.trunk.time_s[-1] < stride_end + 1.0):
+                    break  # the trunk is calibrated a little later or lags: its steps wait for it
             ks.append(k)
         if not ks:
             return []
@@ -647,7 +501,9 @@ class Analyzer:
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
         gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
         k = np.asarray(ks, dtype=np.int64)
-        reasons = self._reasons(k, ic, to, gaps)
+        moves = self.pelvis.mount_changes + (self.trunk.mount_changes if self._has_trunk else [])
+        reasons = known_remarks(ic, to, k, edge_ok=np.array(c.edge_ok), sides_agree=np.array(c.agree), gaps_s=gaps,
+                                moves_s=moves, has_gyro=self.pelvis.has_gyro)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
         has_next2 = k + 2 < n_side
@@ -662,8 +518,10 @@ class Analyzer:
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
-        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
+        # Live without a standing period so far, neutral may still change (a stop later): provisional.
+        neutral = ("standing" if all(t.standing.from_standing for t in tracks)
+                   else "running_posture" if all(t.prepared for t in tracks) else "provisional")
         for k, row in zip(ks, rows):
-            row["bout"] = self._bout[k]
+            row["bout"] = c.bout[k]
             row["neutral"] = neutral
         return rows

@@ -15,7 +15,6 @@ SHOWN = [
     ("trunk_lean_deg", "trunk lean deg", 1),
     ("pelvic_tilt_deg", "pelvic tilt deg", 1),
     ("peak_vgrf_bw", "peak force BW", 2),
-    ("loading_rate_bw_s", "load rate BW/s *", 0),
     ("peak_acc_g", "peak acc g", 2),
     ("vertical_oscillation_cm", "vert. osc. cm", 1),
     ("braking_mps", "braking m/s", 2),
@@ -57,8 +56,8 @@ def render_summary(summary, console: Console) -> None:
         console.print(f"activity: running {a.get('running_s', 0) / 60:.1f} min, walking {a.get('walking_s', 0) / 60:.1f} "
                       f"min, standing {a.get('standing_s', 0) / 60:.1f} min, other {a.get('other_s', 0) / 60:.1f} min; "
                       f"{a.get('stops', 0)} stop(s) between running bouts")
-    if "loading_rate_bw_s" in summary.stats.index:
-        console.print("* loading rate is experimental: wearable estimates are not precise (see the flags' sources)")
+    if "loading_rate_bw_s" in summary.missing_reasons:
+        console.print(f"loading rate: in the step table only ({summary.missing_reasons['loading_rate_bw_s']})")
     untrusted = summary.n_steps - summary.n_trusted
     remarks = {k: v for k, v in summary.quality_counts.items() if k != "ok"}
     if remarks:

@@ -55,9 +55,33 @@ def test_batch_flags_a_runner_whose_weekly_running_time_rises_more_than_ten_perc
         folder = write_session(root / f"run{i}", simulate_session(SimConfig(seed=i, duration_s=duration,
                                                                             trunk_rate_hz=None)).session)
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest.update(created=date, runner="ana")
+        manifest.update(recorded_at=date, runner="ana")  # imported today, both: the recording's date counts
         (folder / "manifest.json").write_text(json.dumps(manifest))
     result = run_batch(root, tmp_path / "r.parquet", n_workers=1)
     assert list(result.sessions["runner"]) == ["ana", "ana"]
     flags = result.load_flags["ana"]
     assert len(flags) == 1 and flags[0].id == "weekly_running_time_s" and "2026-11-09" in flags[0].message
+
+
+def _slow_on_purpose(folder, mass_kg, check_roles):
+    """One session runs away (sleeps far past the limit); the others answer at once."""
+    import time
+    from pathlib import Path
+
+    import pandas as pd
+
+    if Path(folder).name == "csv-run":
+        time.sleep(300)
+    return pd.DataFrame({"ic_s": [1.0]}), pd.DataFrame({"n_steps": [1]})
+
+
+def test_a_session_past_the_time_limit_is_stopped_and_reported_while_the_others_finish(archive, tmp_path):
+    import sys
+
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this test module
+    result = run_batch(archive, tmp_path / "r.parquet", n_workers=2, time_limit_s=30.0, analyse=_slow_on_purpose)
+    slow = str(archive / "ben" / "csv-run")
+    assert result.timed_out == [slow] and "stopped after 30 s" in result.failed[slow]
+    assert len(result.analysed) == 3 and slow not in result.analysed

@@ -15,7 +15,7 @@ SAMPLE_DIR = Path(__file__).resolve().parents[2] / "recordings" / "sample"
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="analyse the bundled sample session (no sensors needed)")
-    p.add_argument("--out", default="stridesense-demo-steps.csv", help="step table to write (.csv or .parquet)")
+    p.add_argument("--out", help="step table to write (.csv or .parquet); none by default")
     p.set_defaults(func=run_demo, skip_teardown=True)
 
     p = sub.add_parser("analyze", help="analyse a session: per-step table and summary")
@@ -58,12 +58,25 @@ def _session_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_session_args(args, verb: str) -> None:
+    """Check the session arguments; a folder of generic CSVs (pelvis.csv, trunk.csv) becomes --pelvis/--trunk."""
     if args.session and (args.pelvis or args.trunk):
         raise InputError("give either a session folder or --pelvis/--trunk files, not both")
     if not args.session and not args.pelvis:
         raise InputError(f"nothing to {verb}: give a session folder or --pelvis FILE.csv")
     if args.session and not Path(args.session).is_dir():
         raise InputError(f"{args.session}: not a session folder (for a CSV file use --pelvis)")
+    folder = Path(args.session) if args.session else None
+    if folder is not None and not (folder / "manifest.json").exists() and (folder / "pelvis.csv").exists():
+        # The generic-CSV folder `batch` accepts, and `simulate` writes.
+        args.session, args.pelvis = None, str(folder / "pelvis.csv")
+        args.trunk = str(folder / "trunk.csv") if (folder / "trunk.csv").exists() else None
+
+
+def _check_table_paths(**paths) -> None:
+    """Refuse output names of the wrong kind before any work is done."""
+    for name, value in paths.items():
+        if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise InputError(f"--{name.replace('_', '-')} must end in .csv or .parquet, not {value!r}")
 
 
 def _console(quiet: bool = False):
@@ -93,6 +106,8 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
 
     for message in result.info.get("notices", []):  # what was changed in the input: read before the results
         console.print(f"[bold yellow]notice:[/bold yellow] {message}")
+    for message in result.info.get("warnings", []):  # they change how to read the results: before them
+        console.print(f"[yellow]warning:[/yellow] {message}")
     if result.summary is not None and not console.quiet:  # --quiet: nothing to lay out
         from stridesense.report import render_summary
 
@@ -100,8 +115,6 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
     steps = result.steps
     n_ok = int((steps["quality"] == "ok").sum())
     console.print(f"{len(steps)} steps ({n_ok} without quality remarks) over {result.info['duration_s']:.0f} s")
-    for message in result.info.get("warnings", []):
-        console.print(f"[yellow]warning:[/yellow] {message}")
     if out:
         console.print(f"step table: {write_table(steps, out)}")
     if summary_out and result.summary is not None:
@@ -115,10 +128,11 @@ def _report(console, result, out: str | None, summary_out: str | None = None, pl
 
 def run_analyze(args) -> int:
     _check_session_args(args, "analyse")
-    for name in ("out", "summary_out"):
-        value = getattr(args, name)
-        if value and Path(value).suffix.lower() not in (".csv", ".parquet", ".pq"):
-            raise InputError(f"--{name.replace('_', '-')} must end in .csv or .parquet, not {value!r}")
+    if args.mass_kg is not None:
+        from stridesense.imu.data import check_mass_kg
+
+        check_mass_kg(args.mass_kg, "--mass-kg")
+    _check_table_paths(out=args.out, summary_out=args.summary_out)
     console = _console(args.quiet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info and shown once below
@@ -131,6 +145,7 @@ def run_analyze(args) -> int:
 
 
 def run_demo(args) -> int:
+    _check_table_paths(out=args.out)
     pelvis, trunk = SAMPLE_DIR / "pelvis.csv", SAMPLE_DIR / "trunk.csv"
     if not pelvis.exists():
         raise InputError(f"the sample session is missing from {SAMPLE_DIR}; reinstall from the repository")
@@ -141,6 +156,8 @@ def run_demo(args) -> int:
         warnings.simplefilter("ignore")
         result = _analyze_with_progress(console, pelvis=pelvis, trunk=trunk, mass_kg=70.0)
     _report(console, result, args.out)
+    if not args.out:
+        console.print("(the step table is not written: add --out steps.csv to keep it)")
     truth_path = SAMPLE_DIR / "truth_steps.csv"
     if truth_path.exists():
         import pandas as pd
@@ -192,6 +209,7 @@ def run_replay(args) -> int:
     from stridesense.streaming.replay import replay_chunks
 
     _check_session_args(args, "replay")
+    _check_table_paths(out=args.out)
     session = load_session(args.pelvis, args.trunk, session_dir=args.session, mass_kg=args.mass_kg)
     session, facts = prepare_session(session, check_roles=not args.keep_roles)
     console = _console()

@@ -19,6 +19,8 @@ def register(sub) -> None:
         q.add_argument("--runner", default="", help="runner's name or id")
         q.add_argument("--mass-kg", type=float, default=70.0, help="body mass, kg")
         q.add_argument("--dry-run", action="store_true", help="show what was detected; write nothing")
+        q.add_argument("--recorded-at", help="date and time of the run, ISO (e.g. 2026-05-30T07:15); default: from "
+                                             "the samples' clock when it is a date, else the file's time")
 
     q = kinds.add_parser("polar-sensor-logger", help="Polar Sensor Logger's *_ACC.txt and *_GYRO.txt")
     q.add_argument("acc", help="the ACC file")
@@ -77,10 +79,14 @@ def run_csv(args) -> int:
 
 
 def _finish(args, data, columns, detect) -> int:
+    from stridesense.imu.data import check_mass_kg
     from stridesense.streaming.recording import is_session_folder, read_sensors, write_sensors
 
+    check_mass_kg(args.mass_kg, "--mass-kg")
+    recorded_at, where = _recorded_at(args, data)
     for line in detect(data, list(columns)).lines():
         print(line)
+    print(f"  recorded at {recorded_at} (from {where})")
     if args.dry_run:
         print("dry run: nothing written")
         return 0
@@ -96,7 +102,9 @@ def _finish(args, data, columns, detect) -> int:
         if tmp.exists():
             shutil.rmtree(tmp)
         write_sensors(tmp, sensors, runner=manifest.get("runner", "") or args.runner,
-                      mass_kg=float(manifest.get("mass_kg", args.mass_kg)), meta=manifest.get("meta", {}))
+                      mass_kg=float(manifest.get("mass_kg", args.mass_kg)), meta=manifest.get("meta", {}),
+                      recorded_at=recorded_at if args.recorded_at or where == "the samples' clock"
+                      else manifest.get("recorded_at") or recorded_at)
         shutil.rmtree(out)
         tmp.rename(out)
         print(f"added the {args.role} sensor to {out}")
@@ -104,7 +112,23 @@ def _finish(args, data, columns, detect) -> int:
         raise InputError(f"{out} exists and is not a session folder; choose a new folder")
     else:
         write_sensors(out, {args.role: data}, runner=args.runner, mass_kg=args.mass_kg,
-                      meta={"imported_from": data.source})
+                      meta={"imported_from": data.source, "recorded_at_from": where}, recorded_at=recorded_at)
         print(f"wrote {out}" + ("" if args.role == "pelvis" else
                                 " (import the pelvis sensor into the same folder to analyse it)"))
     return 0
+
+
+def _recorded_at(args, data) -> tuple[str, str]:
+    """The run's date and time (ISO, UTC when known) and where it came from."""
+    import pandas as pd
+
+    from stridesense.streaming.importers import recording_date
+
+    if args.recorded_at:
+        try:
+            stamp = pd.Timestamp(args.recorded_at)
+        except ValueError:
+            raise InputError(f"--recorded-at {args.recorded_at!r} is not a date and time (e.g. 2026-05-30T07:15)") \
+                from None
+        return stamp.isoformat(timespec="seconds"), "--recorded-at"
+    return recording_date(data, data.source)

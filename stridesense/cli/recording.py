@@ -82,8 +82,9 @@ def run_record(args) -> int:
 
     from stridesense.streaming.ble import record, session_folder
 
-    if args.mass_kg <= 0 or args.mass_kg > 300:
-        raise InputError(f"--mass-kg {args.mass_kg:g} is not a body mass in kg")
+    from stridesense.imu.data import check_mass_kg
+
+    check_mass_kg(args.mass_kg, "--mass-kg")
     if args.duration_s is not None and args.duration_s <= 0:
         raise InputError("--duration-s must be positive")
     sensors = {"pelvis": args.pelvis}

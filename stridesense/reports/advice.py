@@ -2,7 +2,8 @@
 
 Keyed by ``models.guidelines.Flag.id`` (and the weekly-load flags of
 ``models.training_load``).  The wording is general education for a coach,
-not a diagnosis; docs/report.md says so too.
+not a diagnosis; docs/report.md says so too.  The loading rate raises no
+flag (it is experimental and stays in the step table: models/impact.py).
 """
 
 from __future__ import annotations
@@ -39,10 +40,6 @@ ADVICE = {
         "Hard landings send more force through the legs and spine at every step.",
         "Softer, quieter landings under the hips, a slightly higher cadence, calf and hip strength (calf raises, "
         "squats, hops progressed gently), softer surfaces while the back is sore."),
-    "loading_rate_experimental": (
-        "Not a finding about the runner: the loading rate from a sensor on the sacrum is experimental and is shown "
-        "for trends within one runner only.",
-        "None: read it together with peak force and cadence."),
     "fatigue_pelvic_drop_deg": (
         "The pelvis was held less level late in the run than early: the hip muscles tire, and the lower back "
         "takes more sideways bending in the last part of a run.",

@@ -16,9 +16,9 @@ import numpy as np
 from stridesense.errors import InputError
 from stridesense.models.summary import trusted_mask
 from stridesense.reports import figures
-from stridesense.reports.data import SessionData, load_session_data, running_time_s
+from stridesense.reports.data import SessionData, load_session_data, running_time_s, with_summary
 from stridesense.reports.page import esc, figure_block, fmt, render_page, table
-from stridesense.reports.session import flags_html, write_html
+from stridesense.reports.session import flags_html, notices_html, write_html
 
 COLOURS = ["#1f77b4", "#ff7f0e"]
 NICE_BINS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -67,6 +67,7 @@ def compare_rows(a: SessionData, b: SessionData) -> list[list]:
 
 def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") -> str:
     """The comparison page (HTML text)."""
+    a, b = with_summary(a), with_summary(b)
     align = choose_alignment(a, b, align)
     names = [f"A: {a.label}", f"B: {b.label}"]
     if a.label == b.label:
@@ -84,6 +85,7 @@ def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") ->
     body = [
         f"<h1>{esc(title)}</h1>",
         table(["", "session", "started", "running min", "km", "steps", "steps without doubt"], facts),
+        *(f"<h3>{esc(n)}</h3>{notices_html(d)}" for n, d in zip(names, (a, b)) if notices_html(d)),
         "<h2>Side by side</h2>",
         table(["metric", "A left / right", "A all", "A asym. %", "B left / right", "B all", "B asym. %",
                "change B − A"], compare_rows(a, b)),
@@ -91,7 +93,9 @@ def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") ->
         f'<p class="note">Aligned by {esc(axis_label)}; each point is the mean of the trusted steps (both sides) in '
         f"{size:g} {unit}. Drag to zoom in, double-click to zoom out.</p>",
         figure_block(figures.comparison_figure([(names[0], a.steps, axes[0]), (names[1], b.steps, axes[1])],
-                                               metrics, COLOURS, axis_label, size), "fig-compare"),
+                                               metrics, COLOURS, axis_label, size,
+                                               all(getattr(d.summary, "neutral_known", True) for d in (a, b))),
+                     "fig-compare"),
         "<h2>Distributions</h2>",
         figure_block(figures.distribution_figure(
             {names[0]: a.steps[trusted_mask(a.steps["quality"])], names[1]: b.steps[trusted_mask(b.steps["quality"])]},

@@ -1,7 +1,7 @@
 """What a report shows about one session: steps, summary, activity, cues, facts.
 
 A session is analysed once here (``stridesense.api``); the activity bouts
-come from ``imu.activity`` on the pelvis samples, and the cues from the
+come from ``imu.activity`` on the samples the analysis took for the pelvis, and the cues from the
 session's cue log when a live run wrote one (``cues.jsonl``, below), or
 else from replaying the steps through the live cue engine.
 
@@ -59,6 +59,8 @@ class SessionData:
         Distance run, when the session says (``meta.distance_m``), else None.
     notes
         Readable remarks about the data (skipped cue lines, ...).
+    session_notes
+        The coach's or runner's notes on the session (``meta.notes`` in the manifest), as written.
     """
 
     folder: Path
@@ -73,12 +75,55 @@ class SessionData:
     manifest: dict = field(default_factory=dict)
     distance_m: float | None = None
     notes: list = field(default_factory=list)
+    session_notes: str = ""
 
     @property
     def label(self) -> str:
         """Short name: runner and date, else the folder's name."""
         day = self.started[:16].replace("T", " ") if self.started else ""
         return " ".join(x for x in (self.runner, day) if x) or self.folder.name
+
+
+STEP_KEYS = ("side", "ic_s", "step_time_s", "quality")  # a report cannot place a step without these
+
+
+def complete_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """The step table with every METRICS.md metric column, empty (NaN) where the table lacks it.
+
+    A table from another version, or cut down by a caller, then reads like a
+    session where those metrics were not measured (the guideline checks
+    read every column).
+
+    Raises
+    ------
+    InputError
+        A table without the columns that place a step (side, ic_s, step_time_s, quality).
+    """
+    from stridesense.imu.consts import METRIC_COLUMNS
+
+    lacking = [c for c in STEP_KEYS if c not in steps]
+    if lacking:
+        raise InputError(f"the step table has no {', '.join(lacking)} column(s): cannot make a report of it")
+    absent = [c for c in METRIC_COLUMNS if c not in steps]
+    return steps.reindex(columns=[*steps.columns, *absent]) if absent else steps
+
+
+def with_summary(data: SessionData) -> SessionData:
+    """``data`` with a complete step table, summarised here when it came without a summary."""
+    from dataclasses import replace
+
+    from stridesense.models.summary import summarize
+
+    steps = complete_steps(data.steps)
+    if steps is data.steps and data.summary is not None:
+        return data
+    summary = data.summary
+    if summary is None:
+        missing = {c: "not in this step table" for c in steps.columns if c not in data.steps}
+        missing.update((data.info or {}).get("missing_reasons") or {})
+        summary = summarize(steps, missing_reasons=missing)
+        summary.activity = (data.info or {}).get("activity")
+    return replace(data, steps=steps, summary=summary)
 
 
 def running_time_s(steps: pd.DataFrame) -> np.ndarray:
@@ -120,10 +165,15 @@ def replayed_cues(steps: pd.DataFrame) -> list[dict]:
     """The cues the live cue engine (models.cues) gives for these steps, in time order."""
     from stridesense.models.cues import CueEngine
 
-    engine = CueEngine()
     out = []
-    for cue in engine.push(steps):
-        out.append({"time_s": float(cue.t_s), "metric": CUE_METRIC.get(cue.id, ""), "value": None, "text": cue.text})
+    for cue in CueEngine().push(steps):
+        # Read by name, with fallbacks: the engine's Cue has grown fields (metric, value, side) over time.
+        value = getattr(cue, "value", None)
+        out.append({"time_s": float(getattr(cue, "time_s", None) or cue.t_s),
+                    "metric": str(getattr(cue, "metric", "") or CUE_METRIC.get(getattr(cue, "id", ""), "")),
+                    "value": None if value is None or not np.isfinite(value) else float(value),
+                    "text": str(cue.text)})
+    out.sort(key=lambda c: c["time_s"])
     return out
 
 
@@ -131,6 +181,8 @@ def _started(manifest: dict, folder: Path) -> str:
     zero = (manifest.get("meta") or {}).get("session_clock_zero_unix_s")
     if isinstance(zero, (int, float)):
         return datetime.fromtimestamp(zero, timezone.utc).isoformat(timespec="seconds")
+    if manifest.get("recorded_at"):  # an import's is the recording's date, not the import's (issue 14)
+        return str(manifest["recorded_at"])
     if manifest.get("created"):
         return str(manifest["created"])
     files = [f for f in folder.iterdir() if f.is_file()]
@@ -170,6 +222,24 @@ def load_folder(folder: str | Path, *, mass_kg: float | None = None):
                          "session) nor pelvis.csv (generic CSV)")
 
 
+def activity_bouts(session, info: dict) -> list:
+    """(start_s, end_s, label) bouts on the sensor the analysis took for the pelvis.
+
+    The analysis keeps only the totals (``info["activity"]``); the timeline is
+    classified again here on the same samples: the trunk's when the analysis
+    found the roles swapped (``info["roles"]``).
+    """
+    from stridesense.imu.activity import classify_activity
+
+    swapped = (info.get("roles") or {}).get("verdict") == "swapped" and session.trunk is not None
+    pel = (session.trunk if swapped else session.pelvis).validate()
+    rate_hz = info.get("pelvis_rate_hz")
+    if not rate_hz:
+        dt = np.diff(pel.time_s)
+        rate_hz = 1.0 / float(np.median(dt[dt > 0])) if (dt > 0).any() else 0.0
+    return classify_activity(pel.time_s, pel.acc_mps2, float(rate_hz)).bouts if rate_hz > 0 else []
+
+
 def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> SessionData:
     """Analyse a session folder for a report.
 
@@ -181,17 +251,13 @@ def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> Se
         Body mass, kg (default: the session's, or 70).
     """
     from stridesense.api import analyze_session
-    from stridesense.imu.activity import classify_activity
 
     folder = Path(folder)
     session, manifest = load_folder(folder, mass_kg=mass_kg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info["warnings"]
         result = analyze_session(session)
-    pel = session.pelvis
-    dt = np.diff(pel.time_s)
-    rate_hz = 1.0 / float(np.median(dt[dt > 0])) if dt.size else 0.0
-    activity = classify_activity(pel.time_s, pel.acc_mps2, rate_hz).bouts if rate_hz > 0 else []
+    activity = activity_bouts(session, result.info)
     info = dict(result.info)
     info["missing_reasons"] = dict(result.missing_reasons)
     info["sensors"] = [{k: v for k, v in s.items() if k != "files"} for s in manifest.get("sensors", [])]
@@ -211,4 +277,5 @@ def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> Se
         summary=result.summary, info=info, activity=[(float(a), float(b), str(c)) for a, b, c in activity],
         cues=cues, cue_source=cue_source, manifest=manifest,
         distance_m=float(distance) if isinstance(distance, (int, float)) and distance > 0 else None, notes=notes,
+        session_notes=str(meta.get("notes") or ""),
     )

@@ -39,13 +39,14 @@ class MetricInfo:
     band: tuple[float | None, float | None] | None = None
     band_label: str = ""
     experimental: bool = False
+    from_neutral: bool = False  # an angle from the standing neutral: its band needs one (models.guidelines)
 
 
 METRICS = [
     MetricInfo("pelvic_drop_deg", "pelvic drop", "deg", 1, (None, g.DROP_HIGH_DEG),
-               f"up to {g.DROP_HIGH_DEG:.0f} deg"),
+               f"up to {g.DROP_HIGH_DEG:.0f} deg", from_neutral=True),
     MetricInfo("trunk_lean_deg", "trunk lean (forward)", "deg", 1, g.LEAN_BAND_DEG,
-               f"{g.LEAN_BAND_DEG[0]:.0f}-{g.LEAN_BAND_DEG[1]:.0f} deg forward"),
+               f"{g.LEAN_BAND_DEG[0]:.0f}-{g.LEAN_BAND_DEG[1]:.0f} deg forward", from_neutral=True),
     MetricInfo("pelvic_tilt_deg", "pelvic tilt (anterior)", "deg", 1),
     MetricInfo("pelvis_trunk_rotation_deg", "pelvis-trunk counter-rotation", "deg", 1),
     MetricInfo("pelvic_rotation_deg", "pelvic rotation", "deg", 1),
@@ -116,22 +117,33 @@ def _shade_band(fig: go.Figure, m: MetricInfo, values: np.ndarray, row: int) -> 
                       exclude_empty_subplots=False, row=row, col=1)
 
 
-def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = None) -> go.Figure:
+def band_title(m: MetricInfo, neutral_known: bool = True) -> str:
+    """A subplot's title: the metric, and its guideline (or why none is drawn)."""
+    title = f"{m.label} ({m.unit})"
+    if m.band and m.from_neutral and not neutral_known:
+        return title + " · no guideline band: no standing neutral in this session"
+    return title + (f" · guideline {m.band_label}" if m.band else "")
+
+
+def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = None,
+                       neutral_known: bool = True) -> go.Figure:
     """Each metric per step over session time (min), left and right apart, guideline band shaded.
 
     Steps with quality remarks are drawn apart (open grey-edged markers, or
-    dotted lines when decimated) from the trusted ones.
+    dotted lines when decimated) from the trusted ones.  Without a standing
+    neutral (``neutral_known`` False) the angles from neutral get no band:
+    their zero is the running posture, which the guideline does not judge.
     """
     metrics = metrics or shown_metrics(steps)
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.012,
-                        subplot_titles=[f"{m.label} ({m.unit})" + (f" · guideline {m.band_label}" if m.band else "")
-                                        for m in metrics])
+                        subplot_titles=[band_title(m, neutral_known) for m in metrics])
     t_min = steps["ic_s"].to_numpy(float) / 60.0
     trusted = trusted_mask(steps["quality"]) if len(steps) else np.zeros(0, bool)
     quality = steps["quality"].fillna("ok").astype(str).to_numpy()
     for row, m in enumerate(metrics, start=1):
         values = steps[m.column].to_numpy(float)
-        _shade_band(fig, m, values, row)
+        if neutral_known or not m.from_neutral:
+            _shade_band(fig, m, values, row)
         for side in ("L", "R"):
             for good in (True, False):
                 sel = (steps["side"].to_numpy() == side) & (trusted == good)
@@ -139,23 +151,26 @@ def step_traces_figure(steps: pd.DataFrame, metrics: list[MetricInfo] | None = N
                     continue
                 x, y, k = decimate(t_min[sel], values[sel])
                 name = f"{SIDE_NAME[side]}" + ("" if good else ", with quality remarks")
+                # meta lets the page redraw this trace step by step when zoomed in (replay.js)
                 common = dict(x=np.round(x, 4), y=np.round(y, m.decimals + 1), name=name, legendgroup=name,
-                              showlegend=row == 1)
+                              showlegend=row == 1, meta={"col": m.column, "side": side, "good": bool(good), "k": k})
+                marker = dict(color=SIDE_COLOUR[side], size=5 if good else 7,
+                              symbol="circle" if good else "x-thin-open",
+                              line=dict(width=1.5 if not good else 0, color=SIDE_COLOUR[side]),
+                              opacity=0.85 if good else 0.9)
                 if k == 1:
                     fig.add_trace(go.Scatter(
                         mode="markers", **common, customdata=np.round(steps["ic_s"].to_numpy(float)[sel], 3),
                         text=quality[sel],
                         hovertemplate=f"%{{x:.2f}} min, {SIDE_NAME[side]}: %{{y}} {m.unit}<br>%{{text}}<extra></extra>",
-                        marker=dict(color=SIDE_COLOUR[side], size=5 if good else 7,
-                                    symbol="circle" if good else "x-thin-open",
-                                    line=dict(width=1.5 if not good else 0, color=SIDE_COLOUR[side]),
-                                    opacity=0.85 if good else 0.9)), row=row, col=1)
+                        marker=marker), row=row, col=1)
                 else:
                     fig.add_trace(go.Scatter(
                         mode="lines", **common, customdata=np.round(x * 60, 3),
                         hovertemplate=f"%{{x:.2f}} min, {SIDE_NAME[side]}: mean of {k} steps %{{y}} {m.unit}"
                                       "<extra></extra>",
-                        line=dict(color=SIDE_COLOUR[side], width=1.2, dash="solid" if good else "dot")), row=row, col=1)
+                        line=dict(color=SIDE_COLOUR[side], width=1.2, dash="solid" if good else "dot"),
+                        marker=marker), row=row, col=1)
         fig.update_yaxes(fixedrange=True, row=row, col=1)
     fig.update_xaxes(title_text="session time (min)", row=len(metrics), col=1)
     fig.update_annotations(font_size=12, xanchor="left", x=0)
@@ -227,18 +242,21 @@ def minute_means(steps: pd.DataFrame, axis_min: np.ndarray, column: str, bin_min
 
 
 def comparison_figure(sessions: list[tuple[str, pd.DataFrame, np.ndarray]], metrics: list[MetricInfo],
-                      colours: list[str], axis_label: str, bin_size: float) -> go.Figure:
-    """Each metric over the aligned axis, one line per session (means of trusted steps per bin)."""
+                      colours: list[str], axis_label: str, bin_size: float, neutral_known: bool = True) -> go.Figure:
+    """Each metric over the aligned axis, one line per session (means of trusted steps per bin).
+
+    ``neutral_known``: both sessions have a standing neutral (else no band on the angles from neutral).
+    """
     fig = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.015,
-                        subplot_titles=[f"{m.label} ({m.unit})" + (f" · guideline {m.band_label}" if m.band else "")
-                                        for m in metrics])
+                        subplot_titles=[band_title(m, neutral_known) for m in metrics])
     for row, m in enumerate(metrics, start=1):
         for (name, steps, axis), colour in zip(sessions, colours):
             x, y = minute_means(steps, axis, m.column, bin_size)
             fig.add_trace(go.Scatter(x=np.round(x, 3), y=np.round(y, m.decimals + 1), name=name, legendgroup=name,
                                      showlegend=row == 1, mode="lines+markers", marker=dict(size=4),
                                      line=dict(color=colour)), row=row, col=1)
-        _shade_band(fig, m, np.concatenate([s[m.column].to_numpy(float) for _, s, _ in sessions]), row)
+        if neutral_known or not m.from_neutral:
+            _shade_band(fig, m, np.concatenate([s[m.column].to_numpy(float) for _, s, _ in sessions]), row)
         fig.update_yaxes(fixedrange=True, row=row, col=1)
     fig.update_xaxes(title_text=axis_label, row=len(metrics), col=1)
     fig.update_annotations(font_size=12, xanchor="left", x=0)

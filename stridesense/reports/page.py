@@ -1,7 +1,9 @@
 """One self-contained HTML page: styles, plotly.js (inlined once), figures as JSON, our scripts.
 
-Nothing is fetched when the page opens: plotly.js comes from the installed
-``plotly`` package, and every figure and data set is embedded.  Text from a
+Nothing is fetched when the page opens: plotly.js is the basic bundle kept
+in ``vendor/`` (scatter, bar and pie traces; 1.2 MB, see vendor/README.md),
+or the installed ``plotly`` package's full bundle (4.8 MB) when their
+versions differ, and every figure and data set is embedded.  Text from a
 session (runner names, notes, cue texts) is HTML-escaped where it is
 written, and JSON embedded in ``<script>`` elements has ``<``, ``>`` and
 ``&`` written as ``\\u`` escapes, so no text can close the element.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from importlib import resources
 
 import numpy as np
@@ -55,10 +58,26 @@ def _escape_json(text: str) -> str:
     return text
 
 
+BASIC_TRACE_TYPES = frozenset({"scatter", "bar", "pie"})  # what vendor/plotly-basic.min.js can draw
+BASIC_BUNDLE = "vendor/plotly-basic.min.js"
+
+
 def figure_block(fig, div_id: str, css_class: str = "plot") -> str:
-    """A div and the figure's JSON, drawn by report.js when the page loads."""
+    """A div and the figure's JSON, drawn by report.js when it comes into view (or once the page is idle).
+
+    Raises
+    ------
+    ValueError
+        A trace type the basic plotly.js bundle cannot draw (add a bigger
+        bundle to vendor/ before using it).
+    """
+    other = {tr.type for tr in fig.data} - BASIC_TRACE_TYPES
+    if other:
+        raise ValueError(f"trace type(s) {sorted(other)} are not in the report's plotly.js bundle ({BASIC_BUNDLE})")
     spec = _escape_json(pio.to_json(fig, validate=False))
-    return (f'<div id="{esc(div_id)}" class="{esc(css_class)}"></div>\n'
+    # The figure's room is kept before it is drawn: the page does not jump, and "in view" means where it will be.
+    height = f' style="min-height:{int(fig.layout.height)}px"' if fig.layout.height else ""
+    return (f'<div id="{esc(div_id)}" class="{esc(css_class)}"{height}></div>\n'
             f'<script type="application/json" class="ss-fig" data-target="{esc(div_id)}">{spec}</script>')
 
 
@@ -66,20 +85,40 @@ def _asset(name: str) -> str:
     return resources.files("stridesense.reports").joinpath(name).read_text(encoding="utf-8")
 
 
-def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
+def bundle_version(text: str) -> str | None:
+    """The version in a plotly.js bundle's banner ("plotly.js (basic - minified) v4.1.1" -> "4.1.1")."""
+    m = re.search(r"plotly\.js (?:\([^)]*\) )?v(\d+\.\d+\.\d+)", text[:400])
+    return m.group(1) if m else None
 
+
+def plotly_bundle() -> tuple[str, str]:
+    """(plotly.js source, its name): the vendored basic bundle when it is the installed plotly's version.
+
+    The figures' JSON is written by the installed ``plotly`` package for its
+    own plotly.js; another version could read it differently, so then its
+    full bundle is used instead.
+    """
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    basic = _asset(BASIC_BUNDLE)
+    if bundle_version(basic) == get_plotlyjs_version():
+        return basic, f"plotly.js basic {get_plotlyjs_version()}"
+    return get_plotlyjs(), f"plotly.js {get_plotlyjs_version()} (full bundle)"
+
+
+def _plotly_js() -> str:
     # A literal "</script" inside the library would end the element early; plotly.js has none, but be sure.
-    return get_plotlyjs().replace("</script", "<\\/script")
+    return plotly_bundle()[0].replace("</script", "<\\/script")
 
 
 def render_page(title: str, body: str, *, scripts: tuple[str, ...] = ()) -> str:
     """The whole page: ``body`` is trusted HTML built with :func:`esc`; ``scripts`` are our asset names.
 
-    plotly.js (4.8 MB) is embedded as inert text and started by report.js
-    after the first paint, so the summary, flags and replay figure show at
-    once and the plots follow (parsing plotly.js is most of a page's opening
-    time).
+    plotly.js is embedded as inert text and started by report.js after the
+    first paint, so the summary, flags and replay figure show at once; then
+    the plots in view are drawn first, the others as they scroll into view
+    or when the page is idle (parsing plotly.js and drawing are most of a
+    page's opening time).
     """
     ours = "\n".join(f"<script>{_asset(name)}</script>" for name in scripts)
     return f"""<!DOCTYPE html>

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from stridesense.models.impact import LOADING_RATE_EXPERIMENTAL
 from stridesense.models.summary import UNTRUSTED, trusted_mask
 from stridesense.reports import figures
 from stridesense.reports.advice import advice_for
-from stridesense.reports.data import CUE_LOG, SessionData, load_session_data
+from stridesense.reports.data import CUE_LOG, SessionData, load_session_data, with_summary
 from stridesense.reports.page import esc, figure_block, fmt, render_page, script_json, table
 
 CUE_SHOW_S = 8.0  # a cue stays on screen this long in the replay
@@ -20,10 +21,10 @@ def summary_rows(data: SessionData) -> list[list]:
     s = data.summary
     rows = []
     for m in figures.METRICS:
-        if m.column not in s.stats.index:
-            continue
-        if m.column in s.missing_reasons:
+        if m.column in s.missing_reasons:  # not measured, or (the loading rate) not summarised
             rows.append([f"{m.label} ({m.unit})", "-", "-", "-", "-", "-", s.missing_reasons[m.column]])
+            continue
+        if m.column not in s.stats.index:
             continue
         st, fat = s.stats.loc[m.column], s.fatigue.loc[m.column]
         d = m.decimals
@@ -51,6 +52,43 @@ def flags_html(flags: list) -> str:
     return "\n".join(out)
 
 
+def notices_html(data: SessionData) -> str:
+    """What the analysis changed or doubted, for the reader before any result (empty when nothing)."""
+    info = data.info
+    items = [("notice", n) for n in info.get("notices") or []]
+    items += [("warning", w) for w in info.get("warnings") or []]
+    items += [("note", n) for n in data.notes]
+    if not items:
+        return ""
+    rows = "".join(f'<li><b>{esc(kind)}</b>: {esc(text)}</li>' for kind, text in items)
+    return (f'<div class="notices" id="notices"><b>Read first: what the analysis changed or doubted in this '
+            f'session</b><ul>{rows}</ul></div>')
+
+
+def _alignment_facts(info: dict) -> list[str]:
+    """Method lines on which sensor is which, the clocks and neutral (HTML, escaped)."""
+    out = []
+    roles = info.get("roles")
+    if roles:
+        verdict = str(roles.get("verdict"))
+        if verdict == "swapped":
+            verdict = "SWAPPED: the sensors' labels were exchanged for the analysis"
+        why = f"; {roles['reason']}" if roles.get("reason") else ""
+        out.append(f"<li>Which sensor is which, from their signals: {esc(verdict)} (pelvis/trunk tilt-rate log "
+                   f"ratio {fmt(roles.get('score'), 2, signed=True)}{esc(why)}).</li>")
+    clock = info.get("clock_alignment")
+    if clock:
+        out.append(f"<li>Clocks: the trunk's clock against the pelvis' {fmt(clock.get('offset_s'), 3, signed=True)} s, "
+                   f"drift {fmt(clock.get('drift_ppm'), 0, signed=True)} ppm (confidence "
+                   f"{fmt(clock.get('confidence'), 2)}, {esc(clock.get('windows', '-'))} windows): "
+                   + ("corrected" if clock.get("applied") else "small enough to leave as recorded") + ".</li>")
+    neutral = info.get("neutral") or {}
+    if neutral:
+        out.append("<li>Neutral (0 lean, obliquity and tilt): "
+                   + esc("; ".join(f"{role}: {how}" for role, how in neutral.items())) + ".</li>")
+    return out
+
+
 def _facts(data: SessionData) -> str:
     s, a = data.summary, data.summary.activity or {}
     items = [
@@ -65,7 +103,8 @@ def _facts(data: SessionData) -> str:
     ]
     if data.distance_m:
         items.insert(1, ("distance", f"{data.distance_m / 1000:.2f} km"))
-    return '<div class="facts">' + "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items) + "</div>"
+    cells = "".join(f'<div class="fact"><b>{esc(v)}</b>{esc(k)}</div>' for k, v in items)
+    return f'<div class="facts">{cells}</div>'
 
 
 def _methods(data: SessionData, decimated: int) -> str:
@@ -84,15 +123,18 @@ def _methods(data: SessionData, decimated: int) -> str:
     missing = info.get("missing_reasons") or {}
     parts = [
         "<ul>",
-        f"<li>Sensors: a pelvis sensor on the sacrum{' and a trunk sensor on the sternum or upper back' if info.get('trunk_rate_hz') else ''}; "
+        "<li>Sensors: a pelvis sensor on the sacrum"
+        + (" and a trunk sensor on the sternum or upper back" if info.get("trunk_rate_hz") else "") + "; "
         f"samples resampled to a uniform grid ({esc(rates)}); body mass {fmt(info.get('mass_kg'), 0)} kg.</li>",
         f"<li>Calibration: {esc(calib)}. The forward direction comes from the running itself (confidence: pelvis "
         f"{fmt(info.get('pelvis_forward_confidence'), 2)}, trunk {fmt(info.get('trunk_forward_confidence'), 2)}).</li>",
+        *_alignment_facts(info),
         "<li>Orientation: gyroscope integration with a gravity reference low-pass filtered over whole strides and "
         "ahrs' Madgwick update; during turns the reference is held and steps say <i>turning</i>.</li>",
         "<li>Steps: initial contact and toe-off from the pelvis' vertical force; left/right from three cues and "
         "alternation. Only running steps (a flight between steps) are reported.</li>",
-        "<li>Experimental: the loading rate (wearable estimates disagree with force plates by more than 65 %). "
+        f"<li>Experimental, in the step table only: the loading rate ({esc(LOADING_RATE_EXPERIMENTAL)}). It is "
+        "drawn per step below for changes within one runner, and is in no mean, flag or cue of this report. "
         "Accuracy figures in the README are against a simulator's ground truth; real soft tissue adds error.</li>",
         f"<li>Trusted steps: means leave out steps whose quality names {esc(', '.join(UNTRUSTED))}. Remarks in this "
         f"session: {esc(', '.join(f'{k} {v}' for k, v in sorted(remarks.items())) or 'none')}.</li>",
@@ -107,8 +149,8 @@ def _methods(data: SessionData, decimated: int) -> str:
                 "replayed": f"this session has no cue log ({CUE_LOG}); the cues shown are those the live cue engine "
                             "gives for these steps"}.get(data.cue_source, "no cues")
     parts.append(f"<li>Cues: {esc(cue_note)}.</li>")
-    for w in info.get("warnings", []) + data.notes:
-        parts.append(f"<li>Warning: {esc(w)}</li>")
+    if notices_html(data):
+        parts.append('<li>Notices and warnings: listed <a href="#notices">at the top</a>.</li>')
     parts.append(f"<li>Made by stridesense {esc(info.get('stridesense_version', ''))} from "
                  f"<code>{esc(data.folder.name)}</code>.</li></ul>")
     if sensor_rows:
@@ -128,17 +170,21 @@ def replay_data(data: SessionData) -> dict:
     nxt = np.append(t[1:], t[-1] + 0.4 if t.size else 0.0)
     end = np.where(np.isfinite(st) & (st > 0), t + st, nxt)
 
-    def col(name):
-        return _round(steps[name].to_numpy(float), 2) if name in steps else None
-
+    # The figure reaches each step's angles at mid-stance (a quarter of the step when its contact time is unknown).
+    contact_s = (steps["contact_time_ms"].to_numpy(float) / 1000.0 if "contact_time_ms" in steps
+                 else np.full(t.size, np.nan))
+    peak = t + np.where(np.isfinite(contact_s) & (contact_s > 0), contact_s / 2.0, 0.25 * (end - t))
+    peak = np.minimum(peak, end)
     duration = float(data.info.get("duration_s") or (end.max() if end.size else 0.0))
+    # Every shown metric per step, for the traces' step-by-step detail when zoomed in on a long session.
+    metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
     t0 = 0.0
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
-        "steps": {"t": _round(t, 3), "end": _round(end, 3), "side": steps["side"].astype(str).tolist(),
-                  "drop": col("pelvic_drop_deg"), "lean": col("trunk_lean_deg"), "tilt": col("pelvic_tilt_deg"),
-                  "twist": col("pelvis_trunk_rotation_deg"), "prot": col("pelvic_rotation_deg"),
-                  "q": steps["quality"].fillna("ok").astype(str).tolist()},
+        "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
+                  "q": steps["quality"].fillna("ok").astype(str).tolist(),
+                  "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
+        "detailMax": figures.MAX_POINTS_PER_SIDE,
         "cues": [{"t": round(c["time_s"], 2), "text": c["text"]} for c in data.cues],
         "linked": ["fig-traces", "fig-activity"],
     }
@@ -180,6 +226,7 @@ REPLAY_SVG = """
 
 def build_session_report(data: SessionData) -> str:
     """The report page of an analysed session (HTML text)."""
+    data = with_summary(data)
     steps = data.steps
     metrics = figures.shown_metrics(steps)
     decimated = max(figures.decimation_factor(int((steps["side"] == side).sum())) for side in ("L", "R"))
@@ -193,6 +240,8 @@ def build_session_report(data: SessionData) -> str:
         f'<p class="sub">Session <code>{esc(data.folder.name)}</code>'
         + (f" · runner {esc(data.runner)}" if data.runner else "")
         + (f" · started {esc(data.started)}" if data.started else "") + "</p>",
+        f'<p class="note">Notes: {esc(data.session_notes)}</p>' if data.session_notes else "",
+        notices_html(data),
         "<h2>Summary</h2>", _facts(data),
         table(["metric", "left", "right", "all (SD)", "asymmetry %", "first → last fifth", "change"],
               summary_rows(data), css_class="summary"),
@@ -203,9 +252,10 @@ def build_session_report(data: SessionData) -> str:
                                                                    float(data.info.get("duration_s", 0))),
                                           "fig-activity"),
         "<h2>Replay</h2>",
-        '<p class="note">Move the slider or press play: the figure takes the angles measured for the step at that '
-        "moment (pelvic drop from behind; trunk lean and pelvic tilt from the side; counter-rotation of shoulders "
-        f"against the pelvis from above). The traces below show where you are; click a point there to jump to it. "
+        '<p class="note">Move the slider or press play: the figure takes the angles measured for each step at its '
+        "mid-stance and moves smoothly from one step to the next (pelvic drop from behind; trunk lean and pelvic "
+        "tilt from the side; counter-rotation of shoulders against the pelvis from above); the labels give the "
+        "step's own values. The traces below show where you are; click a point there to jump to it. "
         f"Cues: {esc(cue_src.get(data.cue_source, ''))}.</p>",
         REPLAY_SVG.replace("{cues}", cues).replace(
             "{no_cues}", "" if data.cues else '<p class="muted">no cues in this session</p>'),
@@ -213,7 +263,8 @@ def build_session_report(data: SessionData) -> str:
         "<h2>Every step over the run</h2>",
         '<p class="note">Left (blue) and right (red) stance; crosses (or dotted lines) are steps with quality '
         "remarks; the green band is the guideline. Drag to zoom in on a time range, double-click to zoom out.</p>",
-        figure_block(figures.step_traces_figure(steps, metrics), "fig-traces"),
+        figure_block(figures.step_traces_figure(steps, metrics, getattr(data.summary, "neutral_known", True)),
+                     "fig-traces"),
         "<h2>Left and right</h2>",
         figure_block(figures.distribution_figure(
             {"left": trusted[trusted["side"] == "L"], "right": trusted[trusted["side"] == "R"]}, metrics,

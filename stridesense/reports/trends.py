@@ -58,7 +58,8 @@ def build_trends_report(runner: str, sessions: pd.DataFrame, steps: pd.DataFrame
         "<h2>Weekly load</h2>",
         '<p class="note">Running time per week (Monday to Sunday); red: more than 10 % up on the week before '
         "(the common 10 % rule: a caution, not a limit).</p>",
-        figure_block(figures.weekly_load_figure(weekly, flagged), "fig-load") if len(weekly) else "<p>No dated sessions.</p>",
+        figure_block(figures.weekly_load_figure(weekly, flagged), "fig-load") if len(weekly) else
+        "<p>No dated sessions.</p>",
         table(["week of", "running min", "sessions", "change %"], week_rows) if week_rows else "",
         flags_html(flags) if flags else "<p>No week rose by more than 10 %.</p>",
         "<h2>Metrics across sessions</h2>",
@@ -88,7 +89,8 @@ def trends_report(runner: str, out: str | Path, *, data_dir: str | Path | None =
         if sessions.empty:
             known = sorted(set(lib.sessions()["runner"]))
             raise InputError(f"no sessions of runner {runner!r} in the library at {lib.data_dir}"
-                             + (f" (runners: {', '.join(known)})" if known else "; add some with `stridesense library add`"))
+                             + (f" (runners: {', '.join(known)})" if known else
+                                "; add some with `stridesense library add`"))
         steps = lib.steps(sessions["session_id"].tolist(),
                           columns=["side", "quality", *[m.column for m in figures.METRICS]])
     return write_html(build_trends_report(runner, sessions, steps), out)

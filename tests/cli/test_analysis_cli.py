@@ -92,3 +92,17 @@ def test_analyze_a_folder_that_is_not_a_session_is_one_line(tmp_path, capsys):
     assert main(["analyze", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a stridesense session" in err and len(err.strip().splitlines()) == 1
+
+
+def test_without_standing_the_warning_comes_before_the_results_and_no_lean_flag(tmp_path, capsys, sim_short):
+    from stridesense.cli import main
+    from stridesense.streaming.generic_csv import write_sensor_csv
+
+    s = sim_short.session
+    p = write_sensor_csv(s.pelvis.slice_time(8, 75), tmp_path / "pelvis.csv")
+    t = write_sensor_csv(s.trunk.slice_time(8, 75), tmp_path / "trunk.csv")
+    assert main(["analyze", "--pelvis", str(p), "--trunk", str(t), "--out", str(tmp_path / "s.csv")]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert "no standing calibration" in out
+    assert out.index("no standing calibration") < out.index("steps (")
+    assert "outside 8-10 deg" not in out  # lean is relative to the running posture: no guideline to judge it

@@ -5,6 +5,7 @@ from stridesense.errors import CalibrationError
 from stridesense.imu.calibration import (
     fallback_calibration,
     forward_axis,
+    refine_gyro_bias,
     segment_alignment,
     standing_calibration,
     still_mask,
@@ -61,3 +62,56 @@ def test_still_mask_is_true_standing_and_false_running(sim_short):
     still = still_mask(d.acc_mps2, d.gyr_radps, d.sampling_rate_hz)
     assert still[(d.time_s > 1) & (d.time_s < 5)].all()
     assert not still[d.time_s > 10].any()
+
+
+@pytest.mark.parametrize("seed", [210, 211, 212])
+def test_forward_axis_holds_under_sway_as_strong_as_braking_at_100_hz_with_noise(seed):
+    """Report seeds (200+), not the tuning ones (100-119): sideways force 4 m/s^2, twice the noise, 100 Hz."""
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=seed, duration_s=50, sway_mps2=4.0, pelvis_rate_hz=100.0,
+                                     acc_noise_mps2=0.1, gyr_noise_radps=0.01, n_turns=0, trunk_rate_hz=None))
+    d = sim.session.pelvis
+    fs = d.sampling_rate_hz
+    cal = standing_calibration(d.time_s, d.acc_mps2, d.gyr_radps, fs)
+    res = OrientationFilter(fs, cal.gyr_bias_radps, cal.gravity_sensor_mps2).push(d.gyr_radps, d.acc_mps2)
+    run = d.time_s > cal.t_end_s + 1
+    fwd, conf = forward_axis(res.quat[run], d.acc_mps2[run], cal.up_sensor, fs)
+    assert _angle_deg(fwd, sim.mounts["pelvis"][0]) < 5.0
+    assert conf > 0.8
+
+
+def test_a_still_period_at_a_tilt_unlike_running_is_not_taken_for_standing(sim_short):
+    from stridesense.imu.calibration import running_vertical
+
+    d = sim_short.session.pelvis
+    fs = d.sampling_rate_hz
+    up = running_vertical(d.acc_mps2, fs)
+    side = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    acc = d.acc_mps2.copy()
+    still = d.time_s < 6.0  # the sensor lies on its side (on a table) before it is clipped on
+    acc[still] = 9.81 * side / np.linalg.norm(side) + acc[still] - acc[still].mean(axis=0)
+    assert standing_calibration(d.time_s, acc, d.gyr_radps, fs).from_standing  # without the check: taken
+    with pytest.raises(CalibrationError):
+        standing_calibration(d.time_s, acc, d.gyr_radps, fs, up_running=running_vertical(acc, fs))
+
+
+@pytest.mark.parametrize("seed", [240, 241, 242])
+def test_without_standing_the_horizontal_gyro_bias_is_found_from_running_to_a_milliradian(seed):
+    from stridesense.imu.calibration import running_vertical
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    sim = simulate_session(SimConfig(seed=seed, duration_s=80, n_turns=0, trunk_rate_hz=None))
+    d = sim.session.pelvis
+    fs = d.sampling_rate_hz
+    true_bias = standing_calibration(d.time_s, d.acc_mps2, d.gyr_radps, fs).gyr_bias_radps  # from standing
+    run = d.time_s > 10
+    up = running_vertical(d.acc_mps2[run], fs)
+    up /= np.linalg.norm(up)
+
+    def horizontal(v):
+        return v - np.dot(v, up) * up
+
+    mean_rate = d.gyr_radps[run].mean(axis=0)  # what a mean would take for the bias (coning included)
+    got = refine_gyro_bias(d.gyr_radps[run][:int(60 * fs)], d.acc_mps2[run][:int(60 * fs)], mean_rate, up * 9.81, fs)
+    assert np.linalg.norm(horizontal(got - true_bias)) < 1e-3

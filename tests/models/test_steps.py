@@ -6,7 +6,8 @@ import pytest
 from stridesense.api import analyze_session
 from stridesense.imu.consts import GRAVITY_MPS2 as G
 from stridesense.models import steps
-from stridesense.models.impact import first_local_max, impact_metrics
+from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
+from stridesense.models.impact import choose_peak, first_local_max, impact_metrics
 from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
     TURNING_DEG_PER_STRIDE,
@@ -26,8 +27,14 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
     n_ic = ic_s.size
     for r, k in enumerate(k_range):
         ic, to, nxt = ic_s[k], to_s[k], ic_s[k + 1]
+        if pelvis.f_vert_stance_mps2 is not None:
+            wave = toe_off_s(pelvis.time_s, pelvis.f_vert_stance_mps2 / G, np.array([ic]), np.array([nxt]))
+            to = combine(np.array([to]), wave, np.array([ic]), np.array([nxt]))[0]
+        if not ic + MIN_STANCE_S <= to <= nxt:
+            to = np.nan
+        to_window = to if np.isfinite(to) else to_s[k]
         j0, j1 = strides[0][r], strides[1][r]
-        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to), pelvis.index(nxt)
+        i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
@@ -49,6 +56,12 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
+        if not np.isfinite(to):
+            reason.append(UNPLACED_FLAG)
+        impulse = f_vert[stance].sum() / fs / (G * (nxt - ic))
+        peak, model = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]),
+                                  np.array([impulse]))
+        pelvis_is_com = model[0] == "pelvis_acc" and fs >= MIN_LOADING_RATE_HZ
         row = {
             "side": side[k],
             "ic_s": ic,
@@ -59,8 +72,8 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "cadence_spm": 60.0 / (nxt - ic),
             "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
             "trunk_lean_deg": np.nan,
-            "peak_vgrf_bw": impact.peak_bw,
-            "loading_rate_bw_s": impact.loading_rate_bw_s if fs >= MIN_LOADING_RATE_HZ else np.nan,
+            "peak_vgrf_bw": float(peak[0]),
+            "loading_rate_bw_s": impact.loading_rate_bw_s if pelvis_is_com else np.nan,
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[step, 2] - G, fs),
             "braking_mps": braking_mps(a_fwd, fs),
@@ -144,3 +157,19 @@ def test_compiled_impact_matches_impact_metrics(sim_short):
         peak, rate = steps._impact(f, smooth, 200.0)
         ref = impact_metrics(f, 200.0, smooth)
         assert peak == pytest.approx(ref.peak_bw) and rate == pytest.approx(ref.loading_rate_bw_s, nan_ok=True)
+
+
+def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it():
+    # Whichever toe-off comes in (here the contact detector's, no stance wave given): never a negative flight.
+    n, fs = 300, 100.0
+    t = np.arange(n) / fs
+    f_w = np.zeros((n, 3))
+    f_w[:, 2] = G
+    pelvis = steps.SegmentSignals(t, np.zeros((n, 3)), f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool),
+                                  np.zeros(n, bool))
+    ic, to = np.array([0.5, 0.85, 1.2, 1.55]), np.array([0.75, 1.3, 1.45, 1.8])  # step 1's toe-off after step 2's contact
+    rows = steps.step_rows(ic, to, np.array(["L", "R", "L", "R"]), [[], [], [], []], range(3), pelvis, None, fs,
+                           trunk_reason=None)
+    assert np.isnan(rows[1]["contact_time_ms"]) and np.isnan(rows[1]["flight_time_ms"])
+    assert "toe_off_unplaced" in rows[1]["quality"] and rows[1]["impact_model"] == ""
+    assert rows[0]["contact_time_ms"] == pytest.approx(250.0) and rows[0]["flight_time_ms"] >= 0

@@ -131,9 +131,10 @@ class Chromium:
 
     # -- page
     def open(self, path: str | Path, ready_expr: str = "window.__stridesense && window.__stridesense.ready",
-             timeout_s: float = 30.0) -> float:
-        """Load a file and wait until ``ready_expr`` is true; return seconds from navigation to ready."""
-        url = Path(path).resolve().as_uri()
+             timeout_s: float = 30.0, fragment: str = "") -> float:
+        """Load a file (at ``#fragment``, if given) and wait until ``ready_expr`` is true; return seconds from
+        navigation to ready."""
+        url = Path(path).resolve().as_uri() + (f"#{fragment}" if fragment else "")
         t0 = time.monotonic()
         self.call("Page.navigate", {"url": url})
         deadline = t0 + timeout_s
@@ -148,7 +149,8 @@ class Chromium:
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
                                                 "awaitPromise": await_promise})
         if "exceptionDetails" in result:
-            raise BrowserError(f"{expression[:80]}: {result['exceptionDetails'].get('exception', {}).get('description')}")
+            details = result["exceptionDetails"]
+            raise BrowserError(f"{expression[:80]}: {details.get('exception', {}).get('description')}")
         return result["result"].get("value")
 
     def errors(self) -> list[str]:

@@ -17,6 +17,6 @@ def make_session(folder, seed, duration_s=60.0, runner="ana", created=None, **cf
     write_session(folder, session)
     if created is not None:
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["created"] = created
+        manifest["created"] = manifest["recorded_at"] = created  # the run's date (the 10 % rule's)
         (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder, sim

@@ -42,3 +42,13 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, content, message):
 def test_missing_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="not found"):
         read_sensor_csv(tmp_path / "nope.csv", "pelvis")
+
+
+def test_a_wholly_empty_accelerometer_axis_is_read_as_zeros_and_named(tmp_path):
+    # As a data set that publishes two axes (the force-treadmill trials leave acc_y empty).
+    t = np.arange(300) / 100
+    lines = ["time_s,acc_x,acc_y,acc_z"] + [f"{x:.2f},9.81,,0.5" for x in t]
+    (tmp_path / "two_axes.csv").write_text("\n".join(lines))
+    d = read_sensor_csv(tmp_path / "two_axes.csv", "pelvis")
+    assert np.all(d.acc_mps2[:, 1] == 0) and np.allclose(d.acc_mps2[:, 0], 9.81)
+    assert d.meta["missing_axes"] == ["acc_y"]

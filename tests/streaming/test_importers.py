@@ -204,3 +204,30 @@ def test_movesense_showcase_errors_name_the_line(tmp_path, sim_208):
     g = write_showcase(tmp_path / "acc_in_g.csv", pel.time_s, pel.acc_mps2 / 9.80665)
     with pytest.raises(InputError, match="g"):
         read_movesense_showcase(g, None, role="pelvis")
+
+
+def test_polar_pelvis_and_showcase_trunk_on_unrelated_clocks_analyse_as_one_session(tmp_path, sim_short, capsys):
+    """Issue 14's hang: a Polar Sensor Logger pelvis (phone epoch clock) and a Movesense Showcase trunk (device
+    milliseconds from power-on), imported as the README shows, analysed by `analyze` and `batch`."""
+    from stridesense.api import analyze
+
+    pel, tr = sim_short.session.pelvis, sim_short.session.trunk
+    out = tmp_path / "club" / "ana" / "run"
+    psl = [write_psl(tmp_path / f"Polar_H10_{k}.txt", pel, k) for k in ("ACC", "GYRO")]
+    assert main(["import", "polar-sensor-logger", *map(str, psl), "--role", "pelvis", "--out", str(out)]) == 0
+    show = [write_showcase(tmp_path / f"2026-06-10T10:00:00Z_223330000001_{k}.csv", tr.time_s, v)
+            for k, v in (("Acc", tr.acc_mps2), ("Gyro", np.degrees(tr.gyr_radps)))]
+    assert main(["import", "movesense-showcase", *map(str, show), "--role", "trunk", "--out", str(out)]) == 0
+    assert "recorded at 2026-06-10T10:00:00+00:00 (from the file name)" in capsys.readouterr().out
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert manifest["recorded_at"].startswith("2025-11-20")  # the pelvis' phone clock: the first import's
+    result = analyze(session_dir=out, mass_kg=None)
+    assert result.info["clock_alignment"]["applied"] and result.info["clock_alignment"]["confidence"] >= 0.75
+    c = compare_to_truth(result.steps.assign(ic_s=result.steps.ic_s - (read_session(out).pelvis.time_s[0]
+                                                                        - pel.time_s[0])), sim_short.truth)
+    assert c.n_matched >= c.n_truth - 3 and c.mean_abs["trunk_lean_deg"] < 1.5
+    from stridesense.batch import run_batch
+
+    batch = run_batch(tmp_path / "club", tmp_path / "r.parquet", n_workers=1)
+    assert batch.analysed == [str(out)] and not batch.failed
+    assert str(batch.sessions["date"].iloc[0]).startswith("2025-11-20")
