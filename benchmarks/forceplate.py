@@ -127,7 +127,12 @@ def loco(data: Path, pel, trials: list[int]) -> None:
     shipped = (ct.STANCE_CUTOFF_HZ, ct.EDGE_HI, ct.EDGE_LO)
     rms = lambda e: float(np.sqrt(np.nanmean(np.square(e))))
     step_s = (nxt - m.ic_s).to_numpy()
-    ratio = m.peak_grf_bw.to_numpy() / impact.spring_mass_peak_bw(m.contact_s.to_numpy(), step_s)
+    # The step's own impulse (models/impact.py), over the analysis' contacts in order.
+    all_ic = np.sort(steps.ic_s.to_numpy())
+    k = np.searchsorted(all_ic, m.ic_s.to_numpy())
+    stride_end = all_ic[np.minimum(k + 2, all_ic.size - 1)]  # across a bout's end: out of range, factor 1
+    k_step = impact.step_impulse_factor(t, fz, (m.ic_s.to_numpy(), nxt.to_numpy()), (m.ic_s.to_numpy(), stride_end))
+    ratio = m.peak_grf_bw.to_numpy() / impact.spring_mass_peak_bw(m.contact_s.to_numpy(), step_s, k_step)
     print(f"{'held out':16s} {'chosen on the others':>24s} {'CT RMSE':>8s} {'shipped':>8s}  {'band':>11s} "
           f"{'peak RMSE':>9s} {'shipped':>8s}")
     for col, unit in (("speed_m_s", "m/s"), ("slope_deg", "deg")):
@@ -137,7 +142,7 @@ def loco(data: Path, pel, trials: list[int]) -> None:
             lo_b, hi_b = np.percentile(ratio[~out], [2.5, 97.5])
             tc = err[shipped] / 1000 + m.contact_s.to_numpy()  # the shipped toe-off's contact time
             pelvis_peak = m.peak_vgrf_bw.to_numpy()  # the shipped analysis' choice
-            sm = impact.spring_mass_peak_bw(tc, step_s)
+            sm = impact.spring_mass_peak_bw(tc, step_s, k_step)
             pelvis_acc = (steps.set_index("ic_s").loc[m.ic_s, "impact_model"] == impact.PELVIS_ACC).to_numpy()
             # Pelvis peaks are known only where the shipped band kept them; elsewhere the spring-mass value stands.
             redrawn = np.where(pelvis_acc & (pelvis_peak / sm >= lo_b) & (pelvis_peak / sm <= hi_b), pelvis_peak, sm)

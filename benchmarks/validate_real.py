@@ -106,6 +106,11 @@ def running_report(name, runs):
     out = [f"{c} {((all_steps[c] < lo) | (all_steps[c] > hi)).mean():.1%} outside {lo:g}-{hi:g}"
            for c, (lo, hi) in PLAUSIBLE.items() if all_steps[c].notna().any()]
     print("  " + "; ".join(out))
+    steady = ~all_steps["quality"].astype(str).str.contains("pelvis_leaning", regex=False)
+    d = all_steps.loc[steady, "pelvic_drop_deg"]
+    if d.notna().any():
+        print(f"  pelvic_drop_deg without pelvis_leaning ({steady.mean():.0%} of steps): {((d < 0) | (d > 15)).mean():.1%}"
+              f" outside 0-15, 5-50-95th percentiles {' / '.join(f'{v:.1f}' for v in d.quantile([.05, .5, .95]))} deg")
     med = all_steps[list(PLAUSIBLE)].median()
     print("  medians: " + ", ".join(f"{c} {v:.1f}" for c, v in med.items()))
 

@@ -63,6 +63,17 @@ class GrowingArray:
         """Keep the first ``rows`` rows only (the memory stays for later appends)."""
         self._n = min(max(rows, 0), self._n)
 
+    def drop_front(self, rows: int) -> None:
+        """Forget the first ``rows`` rows; the rest move to the front (the memory stays for later appends)."""
+        rows = min(max(int(rows), 0), self._n)
+        if rows == 0:
+            return
+        if self._adopted:
+            self._buf, self._adopted = self._buf[rows:self._n].copy(), False
+        else:
+            self._buf[: self._n - rows] = self._buf[rows:self._n]
+        self._n -= rows
+
     def clear(self) -> None:
         """Drop every row and the memory holding them (same width and type)."""
         self._buf = np.empty((0,) + self._buf.shape[1:], dtype=self._buf.dtype)

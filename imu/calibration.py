@@ -33,6 +33,10 @@ BIAS_RUNNING_S = 60.0  # running used to find the gyroscope's bias without stand
 SEARCH_BLOCK_S, SEARCH_OVERLAP_S = 300.0, 60.0  # standing is looked for block by block
 MIN_FORWARD_WINDOWS = 2  # half-overlapping windows of running: 6 s
 MAX_STANDING_TILT_DEG = 30.0  # a still period this far from the running vertical is not standing
+# Mean obliquity (side lean) while running relative to a standing period: a runner's asymmetric drop
+# moves it by a degree or two (9/4 degrees of drop on the external simulator: 2.3); more means the still period was not level
+# standing (weight on one leg, a hip hitched, a belt that shifted) and would bias every drop by as much.
+MAX_STANDING_OBLIQUITY_DEG = 4.0
 
 
 @dataclass(frozen=True)
@@ -367,3 +371,10 @@ def segment_alignment(up_sensor: np.ndarray, forward_sensor: np.ndarray) -> np.n
     x = forward_sensor - np.dot(forward_sensor, z) * z
     x /= np.linalg.norm(x)
     return np.column_stack([x, np.cross(z, x), z])
+
+
+def level_obliquity(alignment: np.ndarray, obliquity_deg: float) -> np.ndarray:
+    """The alignment turned about its forward axis so that ``obliquity_deg`` reads 0 (pitch kept)."""
+    r = np.radians(obliquity_deg)
+    x, y, z = alignment.T
+    return np.column_stack([x, np.cos(r) * y - np.sin(r) * z, np.cos(r) * z + np.sin(r) * y])

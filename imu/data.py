@@ -181,9 +181,11 @@ def quietest_second(time_s: np.ndarray, acc_mps2: np.ndarray) -> tuple[float, fl
     edges = np.searchsorted(t, np.arange(t[0], t[-1], 1.0))
     best, value = float(np.std(norm)), float(np.median(norm))
     for i0, i1 in zip(edges[:-1], edges[1:]):
+        if i1 - i0 <= 5:
+            continue  # a second (nearly) without samples: a gap in the recording
         sd = float(norm[i0:i1].std())
         # A second without any noise is a frozen or zeroed output (a dropout), not standing still.
-        if i1 - i0 > 5 and 0 < sd < best:
+        if 0 < sd < best:
             best, value = sd, float(norm[i0:i1].mean())
     return value, best
 

@@ -36,7 +36,8 @@ Where the contact detector's own toe-off (imu.events: the edge of a 25-Hz
 signal extended to the level seen in flight, sharper) agrees with this one
 within ``AGREE_S``, the edge is clean - the sensor moves with the centre of
 mass at toe-off, as on both simulators, where the two differ by 1.5-2.5 ms -
-and the sharper one is kept (`combine`).  On the force treadmill's sacral
+and the sharper one is kept (`combine`; blended between ``AGREE_S`` and twice that, so
+the choice has no jump).  On the force treadmill's sacral
 signals they differ by 25-110 ms (2 % of steps within 10 ms).
 
 The toe-off must fall within the step (flight >= 0) and leave a stance of
@@ -183,8 +184,15 @@ def toe_off_s(time_s: np.ndarray, f_vert_stance_g: np.ndarray, ic_s: np.ndarray,
 def combine(edge_to_s: np.ndarray, wave_to_s: np.ndarray, ic_s: np.ndarray, next_ic_s: np.ndarray) -> np.ndarray:
     """The contact detector's toe-off where it agrees with the stance wave's within ``AGREE_S``, else the wave's.
 
-    NaN stays NaN (not placed); the detector's toe-off must also lie within the step.
+    Between ``AGREE_S`` and twice that, the two are blended linearly (the detector's weight falling from 1 to
+    0), so that a disagreement moving across the threshold moves the toe-off by no more than itself: a hard
+    switch made a step's contact time jump by ~10 ms between two recordings of the same run (live and
+    offline, Bluetooth and file) that differed by a millisecond.  NaN stays NaN (not placed); the detector's
+    toe-off must also lie within the step.
     """
     edge, wave = np.asarray(edge_to_s, float), np.asarray(wave_to_s, float)
     inside = (edge >= np.asarray(ic_s) + MIN_STANCE_S) & (edge <= np.asarray(next_ic_s))
-    return np.where(inside & (np.abs(edge - wave) <= AGREE_S), edge, wave)
+    with np.errstate(invalid="ignore"):
+        weight = np.clip(2.0 - np.abs(edge - wave) / AGREE_S, 0.0, 1.0)
+    weight = np.where(inside & np.isfinite(weight), weight, 0.0)
+    return np.where(weight > 0.0, weight * edge + (1.0 - weight) * wave, wave)

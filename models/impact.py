@@ -10,8 +10,9 @@ Two models of the peak vertical ground reaction force, in body weights:
 * ``spring_mass``: Morin, Dalleau, Kyrolainen, Jeannin & Belli 2005 (J Appl
   Biomech 21:167): the stance force is a half sine whose impulse carries the
   body through the step, ``F_max / (m g) = pi/2 * (t_flight / t_contact + 1)
-  = pi/2 * step_time / contact_time``.  No constant is fitted; it needs a
-  placed toe-off.
+  = pi/2 * step_time / contact_time``, times the step's own impulse /
+  (body weight x step time) (`step_impulse_factor`: left and right steps
+  differ).  No constant is fitted; it needs a placed toe-off.
 
 `choose_peak` keeps the pelvis' own peak where the spring-mass relation
 vouches for it (within ``SPRING_MASS_BAND`` of it) and the spring-mass value
@@ -130,18 +131,64 @@ SPRING_MASS_BAND = (0.85, 1.2)  # force-plate peak / spring-mass peak, with marg
 PELVIS_ACC, SPRING_MASS = "pelvis_acc", "spring_mass"
 
 
-def spring_mass_peak_bw(contact_s: np.ndarray, step_s: np.ndarray) -> np.ndarray:
-    """Peak vertical force of a half-sine stance that carries the body through the step, BW (Morin et al. 2005)."""
-    return np.pi / 2 * np.asarray(step_s, float) / np.asarray(contact_s, float)
+def spring_mass_peak_bw(contact_s: np.ndarray, step_s: np.ndarray, step_impulse: np.ndarray | float = 1.0
+                        ) -> np.ndarray:
+    """Peak vertical force of a half-sine stance that carries the body through the step, BW (Morin et al. 2005).
+
+    ``step_impulse`` is the step's vertical impulse / (body weight x step
+    time): 1 in steady running over a stride, but a left and a right step
+    need not be alike (`step_impulse_factor`).
+    """
+    return np.pi / 2 * np.asarray(step_s, float) / np.asarray(contact_s, float) * np.asarray(step_impulse, float)
+
+
+STEP_IMPULSE_RANGE = (0.8, 1.2)  # outside it the step mean is not a step's momentum (a gap, a stop): 1 is used
+
+
+def step_impulse_factor(time_s: np.ndarray, f_vert_mps2: np.ndarray, step_s: tuple[np.ndarray, np.ndarray],
+                        stride_s: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per step, its vertical impulse / (body weight x step time).
+
+    Momentum: the ground's impulse over a step is ``m (g T + dv)``, where
+    ``dv`` is the centre of mass' vertical velocity gained over the step -
+    zero over a stride in steady running, but not over one step when left
+    and right differ (on a force treadmill the peak / spring-mass ratio of
+    successive steps alternates, lag-1 correlation -0.6 to -0.9).  The
+    sensor's mean vertical specific force over the step is ``g + dv / T``;
+    over the stride that holds the step it is ``g``, so their ratio is the
+    factor, and the sensor's own scale error cancels (a sacral sensor on the
+    force treadmill averages 1.17 g).  Soft tissue does not change a mean over
+    a step (its transmissibility is 1 at 0 Hz).  1 where the signal does not
+    cover the stride or the ratio lies outside ``STEP_IMPULSE_RANGE``.
+
+    Parameters
+    ----------
+    time_s, f_vert_mps2
+        The sensor's sample times, s, and vertical specific force, m/s^2.
+    step_s, stride_s
+        (start, end) times of each step and of the stride that holds it, s.
+    """
+    t = np.asarray(time_s, float)
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(f_vert_mps2, float))])
+
+    def mean(t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        a, b = np.searchsorted(t, t0), np.searchsorted(t, t1)
+        ok = (b > a) & (np.asarray(t0) >= t[0]) & (np.asarray(t1) <= t[-1]) if t.size else np.zeros_like(a, bool)
+        return np.where(ok, (cum[b] - cum[a]) / np.maximum(b - a, 1), np.nan)
+
+    f = mean(*step_s) / mean(*stride_s)
+    lo, hi = STEP_IMPULSE_RANGE
+    return np.where(np.isfinite(f) & (f >= lo) & (f <= hi), f, 1.0)
 
 
 def choose_peak(pelvis_peak_bw: np.ndarray, contact_s: np.ndarray, step_s: np.ndarray,
-                stance_impulse: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                stance_impulse: np.ndarray | None = None, step_impulse: np.ndarray | float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Per step, the peak force and the model that gave it.
 
     The pelvis' own peak where the pelvis passes for the centre of mass -
     its stance impulse carries body weight over the step within
-    ``IMPULSE_TOLERANCE`` and its peak lies within ``SPRING_MASS_BAND`` of
+    ``IMPULSE_TOLERANCE`` (of the step's own impulse) and its peak lies within ``SPRING_MASS_BAND`` of
     the spring-mass peak - else the spring-mass peak; without a contact time
     (toe-off not placed) neither can be vouched for: NaN and ``""``.
 
@@ -153,14 +200,17 @@ def choose_peak(pelvis_peak_bw: np.ndarray, contact_s: np.ndarray, step_s: np.nd
         Contact and step times, s.
     stance_impulse
         The pelvis' vertical specific force integrated over the stance, / (g x step time); None: not checked.
+    step_impulse
+        The step's own impulse / (body weight x step time) (`step_impulse_factor`); 1: a stride's.
     """
     pelvis = np.asarray(pelvis_peak_bw, float)
-    sm = spring_mass_peak_bw(contact_s, step_s)
+    sm = spring_mass_peak_bw(contact_s, step_s, step_impulse)
     lo, hi = SPRING_MASS_BAND
     ratio = pelvis / sm
     agree = (ratio >= lo) & (ratio <= hi)
     if stance_impulse is not None:
-        agree &= np.abs(np.asarray(stance_impulse, float) - 1.0) <= IMPULSE_TOLERANCE
+        # All of the step's own impulse lies in its stance (the flight is free fall).
+        agree &= np.abs(np.asarray(stance_impulse, float) - np.asarray(step_impulse, float)) <= IMPULSE_TOLERANCE
     peak = np.where(agree, pelvis, sm)
     model = np.where(agree, PELVIS_ACC, SPRING_MASS).astype(object)
     none = ~np.isfinite(sm)

@@ -22,6 +22,8 @@ REMARKS = {
     "side_uncertain": "accelerometer-only pelvis: which leg is a guess",
     "sensor_moved": "the sensor slipped on the body around this step",
     "realigned": "measured with the alignment re-estimated after a slip",
+    "pelvis_leaning": "the pelvis leaned to one side as a whole over the stride (more than 4 degrees: a turn, "
+                      "a camber, a shifted belt): the drop holds that lean, not only the hip's control",
     "toe_off_unplaced": "no toe-off could be placed within the step (models.contact_time)",
 }
 

@@ -3,7 +3,7 @@
 The body model is a spring-mass runner: a vertical ground reaction force per
 stance (a half-sine active peak plus an optional heel-strike impact hump,
 scaled so that every step's vertical impulse equals body weight times step
-time), a braking-then-propulsion fore-aft force and a medial sway force.
+time, or, with ``step_velocity_change_mps``, alternately more and less), a braking-then-propulsion fore-aft force and a medial sway force.
 Pelvis and trunk orientations follow stride-periodic patterns (pelvic drop on
 the swing side, anterior tilt, axial rotation against the trunk, forward trunk
 lean) relative to a heading that turns along the route.  Sensors are mounted
@@ -95,6 +95,9 @@ class SimConfig:
     sacral_tissue_damping: float = 0.3  # its damping ratio
     sacral_lever_m: tuple[float, float, float] | None = None  # sensor from the pelvis' centre of rotation, pelvis frame
     impact_width_s: float | None = None  # full width of the heel-strike impact transient, s (None: 0.06)
+    # Left and right steps unlike (a force treadmill shows it): a left running step's impulse carries the body's
+    # weight plus this much vertical velocity, a right one's as much less, m/s (0: every step carries body weight).
+    step_velocity_change_mps: float = 0.0
 
 
 @dataclass
@@ -260,7 +263,8 @@ class _Runner:
         # Vertical force per step: alpha * (half sine + impact hump), with the
         # step's vertical impulse equal to body weight times step time.
         self.hump_s = (cfg.impact_width_s or 0.06) / 2  # the hump rises over hump_s, falls over hump_s
-        self.alpha = G * self.T / (2 * self.tc / np.pi + p["impact_hump"] * self.hump_s)
+        dv = np.where(self.walk, 0.0, self.side * cfg.step_velocity_change_mps)  # momentum gained over the step
+        self.alpha = (G * self.T + dv) / (2 * self.tc / np.pi + p["impact_hump"] * self.hump_s)
         self.single_run = cfg.segments is None
         # Turns: smooth yaw-rate humps; radius >= 20 m keeps them runnable.
         self.turns = []

@@ -23,13 +23,18 @@ import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
-from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak
+from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak, step_impulse_factor
 
 G = GRAVITY_MPS2
 # A step is `turning` when the heading (yaw averaged over a stride) changed by more than this from the
 # stride before its contact to the stride after: a 20-m radius at 3.3 m/s turns 6-7 degrees a stride, a
 # 400-m track's bend 3-4; a gyroscope bias of 3 deg/s left over adds 2 at a 0.7-s stride.
 TURNING_DEG_PER_STRIDE = 5.0
+# A step is `pelvis_leaning` when the pelvis' mean obliquity over the stride is further than this from
+# neutral: a runner's own asymmetric drop moves it by 1-2 degrees (9/4 degrees of drop on the external
+# simulator: 1.2); a turn's lean or a shifted belt by more, and the drop (from neutral) holds that lean.
+LEANING_DEG = 4.0
+LEANING_FLAG = "pelvis_leaning"
 MIN_LOADING_RATE_HZ = 100.0  # a heel-strike transient rises in ~30 ms: slower sampling cannot see its slope
 
 
@@ -234,8 +239,8 @@ def _vertical_oscillation_cm(az, fs):
 
 @numba.njit(cache=True, nogil=True)
 def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
-                  sign, fs, turning_rad, out, flags):
-    """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated).
+                  sign, fs, turning_rad, leaning_rad, out, flags):
+    """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated, leaning).
 
     ``held`` (the orientation filter held its gravity reference) is kept for the kernel's callers; a
     step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
@@ -268,6 +273,9 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         before = ang[max(a - m, 0):a, 0]
         after = ang[a:min(a + m, n), 0]
         turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
+        # A pelvis leaning as a whole over the stride (into a turn, on a camber, or a belt that shifted): the
+        # drop, relative to neutral as METRICS.md defines it, then holds that lean, not only the hip's control.
+        leaning = p1 - p0 > 3 and abs(ang[p0:p1, 2].mean()) > leaning_rad
         out[k, 0] = np.degrees(drop)
         out[k, 1] = peak
         out[k, 2] = rate
@@ -279,6 +287,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         out[k, 8] = f_lp[a:b].sum() / fs / (G * (nxt[k] - ic[k])) if b > a else np.nan
         flags[k, 0] = turning
         flags[k, 1] = sat
+        flags[k, 2] = leaning
 
 
 @numba.njit(cache=True, nogil=True)
@@ -355,11 +364,11 @@ def step_rows(
     to_window = np.where(placed, to, to_s[ks])  # stance window of the other metrics
     sign = np.where(np.asarray(side)[ks] == "L", 1.0, -1.0)
     out = np.full((ks.size, 9), np.nan)
-    flags = np.zeros((ks.size, 2), dtype=np.bool_)
+    flags = np.zeros((ks.size, 3), dtype=np.bool_)
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
-                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), out, flags)
+                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
     trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
     if trunk is not None:
@@ -372,10 +381,11 @@ def step_rows(
                      bool(pelvis_has_gyro and trunk_has_gyro), trunk_out, trunk_flags)
     if not pelvis_has_gyro:
         out[:, [0, 6]] = np.nan
-        flags[:, 0] = False
+        flags[:, [0, 2]] = False
     if fs < MIN_LOADING_RATE_HZ:
         out[:, 2] = np.nan
-    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8])
+    step_impulse = step_impulse_factor(pt, pelvis.f_world_mps2[:, 2], (ic, nxt), (ic_s[j0], ic_s[j1]))
+    peak_bw, impact_model = choose_peak(out[:, 1], to - ic, nxt - ic, out[:, 8], step_impulse)
     # The loading rate is the pelvis signal's slope: only where the pelvis passes for the centre of mass.
     out[impact_model != PELVIS_ACC, 2] = np.nan
     rows = []
@@ -385,6 +395,8 @@ def step_rows(
             reason.append("turning")
         if flags[r, 1]:
             reason.append("saturated")
+        if flags[r, 2]:
+            reason.append(LEANING_FLAG)
         if not placed[r]:
             reason.append(UNPLACED_FLAG)
         if trunk is not None and trunk_flags[r, 0]:

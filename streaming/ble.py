@@ -382,10 +382,14 @@ class Recorder:
         Wanted sample rate of both sensors, Hz.
     connect_timeout_s
         How long to look for the sensors at the start.
+    on_samples
+        Called in the event loop with ``(role, SensorData)`` for each notification's decoded samples, as
+        written (the live analysis); it must return at once.
     """
 
     def __init__(self, sensors: dict[str, str], folder: str | Path, *, runner: str = "", mass_kg: float = 70.0,
-                 rate_hz: float = 208.0, connect_timeout_s: float = 15.0):
+                 rate_hz: float = 208.0, connect_timeout_s: float = 15.0, on_samples=None):
+        self.on_samples = on_samples
         self.folder = Path(folder)
         self.runner, self.mass_kg, self.rate_hz = runner, mass_kg, rate_hz
         self.connect_timeout_s = connect_timeout_s
@@ -601,6 +605,12 @@ class Recorder:
         for name in stream.ended[self._ended_seen.get(role, 0):]:  # the sensor stopped a stream itself
             self._io(self.writer.event, "stream_ended", role=role, session_time_s=round(t, 4), stream=name)
         self._ended_seen[role] = len(stream.ended)
+        self._deliver(role, blocks)
+
+    def _deliver(self, role: str, blocks: list) -> None:
+        if self.on_samples is not None and blocks:
+            t, acc, gyr = (np.concatenate([b[i] for b in blocks]) for i in range(3))
+            self.on_samples(role, SensorData(t, acc, gyr, role))
 
     def _account(self, role: str, stream: StreamDecoder) -> None:
         status = self.links[role].status
@@ -648,7 +658,9 @@ class Recorder:
         try:
             if self.error is None:
                 for role, stream in self._streams.items():
-                    self._pending.setdefault(role, []).extend(stream.flush())
+                    held = stream.flush()
+                    self._pending.setdefault(role, []).extend(held)
+                    self._deliver(role, held)
                     self._account(role, stream)
                 self._write()
             for role, stream in self._streams.items():

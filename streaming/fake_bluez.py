@@ -458,6 +458,7 @@ class SimDevice:
 
     def link_lost(self) -> None:
         self.started.clear()
+        getattr(self.encoder, "started", set()).clear()  # a lost link ends the sensor's measurements too
         for char in self.chars.values():
             char.notifying = False
         if self.connected:

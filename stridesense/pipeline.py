@@ -36,7 +36,7 @@ from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
 from stridesense.imu.contacts import ContactTracker, stance_cues
-from stridesense.imu.events import MAX_STEP_S, lowpass
+from stridesense.imu.events import CONTACT_SETTLE_S, MAX_STEP_S, lowpass
 from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.contact_time import STANCE_CUTOFF_HZ
@@ -49,9 +49,13 @@ CALIBRATE_EVERY_S = 2.0  # live: a calibration not possible yet is tried again a
 WARM_UP_S = 3.0  # the throw-away filter starts this long before the running it measures
 SLIP_CHECKS_AFTER_S = 15.0  # slip checks start this long after running does (the filter settles first)
 LOOKBACK_S = 6.0  # signal context kept before the first step still to emit
-SETTLE_S = 3.0  # contacts are final once this far from the newest sample
+SETTLE_S = CONTACT_SETTLE_S  # contacts are final once this far from the newest sample
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
-DETECT_EVERY_S = 0.5
+DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
+TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
+TRUNK_SILENT_S = 10.0  # live: a trunk silent this long (link lost) is not waited for: the pelvis' steps go on
+FORGET_EVERY_S = 60.0  # live: signals no step can need any more are dropped this often ...
+FORGET_MARGIN_S = 30.0  # ... keeping this much more than the steps still to come need
 IMPACT_CUTOFF_HZ = 30.0  # impact value and slope (the heel-strike rise lasts ~30 ms)
 IMPACT_LOCATE_CUTOFF_HZ = 20.0  # locates the impact peak through soft-tissue wobble
 
@@ -89,6 +93,10 @@ class SensorTrack:
         3x3, segment axes in sensor coordinates.
     forward_confidence
         Share of running windows that agreed on the forward sign.
+    obliquity_from_running_deg
+        The standing period's obliquity off the mean running posture, deg, when
+        it was too far off to be level standing and obliquity's zero came from
+        running instead (cal.MAX_STANDING_OBLIQUITY_DEG); else None.
     """
 
     role: str
@@ -97,6 +105,7 @@ class SensorTrack:
     standing: cal.StandingCalibration | None = None
     alignment: np.ndarray | None = None
     forward_confidence: float = float("nan")
+    obliquity_from_running_deg: float | None = None  # set when a still period was not level standing
     has_gyro: bool = True
     saturation_mps2: float | None = None
     gaps: list = field(default_factory=list)
@@ -161,6 +170,24 @@ class SensorTrack:
         for buf in (*self._raw.values(), *self._out.values()):
             buf.clear()
 
+    def forget_before(self, t_s: float) -> None:
+        """Live: drop the samples and processed signals before ``t_s`` (memory stays flat over hours).
+
+        Nothing is dropped before the calibration, nor while a slip waits for its new alignment.
+        """
+        if self.alignment is None or self.pending_mount_s is not None:
+            return
+        raw_t = self._raw["t"].view
+        j = min(int(np.searchsorted(raw_t, t_s)) - 2, self._gaps_checked - 2)
+        if j > 0:
+            for buf in self._raw.values():
+                buf.drop_front(j)
+            self._gaps_checked -= j
+        i = int(np.searchsorted(self.time_s, t_s))
+        if i > 0:
+            for buf in self._out.values():
+                buf.drop_front(i)
+
     def raw_data(self, j0: int = 0, j1: int | None = None) -> SensorData:
         """The samples received (or rows j0:j1 of them), as one SensorData (no copy)."""
         raw = self._raw
@@ -170,6 +197,11 @@ class SensorTrack:
     @property
     def has_data(self) -> bool:
         return len(self._raw["t"]) > 0
+
+    def raw_span_s(self) -> float:
+        """Seconds from the first to the last sample received."""
+        t = self._raw["t"].view
+        return float(t[-1] - t[0]) if t.size else 0.0
 
     def advance(self, final: bool) -> None:
         """Calibrate when possible, then fuse every new uniform sample."""
@@ -217,7 +249,11 @@ class SensorTrack:
         if st is None:
             return "not yet known"
         if st.from_standing:
-            return f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+            text = f"standing still {st.t_start_s - (self.t0 or 0.0):.1f}-{st.t_end_s - (self.t0 or 0.0):.1f} s"
+            if self.obliquity_from_running_deg is not None:
+                text += (f"; obliquity from the running posture (the still period sat "
+                         f"{self.obliquity_from_running_deg:+.1f} deg off level)")
+            return text
         return "mean running posture (no standing period found)"
 
     @property
@@ -297,6 +333,12 @@ class SensorTrack:
             raise AnalysisError(f"{data.source or self.role}: no running found ({e})") from None
         self.alignment = cal.segment_alignment(st.up_sensor, fwd)
         self.forward_confidence = conf
+        if st.from_standing:
+            # A still period that was not level standing: obliquity's zero from the running posture instead.
+            tilt = float(np.degrees(np.mean(segment_angles(res.quat[int(starts[0]) - i0:], self.alignment)[:, 2])))
+            if abs(tilt) > cal.MAX_STANDING_OBLIQUITY_DEG:
+                self.alignment = cal.level_obliquity(self.alignment, tilt)
+                self.obliquity_from_running_deg = tilt
         # Slip checks start once the filter has settled in the first strides.
         self._watch = mounting.MountWatch(self.t0, float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S,
                                           CALIBRATION_RUNNING_S)
@@ -357,9 +399,14 @@ class Analyzer:
         (the compiled filters release the GIL): worth it for long chunks
         (offline), not for the live pipeline's 0.1-s pushes.  Call
         :meth:`release` at the end to stop the thread.
+    forget
+        Live: drop signals older than any step still to come needs, every
+        minute, so that memory stays flat however long the session.
     """
 
-    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False):
+    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False):
+        self.forget = forget
+        self._t_forgot = -np.inf
         if not 20 <= mass_kg <= 250:
             raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
         self.mass_kg = mass_kg
@@ -425,7 +472,26 @@ class Analyzer:
             return []
         rows = self._measure(t_avail, final)
         self.steps_.extend(rows)
+        if self.forget and not final and t_avail - self._t_forgot >= FORGET_EVERY_S:
+            self._forget_old(t_avail)
         return rows
+
+    def _forget_old(self, t_avail: float) -> None:
+        """Drop what no step still to come can need: before the detection's look-back, the first
+        contact without a side, the stride before the first step not measured, and the posture checks."""
+        self._t_forgot = t_avail
+        c = self.contacts
+        keep = [c.lookback_from(-np.inf)]
+        if len(c.side) < len(c.ic_s):
+            keep.append(c.ic_s[max(len(c.side) - 1, 0)])  # side cues are relative to the neighbours'
+        if self._n_emitted < len(c.ic_s):
+            keep.append(c.ic_s[max(self._n_emitted - 1, 0)] - LOOKBACK_S)
+        span = mounting.GAP_S + mounting.WINDOW_S
+        keep += [tr._watch.next_check_s - 3 * span for tr in (self.pelvis, self.trunk)
+                 if tr._watch is not None and np.isfinite(tr._watch.next_check_s)]
+        t_keep = min(keep) - FORGET_MARGIN_S
+        self.pelvis.forget_before(t_keep)
+        self.trunk.forget_before(t_keep)
 
     def _pelvis_contacts(self, final: bool) -> float | None:
         """Fuse the pelvis' new samples and find contacts when due; the newest time covered, or None."""
@@ -468,34 +534,40 @@ class Analyzer:
 
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
+        # A step needs its own side and the contacts of its stride (final), not the next ones' sides
+        # (which wait for their own neighbours): live rows come a step sooner.
         c = self.contacts
-        n_side = len(c.side)
-        ic = np.array(c.ic_s[:n_side])
-        to = np.array(c.to_s[:n_side])
+        n_side, n_ic = len(c.side), len(c.ic_s)
+        ic = np.array(c.ic_s)
+        to = np.array(c.to_s)
         side = np.array(c.side)
         ks = []
         pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
         hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
-        for k in range(self._n_emitted, n_side - 1):
+        for k in range(self._n_emitted, min(n_side, n_ic - 1)):
             if ic[k] >= hold_from:
                 break  # the sensor moved: these steps wait for the new alignment
             if ic[k + 1] - ic[k] > MAX_STEP_S or not c.flight_after[k]:
                 continue  # the last contact of a bout starts no running step
-            stride_end = ic[k + 2] if k + 2 < n_side and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
+            stride_end = ic[k + 2] if k + 2 < n_ic and ic[k + 2] - ic[k + 1] <= MAX_STEP_S else ic[k + 1]
             if not final:
                 if stride_end + 1.0 > t_avail:
                     break
-                if k + 2 >= n_side:
+                if k + 2 >= n_ic:
                     break  # the next contact decides whether this stride continues
-                if self._has_trunk and (self.trunk.alignment is None or not self.trunk.time_s.size
-                                        or self.trunk.time_s[-1] < stride_end + 1.0):
-                    break  # the trunk is calibrated a little later or lags: its steps wait for it
+                trunk = self.trunk
+                if self._has_trunk and trunk.alignment is None and trunk.raw_span_s() < TRUNK_WAIT_S:
+                    break  # calibrated a little later than the pelvis (its samples come in bigger packets)
+                if (self._has_trunk and trunk.alignment is not None
+                        and (not trunk.time_s.size or trunk.time_s[-1] < stride_end + 1.0)
+                        and t_avail - (trunk.time_s[-1] if trunk.time_s.size else t_avail) < TRUNK_SILENT_S):
+                    break  # the trunk's samples for this stride are still to come (a link lost: not for long)
             ks.append(k)
         if not ks:
             return []
         last = ks[-1]
         self._n_emitted = last + 1
-        t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_side - 1)] + 1.0
+        t_from, t_to = ic[ks[0]] - LOOKBACK_S / 2, ic[min(last + 2, n_ic - 1)] + 1.0
         pel = self.pelvis.signals(t_from, t_to)
         has_trunk = self._has_trunk and self.trunk.alignment is not None
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
@@ -506,7 +578,7 @@ class Analyzer:
                                 moves_s=moves, has_gyro=self.pelvis.has_gyro)
         # Each step's stride stays inside its bout: this step and the next, or, for the last
         # step of a bout, the previous one (if in the bout) and this one.
-        has_next2 = k + 2 < n_side
+        has_next2 = k + 2 < n_ic
         has_next2[has_next2] = ic[k[has_next2] + 2] - ic[k[has_next2] + 1] <= MAX_STEP_S
         has_prev = k > 0
         has_prev[has_prev] = ic[k[has_prev]] - ic[k[has_prev] - 1] <= MAX_STEP_S

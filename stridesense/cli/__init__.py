@@ -17,7 +17,8 @@ from stridesense.errors import StridesenseError
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = [
-    "stridesense.cli.analysis",  # demo, analyze, replay, simulate
+    "stridesense.cli.analysis",  # demo, analyze, simulate
+    "stridesense.cli.live",  # live, replay
     "stridesense.cli.batch",  # batch
     "stridesense.cli.importing",  # import
     "stridesense.cli.recording",  # scan, record

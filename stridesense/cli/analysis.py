@@ -1,4 +1,4 @@
-"""`stridesense demo`, `analyze` and `simulate`."""
+"""`stridesense demo`, `analyze` and `simulate` (`replay` is in :mod:`stridesense.cli.live`)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", help="a PNG of the session's metrics over time")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run_analyze, skip_teardown=True)
-
-    p = sub.add_parser("replay", help="replay a session through the live pipeline: steps and cues as they come")
-    _session_args(p)
-    p.add_argument("--speed", type=float, default=10.0, help="times real time (0: as fast as possible)")
-    p.add_argument("--every", type=int, default=10, help="print every Nth step (cues always)")
-    p.add_argument("--out", help="step table to write at the end (.csv or .parquet)")
-    p.set_defaults(func=run_replay)
 
     p = sub.add_parser("simulate", help="simulate a session with ground truth (generic CSVs)")
     p.add_argument("outdir", help="folder to write pelvis.csv, trunk.csv, truth_steps.csv, params.json")
@@ -197,47 +190,4 @@ def run_simulate(args) -> int:
         paths["session"] = write_session(Path(args.outdir) / "session", sim.session, simulated_seed=args.seed)
     print(f"simulated {len(sim.truth)} steps over {args.duration_s:.0f} s into {args.outdir}: "
           + ", ".join(p.name for p in paths.values()), file=sys.stdout)
-    return 0
-
-
-def run_replay(args) -> int:
-    import pandas as pd
-
-    from stridesense.api import load_session, prepare_session, write_table
-    from stridesense.models.cues import CueEngine
-    from stridesense.pipeline import Analyzer
-    from stridesense.streaming.replay import replay_chunks
-
-    _check_session_args(args, "replay")
-    _check_table_paths(out=args.out)
-    session = load_session(args.pelvis, args.trunk, session_dir=args.session, mass_kg=args.mass_kg)
-    session, facts = prepare_session(session, check_roles=not args.keep_roles)
-    console = _console()
-    for message in facts["notices"]:
-        console.print(f"[bold yellow]notice:[/bold yellow] {message}")
-    analyzer, cues = Analyzer(mass_kg=session.mass_kg), CueEngine()
-    parts = []
-    n, next_print, last_side = 0, max(args.every, 1), None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        chunks = replay_chunks(session, speed=args.speed)
-        for t, pel, tr in chunks:
-            steps = analyzer.push(pel, tr)
-            parts.append(steps)
-            for _, row in steps.iterrows():
-                n += 1
-                # Every Nth step, but never the same side twice running (every even N would show one side only).
-                if n < next_print or (row["side"] == last_side and args.every > 1):
-                    continue
-                next_print, last_side = n + max(args.every, 1), row["side"]
-                console.print(f"{row['ic_s']:7.1f} s  {row['side']}  drop {row['pelvic_drop_deg']:4.1f} deg  "
-                              f"lean {row['trunk_lean_deg']:4.1f} deg  force {row['peak_vgrf_bw']:.2f} BW  "
-                              f"cadence {row['cadence_spm']:3.0f}  {row['quality']}", highlight=False)
-            for cue in cues.push(steps):
-                console.print(f"[bold yellow]{cue.t_s:7.1f} s  CUE: {cue.text}[/bold yellow]")
-        parts.append(analyzer.flush())
-    table = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
-    console.print(f"{0 if table is None else len(table)} steps replayed")
-    if args.out and table is not None:
-        console.print(f"step table: {write_table(table, args.out)}")
     return 0

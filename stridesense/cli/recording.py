@@ -17,6 +17,16 @@ def register(sub) -> None:
     p.set_defaults(func=run_scan)
 
     p = sub.add_parser("record", help="record a session from a pelvis and a trunk sensor (Ctrl-C to stop)")
+    recording_args(p)
+    p.set_defaults(func=run_record)
+
+    p = sub.add_parser("redecode", help="decode a recorded session again from its raw bytes (after a decoder fix)")
+    p.add_argument("session", metavar="SESSION", help="a session folder written by `stridesense record`")
+    p.set_defaults(func=run_redecode)
+
+
+def recording_args(p) -> None:
+    """What `record` and `live` take: the sensors, the runner, where and how long."""
     p.add_argument("--pelvis", required=True, metavar="SENSOR",
                    help="pelvis sensor: address, advertised name, or the ID printed on it (e.g. 0A3BF1D7)")
     p.add_argument("--trunk", metavar="SENSOR", help="trunk sensor: address, name or printed ID (optional)")
@@ -26,11 +36,6 @@ def register(sub) -> None:
     p.add_argument("--rate-hz", type=float, default=208.0, help="wanted sample rate (the sensor's nearest)")
     p.add_argument("--duration-s", type=float, help="stop after this long (default: at Ctrl-C)")
     p.add_argument("--connect-timeout-s", type=float, default=15.0, help="how long to look for the sensors")
-    p.set_defaults(func=run_record)
-
-    p = sub.add_parser("redecode", help="decode a recorded session again from its raw bytes (after a decoder fix)")
-    p.add_argument("session", metavar="SESSION", help="a session folder written by `stridesense record`")
-    p.set_defaults(func=run_redecode)
 
 
 def run_scan(args) -> int:

@@ -1,7 +1,8 @@
+import json
 import pandas as pd
+import pytest
 
 from stridesense.cli import main
-from stridesense.models.cues import CueEngine
 from stridesense.streaming.replay import replay_chunks
 
 
@@ -10,11 +11,15 @@ def test_replay_gives_the_offline_table(tmp_path, capsys):
     off, rep = tmp_path / "off.csv", tmp_path / "rep.csv"
     assert main(["analyze", "--pelvis", f"{sample}/pelvis.csv", "--trunk", f"{sample}/trunk.csv", "--out", str(off),
                  "--quiet"]) == 0
-    assert main(["replay", "--pelvis", f"{sample}/pelvis.csv", "--trunk", f"{sample}/trunk.csv", "--speed", "0",
+    assert main(["replay", "--pelvis", f"{sample}/pelvis.csv", "--trunk", f"{sample}/trunk.csv", "--speed", "max",
                  "--out", str(rep)]) == 0
     a, b = pd.read_csv(off), pd.read_csv(rep)
     assert len(a) == len(b) > 300
-    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6)
+    # Offline, neutral comes from a first pass over the whole recording; in a replay (as live) from the
+    # data up to the calibration: the values differ in the last digits (tests/streaming/test_live.py).
+    for column in ("side", "quality", "bout", "neutral"):
+        assert (a[column] == b[column]).all(), column
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=0.05, rtol=0)
 
 
 def test_replay_paces_itself_at_the_requested_speed(sim_short):
@@ -25,12 +30,48 @@ def test_replay_paces_itself_at_the_requested_speed(sim_short):
 
     chunks = list(replay_chunks(sim_short.session, chunk_s=0.5, speed=10.0, sleep=sleep, clock=lambda: now[0]))
     assert len(chunks) >= 140
-    assert now[0] == __import__("pytest").approx(75 / 10, abs=0.2)  # duration / speed
+    assert now[0] == pytest.approx(75 / 10, abs=0.2)  # duration / speed
 
 
-def test_cues_come_once_per_refractory_period():
-    steps = pd.DataFrame({"ic_s": [0.35 * k for k in range(400)], "trunk_lean_deg": 2.0, "pelvic_drop_deg": 5.0,
-                          "cadence_spm": 170.0, "quality": "ok"})
-    cues = CueEngine(window_steps=10, refractory_s=60.0).push(steps)
-    assert [c.id for c in cues] == ["lean", "lean", "lean"]  # 140 s of steps: at 3 s, 63 s, 123 s
-    assert "lean forward" in cues[0].text
+def test_replay_streams_its_cues_as_json_lines_on_stdout(tmp_path, capsys):
+    rules = tmp_path / "cues.toml"
+    rules.write_text('warmup_steps = 5\n[rule.cadence]\nmetric = "cadence_spm"\nlow = 200\n'
+                     'text_low = "quicker, shorter steps"\n')
+    sample = "recordings/sample"
+    assert main(["replay", "--pelvis", f"{sample}/pelvis.csv", "--speed", "max", "--cues", str(rules),
+                 "--cue-stream", "-"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    lines = [c for c in lines if c["rule"] == "cadence"]  # the file adds to the default rules
+    assert len(lines) >= 2 and all(c["metric"] == "cadence_spm" and c["value"] < 200 for c in lines)
+    assert all(b["time_s"] - a["time_s"] >= 60 for a, b in zip(lines, lines[1:]))
+
+
+def test_a_cue_file_with_an_error_is_refused_with_its_line_before_anything_starts(tmp_path, capsys):
+    rules = tmp_path / "cues.toml"
+    rules.write_text('[rule.lean]\nmetric = "trunk_angle"\nlow = 8\ntext_low = "lean"\n')
+    assert main(["live", "--pelvis", "AA:BB:CC:DD:EE:FF", "--cues", str(rules), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{rules}: line 2: rule.lean: unknown metric 'trunk_angle'" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [rules]  # nothing was connected or created
+
+
+def test_replay_of_a_cut_off_session_plays_what_is_readable_and_says_where_it_stopped(sim_short, tmp_path, capsys):
+    from stridesense.streaming.recording import SessionWriter
+
+    folder = tmp_path / "session"
+    s = sim_short.session  # 75 s, written a second at a time as a recorder does
+    roles = [{"role": "pelvis", "has_gyro": True}, {"role": "trunk", "has_gyro": True}]
+    with SessionWriter(folder, sensors=roles) as w:
+        for t in range(76):
+            w.append("pelvis", s.pelvis.slice_time(t, t + 1))
+            w.append("trunk", s.trunk.slice_time(t, t + 1))
+    pelvis = folder / "pelvis.samples.arrow"
+    data = pelvis.read_bytes()
+    pelvis.write_bytes(data[: int(len(data) * 0.7)])  # the recorder was killed mid-write
+    capsys.readouterr()
+    assert main(["replay", str(folder), "--speed", "max", "--no-cues"]) == 0
+    out = capsys.readouterr().out
+    assert "the session is cut short" in out and "pelvis.samples.arrow" in out
+    stopped = float(out.split("replayed up to pelvis ")[1].split(" s")[0])
+    assert 48 < stopped < 56  # 70 % of a 75-s file
+    assert int(out.split(" steps,")[0].split()[-1]) > 20

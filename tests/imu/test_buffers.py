@@ -42,3 +42,20 @@ def test_truncate_keeps_the_first_rows_and_appends_after_them():
     assert a.view.tolist() == [[0.0, 1.0], [2.0, 3.0], [7.0, 7.0]]
     a.truncate(10)  # more rows than there are: nothing changes
     assert len(a) == 3
+
+
+def test_drop_front_keeps_the_newest_rows_in_order_and_appends_go_on():
+    g = GrowingArray(2)
+    g.append(np.arange(20.0).reshape(10, 2))
+    g.drop_front(7)
+    g.append(np.array([[20.0, 21.0]]))
+    assert g.view.tolist() == [[14, 15], [16, 17], [18, 19], [20, 21]]
+    g.drop_front(99)
+    assert len(g) == 0
+    adopted = GrowingArray()
+    data = np.arange(5.0)
+    adopted.adopt(data)
+    adopted.append(data[:3])
+    adopted.drop_front(1)
+    adopted.append(np.array([9.0]))
+    assert adopted.view.tolist() == [1, 2, 9] and data.tolist() == [0, 1, 2, 3, 4]

@@ -115,3 +115,24 @@ def test_without_standing_the_horizontal_gyro_bias_is_found_from_running_to_a_mi
     mean_rate = d.gyr_radps[run].mean(axis=0)  # what a mean would take for the bias (coning included)
     got = refine_gyro_bias(d.gyr_radps[run][:int(60 * fs)], d.acc_mps2[run][:int(60 * fs)], mean_rate, up * 9.81, fs)
     assert np.linalg.norm(horizontal(got - true_bias)) < 1e-3
+
+
+def test_levelling_obliquity_zeroes_the_running_roll_and_keeps_the_pitch():
+    from scipy.spatial.transform import Rotation
+
+    from stridesense.imu.calibration import level_obliquity, segment_alignment
+    from stridesense.models.segments import segment_angles
+
+    # A sensor worn at an odd angle; standing gave an up axis 7 deg off in roll (weight on one leg).
+    mount = Rotation.from_euler("zyx", [30, -20, 100], degrees=True).as_matrix()  # columns: segment axes, sensor
+    hitched = mount @ Rotation.from_euler("x", 7, degrees=True).as_matrix()
+    alignment = segment_alignment(hitched[:, 2], hitched[:, 0])
+    # Running: the true segment pitched forward 5 deg, level in roll; the world-to-sensor attitude follows.
+    world_from_segment = Rotation.from_euler("y", 5, degrees=True)
+    world_from_sensor = world_from_segment * Rotation.from_matrix(mount.T)
+    quat = np.roll(world_from_sensor.as_quat(), 1)[None, :]  # scalar first
+    before = np.degrees(segment_angles(quat, alignment)[0])
+    assert abs(before[2]) == pytest.approx(7.0, abs=0.3)
+    after = np.degrees(segment_angles(quat, level_obliquity(alignment, before[2]))[0])
+    assert after[2] == pytest.approx(0.0, abs=0.05)
+    assert after[1] == pytest.approx(before[1], abs=0.3)

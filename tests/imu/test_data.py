@@ -76,3 +76,19 @@ def test_slices_partition_the_samples():
 def test_unknown_role_is_refused():
     with pytest.raises(InputError, match="role"):
         SensorData(np.arange(3.0), np.zeros((3, 3)), None, "ankle")
+
+
+def test_the_quietest_second_skips_a_gap_in_the_recording():
+    # A sensor out of range for 2 s in the first minute (a live drop-out): no empty second is measured.
+    import warnings
+
+    from stridesense.imu.data import quietest_second
+
+    t = np.arange(0.0, 30.0, 0.01)
+    t = t[(t < 10.0) | (t >= 12.0)]
+    rng = np.random.default_rng(1)
+    acc = np.column_stack([np.zeros_like(t), np.zeros_like(t), 9.81 + 0.02 * rng.standard_normal(t.size)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, sd = quietest_second(t, acc)
+    assert abs(mean - 9.81) < 0.01 and 0.01 < sd < 0.03

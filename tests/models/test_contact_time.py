@@ -83,3 +83,14 @@ def test_the_detectors_toe_off_is_kept_only_where_the_two_reads_agree():
     wave = np.array([0.240, 0.240, np.nan])
     edge = np.array([0.245, 0.290, 0.250])  # agrees; a sacral tail 50 ms late; no wave read: not placed
     assert np.array_equal(combine(edge, wave, ic, nxt), np.array([0.245, 0.240, np.nan]), equal_nan=True)
+
+
+def test_the_choice_between_the_two_reads_has_no_jump():
+    # A disagreement sweeping through the threshold: the toe-off may move by no more than the disagreement does
+    # (a hard switch moved it by the whole 10 ms at once).
+    d_s = np.linspace(0.0, 0.04, 4001)
+    wave = np.full(d_s.size, 0.240)
+    to = combine(wave + d_s, wave, np.zeros(d_s.size), np.full(d_s.size, 0.35))
+    assert np.max(np.abs(np.diff(to))) <= 2.0 * np.max(np.diff(d_s)) + 1e-12
+    assert to[0] == wave[0] and to[-1] == wave[-1]  # agreeing: the detector's (equal here); far apart: the wave's
+    assert np.all(to[d_s <= 0.010] == (wave + d_s)[d_s <= 0.010])  # within AGREE_S: the detector's exactly

@@ -9,6 +9,8 @@ from stridesense.models import steps
 from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import choose_peak, first_local_max, impact_metrics
 from stridesense.models.steps import (
+    LEANING_DEG,
+    LEANING_FLAG,
     MIN_LOADING_RATE_HZ,
     TURNING_DEG_PER_STRIDE,
     braking_mps,
@@ -56,11 +58,21 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
+        drop = float(np.max(sign * ang[stance, 2]))
+        lean = float(np.mean(ang[s0:s1, 2])) if s1 - s0 > 3 else 0.0
+        if pelvis_has_gyro and abs(lean) > np.radians(LEANING_DEG):
+            reason.append(LEANING_FLAG)
         if not np.isfinite(to):
             reason.append(UNPLACED_FLAG)
         impulse = f_vert[stance].sum() / fs / (G * (nxt - ic))
+        # The step's own impulse: its mean vertical specific force over its stride's.
+        f_step = f_w[i_ic:i_next, 2].astype(float).mean()
+        f_stride = f_w[s0:s1, 2].astype(float).mean()
+        covered = pelvis.time_s[0] <= ic_s[j0] and ic_s[j1] <= pelvis.time_s[-1]
+        own = f_step / f_stride if covered else 1.0
+        step_impulse = own if 0.8 <= own <= 1.2 else 1.0
         peak, model = choose_peak(np.array([impact.peak_bw]), np.array([to - ic]), np.array([nxt - ic]),
-                                  np.array([impulse]))
+                                  np.array([impulse]), step_impulse)
         pelvis_is_com = model[0] == "pelvis_acc" and fs >= MIN_LOADING_RATE_HZ
         row = {
             "side": side[k],
@@ -70,7 +82,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "flight_time_ms": (nxt - to) * 1e3,
             "step_time_s": nxt - ic,
             "cadence_spm": 60.0 / (nxt - ic),
-            "pelvic_drop_deg": float(np.degrees(np.max(sign * ang[stance, 2]))) if pelvis_has_gyro else np.nan,
+            "pelvic_drop_deg": float(np.degrees(drop)) if pelvis_has_gyro else np.nan,
             "trunk_lean_deg": np.nan,
             "peak_vgrf_bw": float(peak[0]),
             "loading_rate_bw_s": impact.loading_rate_bw_s if pelvis_is_com else np.nan,
@@ -173,3 +185,36 @@ def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it
     assert np.isnan(rows[1]["contact_time_ms"]) and np.isnan(rows[1]["flight_time_ms"])
     assert "toe_off_unplaced" in rows[1]["quality"] and rows[1]["impact_model"] == ""
     assert rows[0]["contact_time_ms"] == pytest.approx(250.0) and rows[0]["flight_time_ms"] >= 0
+
+
+def _obliquity_steps(offset_deg):
+    """Steps of 0.35 s (stance 0.2 s) whose obliquity swings +-5 deg per stride around ``offset_deg``."""
+    fs = 200.0
+    t = np.arange(int(4.0 * fs)) / fs
+    n = t.size
+    ic = np.arange(0.2, 3.6, 0.35)
+    roll = np.radians(offset_deg + 5.0 * np.sin(2 * np.pi * (t - ic[0]) / 0.7 + np.pi / 2 - np.pi * 0.1 / 0.35))
+    ang = np.zeros((n, 3))
+    ang[:, 2] = roll  # + in left stance (peak mid-stance), - in right stance
+    f_w = np.zeros((n, 3))
+    f_w[:, 2] = G
+    pelvis = steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool), np.zeros(n, bool))
+    side = np.array(["L", "R"] * ic.size)[:ic.size]
+    return steps.step_rows(ic, ic + 0.2, side, [[]] * ic.size, range(ic.size - 2), pelvis, None, fs,
+                           trunk_reason=None)
+
+
+def test_drop_is_from_neutral_when_the_pelvis_is_level_over_the_stride():
+    rows = _obliquity_steps(1.5)  # a runner's own mean obliquity (asymmetric drop): kept in the drop
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 6.5, atol=0.1) and np.allclose(drops["R"], 3.5, atol=0.1)
+    assert all(LEANING_FLAG not in r["quality"] for r in rows)
+
+
+@pytest.mark.parametrize("offset_deg", [8.0, -10.0])
+def test_a_pelvis_leaning_as_a_whole_is_flagged_and_its_drop_stays_relative_to_neutral(offset_deg):
+    # A turn's lean or a belt shifted on the hip: one side reads 5 + lean, the other 5 - lean (METRICS.md: from neutral).
+    rows = _obliquity_steps(offset_deg)
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 5.0 + offset_deg, atol=0.15) and np.allclose(drops["R"], 5.0 - offset_deg, atol=0.15)
+    assert all(LEANING_FLAG in r["quality"].split(";") for r in rows)
