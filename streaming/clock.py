@@ -24,8 +24,10 @@ import numpy as np
 
 ENVELOPE_WINDOW_S = 2.0  # one minimum of the arrival lag per window
 MAX_DRIFT = 2e-4  # sensor crystals are good to tens of ppm: a steeper envelope is noise (or a stall)
+DRIFT_AFTER_S, DRIFT_RAMP_S = 10.0, 30.0  # drift believed only after 10 s of data, fully after 40 s
 REFIT_S = 0.5  # the live mapping is refitted this often (host time)
-SLEW = 4e-3  # a refit moves the live mapping by at most 4 ms per second of data (0.4 %, no jumps)
+SLEW = 4e-3  # a refit moves the live mapping later by at most 4 ms per second of data (0.4 %, no jumps)
+SLEW_EARLIER = 2e-2  # ... and earlier by 20 ms a second (2 %): an arrival is never early, so a lower lag is sure
 
 
 def lower_envelope(x: np.ndarray, y: np.ndarray, max_slope: float = MAX_DRIFT) -> tuple[float, float]:
@@ -137,7 +139,12 @@ class DeviceClock:
             raise ValueError("no packets yet")
         xs, ys = np.array(list(self._minima.values())).T
         x0 = xs[0]
-        offset, drift = lower_envelope(xs - x0, ys, self.max_drift)
+        bound = self.max_drift
+        if bound <= MAX_DRIFT:
+            # Over a few seconds a crystal's drift is far below the noise of the arrival envelope's slope
+            # (1 ms over 4 s is 250 ppm): assume none, then let the data speak as it grows.
+            bound *= float(np.clip((xs[-1] - x0 - DRIFT_AFTER_S) / DRIFT_RAMP_S, 0.0, 1.0))
+        offset, drift = lower_envelope(xs - x0, ys, bound)
         return float(offset - drift * x0), float(drift)
 
     def to_session(self, device_time_s: np.ndarray) -> np.ndarray:
@@ -150,7 +157,9 @@ class DeviceClock:
         """Add a packet and map its samples onto the session clock, forward only, without jumps.
 
         The fit is renewed every REFIT_S; the change a new fit makes is slewed
-        in at SLEW (the first estimate is late by the first packets' delay).
+        in at SLEW, or SLEW_EARLIER when it makes times earlier: the first
+        estimate is late by the first packets' delay, and a lower arrival lag
+        is proof (no packet arrives before it was sent).
         """
         device_time_s = np.asarray(device_time_s, float)
         n = device_time_s.size
@@ -166,7 +175,7 @@ class DeviceClock:
                     self._correction -= (new[0] + (1.0 + new[1]) * d) - (self._fit[0] + (1.0 + self._fit[1]) * d)
                 self._fit, self._fit_at = new, host_time_s
             # Slewed sample by sample (a frame can hold hundreds of samples), not in one step a frame.
-            step = SLEW / self.nominal_rate_hz
+            step = (SLEW_EARLIER if self._correction > 0 else SLEW) / self.nominal_rate_hz
             k = np.arange(1, n + 1)
             applied = np.clip(self._correction, -step * k, step * k)
             self._correction -= float(applied[-1])

@@ -39,7 +39,7 @@ from dbus_fast.service import ServiceInterface, dbus_property, method
 
 BLUEZ = "org.bluez"
 ADAPTER_PATH = "/org/bluez/hci0"
-TICK_S = 0.004  # how often a device releases the packets its clock has reached
+TICK_S = 0.004  # at least this often a device releases the packets its clock has reached
 RSSI_EVERY_S = 0.5
 FLOOD_BURST = 200  # a flooding device sends at most this many packets per tick
 
@@ -640,7 +640,12 @@ class World:
                         dev.export(self.bus)
                         jitter = int(np.random.default_rng().integers(-3, 4))
                         dev.device.emit_properties_changed({"RSSI": dev.rssi + jitter})
-            await asyncio.sleep(TICK_S)
+            # Wake when the next packet is due (a device sends as soon as a packet is complete), at least every tick.
+            due = [d.packets[d.next_packet][0] for d in self.devices if d.family and d.next_packet < len(d.packets)]
+            wait_s = TICK_S
+            if due and self._body_t0 is not None and not self.flood:
+                wait_s = min(TICK_S, max(0.0, min(due) - self.body_time()))
+            await asyncio.sleep(wait_s)
 
 
 DEMO_DEVICES = [
