@@ -79,18 +79,37 @@ class SegmentSignals:
         return int(np.searchsorted(self.time_s, t_s))
 
 
-def vertical_oscillation_cm(az_mps2: np.ndarray, sampling_rate_hz: float) -> float:
+def step_weights(time_s: np.ndarray, t0_s: float, t1_s: float, sampling_rate_hz: float) -> tuple[int, np.ndarray]:
+    """The share of each sample's interval (its time +- half a sample) that lies within ``[t0_s, t1_s]``.
+
+    Returns the first sample's index and the weights of it and the samples after it (0..1, the ends fractional),
+    so that a step's integrals move smoothly with its contact times instead of by a whole sample.
+    """
+    half = 0.5 / sampling_rate_hz
+    lo = int(np.searchsorted(time_s, t0_s - half))
+    hi = int(np.searchsorted(time_s, t1_s + half))
+    t = time_s[lo:hi]
+    w = (np.minimum(t + half, t1_s) - np.maximum(t - half, t0_s)) * sampling_rate_hz
+    return lo, np.clip(w, 0.0, 1.0)
+
+
+def vertical_oscillation_cm(az_mps2: np.ndarray, weight: np.ndarray, sampling_rate_hz: float) -> float:
     """Peak-to-peak vertical displacement over one step, cm.
 
-    ``az_mps2`` is the world-vertical acceleration (gravity removed) from one
-    initial contact to the next.
+    ``az_mps2`` is the world-vertical acceleration (gravity removed) over one step, from one initial contact
+    to the next, and ``weight`` each sample's share of the step (`step_weights`).  The acceleration is taken
+    as constant over each sample's interval and integrated twice from the initial contact, its mean over the
+    step removed (the body returns to the same vertical speed), then the velocity's mean, then the
+    displacement's straight-line drift from contact to contact.
     """
     dt = 1.0 / sampling_rate_hz
-    a = az_mps2 - az_mps2.mean()
-    v = np.cumsum(a) * dt
-    v -= v.mean()
-    z = np.cumsum(v) * dt
-    z -= np.linspace(z[0], z[-1], z.size)
+    w = np.asarray(weight, float)
+    a = az_mps2 - (w * az_mps2).sum() / w.sum()
+    v = np.cumsum(w * a) * dt
+    v -= (w * v).sum() / w.sum()
+    z = np.concatenate(([0.0], np.cumsum(w * v) * dt))
+    tau = np.concatenate(([0.0], np.cumsum(w)))
+    z -= z[-1] * tau / tau[-1]
     return float(np.ptp(z) * 100.0)
 
 
@@ -224,17 +243,54 @@ def _detrended_ptp_deg(y):
 
 
 @numba.njit(cache=True, nogil=True)
-def _vertical_oscillation_cm(az, fs):
+def _vertical_oscillation_cm(time_s, az, t0, t1, fs):
+    """Compiled twin of `vertical_oscillation_cm` over `step_weights`' samples of ``[t0, t1]``.
+
+    ``az`` is the world-vertical specific force (gravity still in it: taken off here, no copy per step).
+    """
+    half = 0.5 / fs
     dt = 1.0 / fs
-    a = az - az.mean()
-    v = np.cumsum(a) * dt
-    v = v - v.mean()
-    z = np.cumsum(v) * dt
-    m = z.size
-    z0, z1 = z[0], z[-1]
+    lo = np.searchsorted(time_s, t0 - half)
+    hi = np.searchsorted(time_s, t1 + half)
+    m = hi - lo
+    if m < 2:
+        return np.nan
+    w = np.empty(m)
     for i in range(m):
-        z[i] -= z0 + (z1 - z0) * (i / (m - 1)) if m > 1 else z0
-    return (z.max() - z.min()) * 100.0
+        t = time_s[lo + i]
+        w[i] = min(max((min(t + half, t1) - max(t - half, t0)) * fs, 0.0), 1.0)
+    sw = w.sum()
+    if sw <= 0.0:
+        return np.nan
+    a_mean = 0.0
+    for i in range(m):
+        a_mean += w[i] * (az[lo + i] - G)
+    a_mean /= sw
+    v = np.empty(m)
+    acc = 0.0
+    v_mean = 0.0
+    for i in range(m):
+        acc += w[i] * (az[lo + i] - G - a_mean) * dt
+        v[i] = acc
+        v_mean += w[i] * acc
+    v_mean /= sw
+    z = 0.0
+    tau = 0.0
+    zs = np.empty(m + 1)
+    taus = np.empty(m + 1)
+    zs[0] = 0.0
+    taus[0] = 0.0
+    for i in range(m):
+        z += w[i] * (v[i] - v_mean) * dt
+        tau += w[i]
+        zs[i + 1] = z
+        taus[i + 1] = tau
+    lo_z, hi_z = np.inf, -np.inf
+    for i in range(m + 1):
+        r = zs[i] - zs[m] * taus[i] / taus[m]
+        lo_z = min(lo_z, r)
+        hi_z = max(hi_z, r)
+    return (hi_z - lo_z) * 100.0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -280,7 +336,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt
         out[k, 1] = peak
         out[k, 2] = rate
         out[k, 3] = acc_max / G
-        out[k, 4] = _vertical_oscillation_cm(f_w[a:e, 2] - G, fs)
+        out[k, 4] = _vertical_oscillation_cm(time_s, f_w[:, 2], ic[k], nxt[k], fs)
         out[k, 5] = max(0.0, -v_min) if b > a else np.nan
         out[k, 6] = _detrended_ptp_deg(ang[p0:p1, 0])
         out[k, 7] = np.degrees(ang[a:e, 1].mean())
