@@ -21,9 +21,19 @@ from stridesense.reports.session import flags_html, write_html
 
 
 def per_session_means(sessions: pd.DataFrame, steps: pd.DataFrame) -> pd.DataFrame:
-    """Means of trusted steps per session and side: columns session_id, side, date, metric columns."""
+    """Means of trusted steps per session and side: columns session_id, side, date, metric columns.
+
+    Angles read from neutral (trunk lean, pelvic drop) count only from steps whose neutral came from
+    standing: relative to a session's own running posture they read near 0, and a trend across sessions
+    would mix the two references.
+    """
     metrics = [m.column for m in figures.METRICS if m.column in steps]
-    trusted = steps[trusted_mask(steps["quality"])]
+    trusted = steps[trusted_mask(steps["quality"])].copy()
+    if "neutral" in trusted:
+        not_standing = trusted["neutral"].astype(str) != "standing"
+        for m in figures.METRICS:
+            if m.from_neutral and m.column in trusted:
+                trusted.loc[not_standing, m.column] = float("nan")
     means = trusted.groupby(["session_id", "side"])[metrics].mean().reset_index()
     dates = sessions.set_index("session_id")["date"]
     means["date"] = means["session_id"].map(dates)
@@ -64,7 +74,8 @@ def build_trends_report(runner: str, sessions: pd.DataFrame, steps: pd.DataFrame
         flags_html(flags) if flags else "<p>No week rose by more than 10 %.</p>",
         "<h2>Metrics across sessions</h2>",
         '<p class="note">Each point is one session\'s mean over its trusted steps, left and right apart; the dashed '
-        "line is the weekly mean; the green band is the guideline.</p>",
+        "line is the weekly mean; the green band is the guideline. Trunk lean and pelvic drop count only from "
+        "sessions whose neutral came from standing.</p>",
         figure_block(figures.trends_figure(means, metrics), "fig-trends") if len(means) and metrics else
         "<p>No steps to show.</p>",
         "<h2>Sessions</h2>", table(["started", "session", "running min", "km", "steps"], rows),

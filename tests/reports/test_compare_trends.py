@@ -54,6 +54,17 @@ def test_per_session_means_leave_doubtful_steps_out():
     assert means.to_dict() == {("a", "L"): 4.0, ("a", "R"): 9.0, ("b", "L"): 5.0, ("b", "R"): 7.0}
 
 
+def test_per_session_means_take_angles_from_neutral_only_from_a_standing_neutral():
+    sessions = pd.DataFrame({"session_id": ["a", "b"], "date": pd.to_datetime(["2026-01-05", "2026-01-12"])})
+    steps = pd.DataFrame({"session_id": ["a", "a", "b", "b"], "side": ["L", "R", "L", "R"], "quality": ["ok"] * 4,
+                          "neutral": ["standing", "standing", "running_posture", "running_posture"],
+                          "trunk_lean_deg": [9.0, 8.0, 0.2, -0.1], "cadence_spm": [170.0, 172.0, 175.0, 177.0]})
+    means = per_session_means(sessions, steps).set_index(["session_id", "side"])
+    assert means.loc[("a", "L"), "trunk_lean_deg"] == 9.0
+    assert means.loc[[("b", "L"), ("b", "R")], "trunk_lean_deg"].isna().all()  # near 0 by construction: left out
+    assert means.loc[("b", "R"), "cadence_spm"] == 177.0  # not an angle from neutral: kept
+
+
 def test_trends_page_flags_a_week_up_more_than_10_percent():
     sessions = pd.DataFrame({"session_id": ["a", "b", "c"], "folder": ["/x/a", "/x/b", "/x/c"],
                              "started": ["2026-01-05T08:00:00+00:00", "2026-01-13T08:00:00+00:00",
