@@ -57,9 +57,6 @@ class SegmentSignals:
         (n,) the same, smoothed more: locates the impact peak, m/s^2 (or None).
     saturated
         (n,) True where a sensor axis sat at its range.
-    reference_held
-        (n,) True where the orientation filter held its gravity reference
-        through a turn (imu.fusion).
     f_vert_stance_mps2
         (n,) vertical specific force low-passed for toe-off
         (models.contact_time), m/s^2; None: the contacts' own toe-offs are kept.
@@ -71,7 +68,6 @@ class SegmentSignals:
     f_vert_lp_mps2: np.ndarray | None
     f_vert_smooth_mps2: np.ndarray | None
     saturated: np.ndarray
-    reference_held: np.ndarray
     f_vert_stance_mps2: np.ndarray | None = None
 
     def index(self, t_s: float) -> int:
@@ -294,12 +290,11 @@ def _vertical_oscillation_cm(time_s, az, t0, t1, fs):
 
 
 @numba.njit(cache=True, nogil=True)
-def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, held, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
+def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
                   sign, fs, turning_rad, leaning_rad, out, flags):
     """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated, leaning).
 
-    ``held`` (the orientation filter held its gravity reference) is kept for the kernel's callers; a
-    step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
+    A step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
     """
     n = time_s.size
     for k in range(ic.size):
@@ -422,7 +417,7 @@ def step_rows(
     out = np.full((ks.size, 9), np.nan)
     flags = np.zeros((ks.size, 3), dtype=np.bool_)
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
-                  pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated, pelvis.reference_held,
+                  pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
                   s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)

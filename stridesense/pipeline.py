@@ -123,15 +123,13 @@ class SensorTrack:
     # an hour of two sensors stays well inside memory; sample times stay float64.
     _out: dict = field(default_factory=lambda: {
         "t": GrowingArray(), "acc": GrowingArray(3, np.float32), "quat": GrowingArray(4, np.float32),
-        "angles": GrowingArray(3, np.float32), "f_world": GrowingArray(3, np.float32),
-        "held": GrowingArray(dtype=bool)})
+        "angles": GrowingArray(3, np.float32), "f_world": GrowingArray(3, np.float32)})
 
     time_s = property(lambda self: self._out["t"].view, doc="(n,) uniform sample times, s")
     acc = property(lambda self: self._out["acc"].view, doc="(n, 3) specific force, sensor frame, m/s^2")
     quat = property(lambda self: self._out["quat"].view, doc="(n, 4) sensor-to-world quaternions")
     angles = property(lambda self: self._out["angles"].view, doc="(n, 3) segment yaw, pitch, roll, rad")
     f_world = property(lambda self: self._out["f_world"].view, doc="(n, 3) specific force, world frame, m/s^2")
-    held = property(lambda self: self._out["held"].view, doc="(n,) gravity reference held through a turn")
 
     def add(self, chunk: SensorData) -> None:
         if chunk.n == 0:
@@ -233,8 +231,7 @@ class SensorTrack:
             # Keep yaw continuous across chunks (unwrap restarts in each chunk).
             ang[:, 0] += 2 * np.pi * np.round((self.angles[-1, 0] - ang[0, 0]) / (2 * np.pi))
         out = self._out
-        for key, value in (("t", new), ("acc", acc), ("quat", res.quat), ("angles", ang), ("f_world", f_w),
-                           ("held", res.reference_held)):
+        for key, value in (("t", new), ("acc", acc), ("quat", res.quat), ("angles", ang), ("f_world", f_w)):
             out[key].append(value)
         j = max(self._gaps_checked - 1, 0)
         self.gaps += find_gaps(raw_t[j:], self.rate_hz)
@@ -387,7 +384,6 @@ class SensorTrack:
             f_vert_lp_mps2=lp,
             f_vert_smooth_mps2=smooth,
             saturated=sat,
-            reference_held=self.held[i0:i1],
             f_vert_stance_mps2=stance,
         )
 

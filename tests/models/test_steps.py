@@ -179,8 +179,7 @@ def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it
     t = np.arange(n) / fs
     f_w = np.zeros((n, 3))
     f_w[:, 2] = G
-    pelvis = steps.SegmentSignals(t, np.zeros((n, 3)), f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool),
-                                  np.zeros(n, bool))
+    pelvis = steps.SegmentSignals(t, np.zeros((n, 3)), f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool))
     ic, to = np.array([0.5, 0.85, 1.2, 1.55]), np.array([0.75, 1.3, 1.45, 1.8])  # step 1's toe-off after step 2's contact
     rows = steps.step_rows(ic, to, np.array(["L", "R", "L", "R"]), [[], [], [], []], range(3), pelvis, None, fs,
                            trunk_reason=None)
@@ -200,7 +199,7 @@ def _obliquity_steps(offset_deg):
     ang[:, 2] = roll  # + in left stance (peak mid-stance), - in right stance
     f_w = np.zeros((n, 3))
     f_w[:, 2] = G
-    pelvis = steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool), np.zeros(n, bool))
+    pelvis = steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool))
     side = np.array(["L", "R"] * ic.size)[:ic.size]
     return steps.step_rows(ic, ic + 0.2, side, [[]] * ic.size, range(ic.size - 2), pelvis, None, fs,
                            trunk_reason=None)
