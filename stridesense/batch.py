@@ -101,9 +101,10 @@ def analyse_one(folder: str, mass_kg: float | None, check_roles: bool = True) ->
                              mass_kg=70.0 if mass_kg is None else mass_kg, check_roles=check_roles)
     summary = result.summary.to_frame() if result.summary is not None else pd.DataFrame()
     runner, date = "", result.info.get("recorded_at")
-    manifest = folder_p / "manifest.json"
-    if manifest.exists():
-        runner = json.loads(manifest.read_text()).get("runner", "")
+    if (folder_p / "manifest.json").exists():
+        from stridesense.streaming.recording import read_manifest
+
+        runner = read_manifest(folder_p).get("runner", "")
     if date is None:
         date = _csv_recording_date(folder_p / "pelvis.csv", result.info["duration_s"])
     summary = summary.assign(runner=runner or folder_p.parent.name, date=date,

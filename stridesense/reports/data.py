@@ -210,9 +210,9 @@ def load_folder(folder: str | Path, *, mass_kg: float | None = None):
     if not folder.is_dir():
         raise InputError(f"{folder}: no such session folder")
     if (folder / "manifest.json").exists():
-        session = load_session(session_dir=folder, mass_kg=mass_kg)
-        manifest = json.loads((folder / "manifest.json").read_text())
-        return session, manifest
+        from stridesense.streaming.recording import read_manifest
+
+        return load_session(session_dir=folder, mass_kg=mass_kg), read_manifest(folder)
     if (folder / "pelvis.csv").exists():
         trunk = folder / "trunk.csv"
         session = load_session(folder / "pelvis.csv", trunk if trunk.exists() else None,
