@@ -397,7 +397,7 @@ def untrusted_for(quality: str, sensor: str) -> bool:
     """True if a step's quality remarks make its numbers from ``sensor`` unusable."""
     reasons = set(str(quality or "").split(";")) if quality == quality else set()
     reasons = {r.strip() for r in reasons}
-    bad = set(UNTRUSTED) - ({"trunk_missing"} if sensor == "pelvis" else set())
+    bad = set(UNTRUSTED) | ({"trunk_missing"} if sensor == "trunk" else set())
     return bool(reasons & bad)
 
 

@@ -19,7 +19,9 @@ import pandas as pd
 from stridesense.imu.consts import METRIC_COLUMNS
 from stridesense.models.impact import LOADING_RATE_EXPERIMENTAL
 
-UNTRUSTED = ("gap", "saturated", "low_confidence", "sensor_moved", "trunk_missing")
+# `trunk_missing` is not here: such a step's trunk values are empty (so out of the trunk means by
+# themselves) and its pelvis values are sound (docs/metrics.md: "left out of trunk means").
+UNTRUSTED = ("gap", "saturated", "low_confidence", "sensor_moved")
 FIFTH = 0.2
 
 

@@ -52,6 +52,17 @@ def test_untrusted_steps_are_left_out_of_means_but_counted():
     assert s.quality_counts["gap"] == 10 and s.quality_counts["turning"] == 10
 
 
+def test_a_step_without_trunk_data_keeps_its_pelvis_values_in_the_means():
+    steps = _steps()
+    steps.loc[:19, "quality"] = "trunk_missing"
+    steps.loc[:19, "trunk_lean_deg"] = np.nan
+    steps.loc[:19, "pelvic_drop_deg"] = 20.0  # counted: the pelvis measured these steps
+    s = summarize(steps)
+    assert s.stats.loc["pelvic_drop_deg", "L_n"] == 50 and s.stats.loc["trunk_lean_deg", "L_n"] == 40
+    assert s.mean("pelvic_drop_deg", "L") == pytest.approx((10 * 20.0 + 40 * 5.0) / 50)
+    assert s.mean("trunk_lean_deg") == pytest.approx(9.0)
+
+
 @pytest.mark.parametrize("lean, expected", [(9.0, None), (6.5, "info"), (2.0, "warning"), (16.0, "warning")])
 def test_trunk_lean_outside_8_to_10_degrees_is_flagged_with_its_source(lean, expected):
     flags = {f.id: f for f in evaluate(summarize(_steps(lean=lean, lean_end=lean), with_flags=False))}
