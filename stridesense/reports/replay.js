@@ -24,8 +24,10 @@
   function num(v, d) { return (v === null || v === undefined || !isFinite(v)) ? "–" : v.toFixed(d); }
   function at(a, k) { return a ? a[k] : null; }
   function stepAt(t) {  // last step whose initial contact is at or before t, if t is within it
-    var lo = 0, hi = n - 1, k = -1;
-    while (lo <= hi) { var mid = (lo + hi) >> 1; if (S.t[mid] <= t) { k = mid; lo = mid + 1; } else { hi = mid - 1; } }
+    // The page's step times are rounded to the millisecond: a time given to full precision may lie up to
+    // half a millisecond before its own step's rounded contact.
+    var lo = 0, hi = n - 1, k = -1, tt = t + 0.0005;
+    while (lo <= hi) { var mid = (lo + hi) >> 1; if (S.t[mid] <= tt) { k = mid; lo = mid + 1; } else { hi = mid - 1; } }
     return (k >= 0 && t < S.end[k]) ? k : -1;
   }
   function setLine(id, x1, y1, x2, y2) {

@@ -59,7 +59,7 @@ def test_a_live_run_gives_the_offline_table_and_writes_it_with_its_cues(upright,
     assert [c["time_s"] for c in log] == [round(c.time_s, 3) for c in got]
     lean = [c for c in log if c["metric"] == "trunk_lean_deg"]
     assert lean and all(c["value"] < 5 and "lean forward" in c["text"] for c in lean)
-    assert log[0]["time_s"] >= offline["ic_s"].iloc[30]  # none in the first strides
+    assert got[0].time_s >= offline["ic_s"].iloc[30]  # none in the first strides (the log rounds to the ms)
     assert run.state.neutral["pelvis"].startswith("standing still")
 
 
