@@ -40,9 +40,10 @@ from stridesense.imu.consts import GRAVITY_MPS2
 STANCE_CORE_G = 1.5  # every running stance passes this (>= 1.8 g even at 2 m/s); walking peaks at 1.1-1.4 g
 FLIGHT_G = 0.45  # and between two stances the force falls below this (walking stays above ~0.7 g)
 EDGE_LO, EDGE_HI = 0.15, 0.45
-# Contacts are timed on the force low-passed at this (cores and peaks at 25 Hz). Tuning seeds 100-119
-# with 25-ms impacts, IC median error: 5.6 ms at 25 Hz, 3.9 at 30, 1.5 at 40; but at 40 Hz the external
-# simulator and the force-plate trials time contact ~3 ms late (sharper onsets in our simulator): 30.
+# Contacts are timed on the force low-passed at this (cores and peaks at 25 Hz). Chosen with the steepest-
+# point tangent since taken out (tuning seeds 100-119 with 25-ms impacts, IC median 5.6 ms at 25 Hz, 3.9 at
+# 30, 1.5 at 40; at 40 Hz the external simulator and force plate ~3 ms late). With the two-level line now:
+# external simulator IC median 0.5 ms, force treadmill IC bias -0.6 ms.
 EDGE_CUTOFF_HZ = 30.0
 MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
 MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
