@@ -137,6 +137,22 @@ def heading_change_deg(yaw_rad: np.ndarray, i_contact: int, stride_samples: int)
     return float(np.degrees(after.mean() - before.mean()))
 
 
+def vertical_error_rad(f_world_mps2: np.ndarray, heading_rad: float) -> float:
+    """How far the orientation's vertical is tilted towards the segment's left over a stride, rad (add to roll).
+
+    Over a stride of straight running at a steady pace the mean specific force
+    is gravity, in whatever posture the pelvis holds: a sideways part of its
+    mean in the world frame is the orientation's own error about the forward
+    axis (a filter tilted by e towards the right reads a mean force tilted by e
+    towards the left, and a roll of e too much).  ``f_world_mps2`` is the
+    stride's specific force in the world frame, ``heading_rad`` the stride's
+    heading (segment x in the world's horizontal plane).
+    """
+    f = np.asarray(f_world_mps2, float).mean(axis=0)
+    left = -f[0] * np.sin(heading_rad) + f[1] * np.cos(heading_rad)
+    return float(np.arctan2(left, f[2]))
+
+
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares slope and intercept of y on x (closed form: per-step calls are many)."""
     xm, ym = x.mean(), y.mean()
@@ -291,10 +307,12 @@ def _vertical_oscillation_cm(time_s, az, t0, t1, fs):
 
 @numba.njit(cache=True, nogil=True)
 def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
-                  sign, fs, turning_rad, leaning_rad, out, flags):
+                  sign, fs, turning_rad, leaning_rad, level_on_mean_force, out, flags):
     """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated, leaning).
 
     A step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
+    ``level_on_mean_force``: obliquity on a stride that is not turning is levelled on the stride's mean
+    specific force (`vertical_error_rad`).
     """
     n = time_s.size
     for k in range(ic.size):
@@ -306,6 +324,17 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
             slope, offset = _fit(time_s[p0:p1] - ic[k], ang[p0:p1, 0])
         else:
             slope, offset = 0.0, ang[a, 0]
+        # Heading: the yaw averaged over a whole stride (the stride-periodic axial rotation averages out);
+        # its change from the stride before this contact to the stride after it.
+        m = max(p1 - p0, 2)
+        before = ang[max(a - m, 0):a, 0]
+        after = ang[a:min(a + m, n), 0]
+        turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
+        level = 0.0
+        if level_on_mean_force and p1 - p0 > 3 and not turning:
+            h = offset + slope * (0.5 * (time_s[p0] + time_s[p1 - 1]) - ic[k])
+            f = f_w[p0:p1]
+            level = np.arctan2(-f[:, 0].mean() * np.sin(h) + f[:, 1].mean() * np.cos(h), f[:, 2].mean())
         v = 0.0
         v_min = np.inf
         acc_max = 0.0
@@ -316,17 +345,11 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
             v += (f_w[j, 0] * np.cos(heading) + f_w[j, 1] * np.sin(heading)) / fs
             v_min = min(v_min, v)
             acc_max = max(acc_max, np.sqrt(f_w[j, 0] ** 2 + f_w[j, 1] ** 2 + f_w[j, 2] ** 2))
-            drop = max(drop, sign[k] * ang[j, 2])
+            drop = max(drop, sign[k] * (ang[j, 2] + level))
             sat = sat or saturated[j]
-        # Heading: the yaw averaged over a whole stride (the stride-periodic axial rotation averages out);
-        # its change from the stride before this contact to the stride after it.
-        m = max(p1 - p0, 2)
-        before = ang[max(a - m, 0):a, 0]
-        after = ang[a:min(a + m, n), 0]
-        turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
         # A pelvis leaning as a whole over the stride (into a turn, on a camber, or a belt that shifted): the
         # drop, relative to neutral as METRICS.md defines it, then holds that lean, not only the hip's control.
-        leaning = p1 - p0 > 3 and abs(ang[p0:p1, 2].mean()) > leaning_rad
+        leaning = p1 - p0 > 3 and abs(ang[p0:p1, 2].mean() + level) > leaning_rad
         out[k, 0] = np.degrees(drop)
         out[k, 1] = peak
         out[k, 2] = rate
@@ -371,6 +394,7 @@ def step_rows(
     trunk_has_gyro: bool = True,
     trunk_reason: str | None = "trunk_missing",
     strides: tuple[np.ndarray, np.ndarray] | None = None,
+    level_on_mean_force: bool = False,
 ) -> list[dict]:
     """Per-step rows (METRICS.md columns) for steps ``k_range`` of a bout.
 
@@ -390,6 +414,10 @@ def step_rows(
         Per step of ``k_range``, the contacts (indices into ``ic_s``) that
         start and end its stride; by default this step and the next, or the
         previous and this one for the last step of ``ic_s``.
+    level_on_mean_force
+        Level the obliquity of every stride that is not `turning` on its mean
+        specific force (`vertical_error_rad`): for a pelvis sensor without a
+        standing calibration, whose orientation drifts (docs/metrics.md).
     """
     fs = float(sampling_rate_hz)
     ks = np.asarray(k_range, dtype=np.int64)
@@ -419,7 +447,7 @@ def step_rows(
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
-                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG), out, flags)
+                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG), bool(level_on_mean_force), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
     trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
     if trunk is not None:

@@ -591,6 +591,8 @@ class Analyzer:
             ic, to, side, defaultdict(list, reasons), k, pel, tr,
             self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
+            # Without standing the gyroscope's bias comes from running and the vertical drifts (docs/metrics.md).
+            level_on_mean_force=not self.pelvis.standing.from_standing,
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
         # Live without a standing period so far, neutral may still change (a stop later): provisional.

@@ -18,12 +18,13 @@ from stridesense.models.steps import (
     heading_change_deg,
     linear_fit,
     step_weights,
+    vertical_error_rad,
     vertical_oscillation_cm,
 )
 
 
 def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_rate_hz, *, pelvis_has_gyro=True,
-                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None):
+                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None, level_on_mean_force=False):
     """The per-step loop over the pure functions of models.steps and models.impact (numpy, one step at a time)."""
     fs = sampling_rate_hz
     rows = []
@@ -60,8 +61,12 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
-        drop = float(np.max(sign * ang[stance, 2]))
-        lean = float(np.mean(ang[s0:s1, 2])) if s1 - s0 > 3 else 0.0
+        level = 0.0
+        if level_on_mean_force and s1 - s0 > 3 and turned <= TURNING_DEG_PER_STRIDE:
+            mid = 0.5 * (pelvis.time_s[s0] + pelvis.time_s[s1 - 1]) - ic
+            level = vertical_error_rad(f_w[s0:s1], offset + slope * mid)
+        drop = float(np.max(sign * (ang[stance, 2] + level)))
+        lean = float(np.mean(ang[s0:s1, 2]) + level) if s1 - s0 > 3 else 0.0
         if pelvis_has_gyro and abs(lean) > np.radians(LEANING_DEG):
             reason.append(LEANING_FLAG)
         if not np.isfinite(to):
@@ -151,6 +156,18 @@ def test_compiled_step_metrics_match_the_per_step_functions(captured):
     assert n > 150
 
 
+def test_compiled_levelling_on_the_mean_force_matches_the_per_step_functions(captured):
+    # The same session's steps with the levelling of sessions without standing switched on.
+    n = 0
+    for args, kwargs in captured:
+        kwargs = {**kwargs, "level_on_mean_force": True}
+        for g, w in zip(steps.step_rows(*args, **kwargs), reference_rows(*args, **kwargs)):
+            assert g["quality"] == w["quality"]
+            assert g["pelvic_drop_deg"] == pytest.approx(w["pelvic_drop_deg"], rel=1e-5, abs=1e-4)
+            n += 1
+    assert n > 150
+
+
 @pytest.mark.parametrize("x", [
     [0, 1, 0.5, 2, 1, 3, 0],
     [0, 1, 1, 1, 0.85, 2, 0],  # a plateau: its middle
@@ -188,21 +205,66 @@ def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it
     assert rows[0]["contact_time_ms"] == pytest.approx(250.0) and rows[0]["flight_time_ms"] >= 0
 
 
-def _obliquity_steps(offset_deg):
-    """Steps of 0.35 s (stance 0.2 s) whose obliquity swings +-5 deg per stride around ``offset_deg``."""
+def _obliquity_steps(offset_deg, *, vertical_error_deg=0.0, heading_deg=0.0, level_on_mean_force=False,
+                     turn_radps=0.0, centripetal_mps2=0.0):
+    """Steps of 0.35 s (stance 0.2 s) whose obliquity swings +-5 deg per stride around ``offset_deg``.
+
+    ``vertical_error_deg``: the orientation's vertical tilted by this much about the runner's forward axis
+    (running towards ``heading_deg``), as a drifting filter would give: its roll reads that much too high and
+    gravity, brought into its world frame, leans by as much to the runner's left.  ``turn_radps``: the heading
+    turns left at this rate, with a centripetal acceleration of ``centripetal_mps2`` (to the left).
+    """
     fs = 200.0
     t = np.arange(int(4.0 * fs)) / fs
     n = t.size
     ic = np.arange(0.2, 3.6, 0.35)
     roll = np.radians(offset_deg + 5.0 * np.sin(2 * np.pi * (t - ic[0]) / 0.7 + np.pi / 2 - np.pi * 0.1 / 0.35))
+    e, h = np.radians(vertical_error_deg), np.radians(heading_deg)
     ang = np.zeros((n, 3))
-    ang[:, 2] = roll  # + in left stance (peak mid-stance), - in right stance
-    f_w = np.zeros((n, 3))
-    f_w[:, 2] = G
+    h = h + turn_radps * t
+    ang[:, 0] = h
+    ang[:, 2] = roll + e  # + in left stance (peak mid-stance), - in right stance
+    # Gravity (and the bounce of running, 1 +- 1.5 g) seen through a frame rotated by e about the forward axis.
+    f_vert = G * (1.0 + 1.5 * np.cos(2 * np.pi * (t - ic[0] - 0.1) / 0.35))
+    left = np.column_stack([-np.sin(h), np.cos(h), np.zeros(n)]) * np.ones((n, 1))
+    f_w = f_vert[:, None] * (np.cos(e) * np.array([0.0, 0.0, 1.0]) - np.sin(e) * left) + centripetal_mps2 * left
     pelvis = steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool))
     side = np.array(["L", "R"] * ic.size)[:ic.size]
     return steps.step_rows(ic, ic + 0.2, side, [[]] * ic.size, range(ic.size - 2), pelvis, None, fs,
-                           trunk_reason=None)
+                           trunk_reason=None, level_on_mean_force=level_on_mean_force)
+
+
+@pytest.mark.parametrize("error_deg, heading_deg", [(6.0, 0.0), (-7.0, 130.0)])
+def test_without_standing_a_tilted_vertical_is_levelled_on_the_strides_mean_force(error_deg, heading_deg):
+    # The true drop is 6.5 (L) / 3.5 (R) deg from a mean obliquity of 1.5 (the runner's own, kept).
+    rows = _obliquity_steps(1.5, vertical_error_deg=error_deg, heading_deg=heading_deg, level_on_mean_force=True)
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 6.5, atol=0.1) and np.allclose(drops["R"], 3.5, atol=0.1)
+    assert all(LEANING_FLAG not in r["quality"] for r in rows)
+    # Left as it is (a standing calibration), the error is in every drop and flags the steps.
+    rows = _obliquity_steps(1.5, vertical_error_deg=error_deg, heading_deg=heading_deg)
+    assert np.allclose([r["pelvic_drop_deg"] for r in rows if r["side"] == "L"], 6.5 + error_deg, atol=0.1)
+    assert all(LEANING_FLAG in r["quality"].split(";") for r in rows)
+
+
+def test_levelling_on_the_mean_force_leaves_turning_strides_alone():
+    # A left turn at 0.5 rad/s (20 deg a stride) leaning 10 deg into it: the mean force holds the centripetal
+    # acceleration (g tan 10 deg), which is no error of the orientation: the lean stays in the drop, flagged.
+    lean = 10.0
+    rows = _obliquity_steps(-lean, level_on_mean_force=True, turn_radps=0.5,
+                            centripetal_mps2=G * np.tan(np.radians(lean)))
+    inside = rows[2:-2]  # strides whose before and after both lie in the turn
+    assert np.allclose([r["pelvic_drop_deg"] for r in inside if r["side"] == "L"], 5.0 - lean, atol=0.15)
+    assert np.allclose([r["pelvic_drop_deg"] for r in inside if r["side"] == "R"], 5.0 + lean, atol=0.15)
+    assert all({"turning", LEANING_FLAG} <= set(r["quality"].split(";")) for r in inside)
+
+
+def test_levelling_on_the_mean_force_keeps_a_pelvis_that_really_leans():
+    # A belt shifted on the hip: the pelvis leans 8 deg, gravity is still vertical in a right world frame.
+    rows = _obliquity_steps(8.0, level_on_mean_force=True)
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 13.0, atol=0.15) and np.allclose(drops["R"], -3.0, atol=0.15)
+    assert all(LEANING_FLAG in r["quality"].split(";") for r in rows)
 
 
 def test_drop_is_from_neutral_when_the_pelvis_is_level_over_the_stride():
