@@ -21,7 +21,8 @@ conditions are used on it, and the spring-mass band of models/impact.py is
 re-drawn from the other conditions' force (2.5-97.5 %); printed beside the
 shipped constants' error on the same condition, then pooled over the held-out
 parts, and the same leaving one trial out.  A method that holds gives about
-the same figures both ways.
+the same figures both ways.  Where the peak force's remaining error lies,
+and the corrections tried on it: benchmarks/impact_limits.py.
 """
 
 from __future__ import annotations
