@@ -43,7 +43,7 @@ from forceplate import TRIAL_S, analysed, laid_end_to_end, matched
 
 G = 9.81
 # The two-mass model's windows: the best of 40/60/80 ms x 40-80 ms with the force's own share (a diagnostic
-# of how far the model could go, not a shipped constant); the force's impact peak lies 25-45 ms after contact.
+# of how far the model could go, not a shipped constant); the force's impact peak lies 30-70 ms after contact.
 EARLY_S = 0.06  # the impact's window after contact
 IMPACT_S = 0.06  # duration of the raised-cosine impact
 MORIN_TREADMILL, MORIN_OVERGROUND = 1 / (1 - 0.0693), 1 / (1 - 0.0324)
