@@ -131,8 +131,9 @@ def stride_rotation_deg(yaw_rad: np.ndarray, s0: int, s1: int, back: int, ahead:
     the mean of a stride-periodic rotation over any whole stride is the
     same, so only the heading (a turn, a drifting yaw reference) moves it.
     ``back`` and ``ahead`` (each at most half the stride) say how far the
-    angle stays in the same bout of running; with less than an eighth of a
-    stride of shift in all, the stride's own least-squares line is removed.
+    angle stays in the same bout of running; a shift of one sample is the
+    slope between the stride's two contacts.  With no shift at all (the
+    data ends at the stride), the stride's own least-squares line is removed.
     """
     m = s1 - s0
     if m < 3:
@@ -141,7 +142,7 @@ def stride_rotation_deg(yaw_rad: np.ndarray, s0: int, s1: int, back: int, ahead:
     back, ahead = min(back, m // 2, s0), min(ahead, m // 2, yaw_rad.size - s1)
     x = np.arange(m, dtype=float)
     y = yaw_rad[s0:s1]
-    if back + ahead >= max(2, m // 8):
+    if back + ahead > 0:
         slope = (yaw_rad[s0 + ahead:s1 + ahead].mean() - yaw_rad[s0 - back:s1 - back].mean()) / (back + ahead)
     else:
         slope, _ = linear_fit(x, y)
@@ -259,7 +260,7 @@ def _stride_rotation_deg(y, s0, s1, back, ahead):
         return np.nan
     back = min(back, m // 2, s0)
     ahead = min(ahead, m // 2, y.size - s1)
-    if back + ahead >= max(2, m // 8):
+    if back + ahead > 0:
         # float64 sums: the pipeline's yaw is float32, and the slope is a small difference of two means.
         late = 0.0
         early = 0.0
@@ -413,7 +414,9 @@ def rotation_shifts(time_s: np.ndarray, ic_s: np.ndarray, j0: np.ndarray, j1: np
     """How many samples before and after each stride ``[ic_s[j0], ic_s[j1])`` are still the same bout's running.
 
     The step before the stride and the step after it, each when it exists and
-    is a running step (at most MAX_STEP_S); 0 where it is not.
+    is a running step (at most MAX_STEP_S); where it is not, the one sample
+    at the stride's own end (its contact), so that the slope is still taken
+    between the two contacts.
     """
     j0, j1 = np.asarray(j0, dtype=np.int64), np.asarray(j1, dtype=np.int64)
     n = ic_s.size
@@ -423,7 +426,7 @@ def rotation_shifts(time_s: np.ndarray, ic_s: np.ndarray, j0: np.ndarray, j1: np
     has_prev = (j0 >= 1) & (ic_s[j0] - ic_s[prev] <= MAX_STEP_S)
     has_next = (j1 + 1 < n) & (ic_s[nxt] - ic_s[j1] <= MAX_STEP_S)
     back = np.where(has_prev, s0 - np.searchsorted(time_s, ic_s[prev]), 0)
-    ahead = np.where(has_next, np.searchsorted(time_s, ic_s[nxt]) - s1, 0)
+    ahead = np.where(has_next, np.searchsorted(time_s, ic_s[nxt]) - s1, 1)
     return back.astype(np.int64), ahead.astype(np.int64)
 
 
