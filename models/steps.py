@@ -10,9 +10,10 @@ choices METRICS.md leaves open (docs/metrics.md):
 * axial rotation is the segment's yaw over the stride with the heading's
   trend removed, so a turning heading or a drifting yaw reference does not
   count.  The trend's slope is the change of the one-stride mean of yaw
-  between the stride shifted half a stride back and half a stride on (into
-  the neighbouring steps of the bout): a stride-periodic rotation has the
-  same mean over any whole stride, so it leaves the slope alone.  A line
+  from the stride before (the two steps before it in the same bout, or the
+  one there is) to the stride shifted on by one sample: a stride-periodic
+  rotation has the same mean over any whole stride, so it leaves the slope
+  alone.  A line
   fitted to the stride's own yaw takes part of the rotation away whenever
   the rotation is not at its extreme at the contact (a sine-phased 10-degree
   rotation read 9.1 on the external simulator);
@@ -130,16 +131,16 @@ def stride_rotation_deg(yaw_rad: np.ndarray, s0: int, s1: int, back: int, ahead:
     samples before the stride to ``ahead`` samples after it, over that shift:
     the mean of a stride-periodic rotation over any whole stride is the
     same, so only the heading (a turn, a drifting yaw reference) moves it.
-    ``back`` and ``ahead`` (each at most half the stride) say how far the
-    angle stays in the same bout of running; a shift of one sample is the
-    slope between the stride's two contacts.  With no shift at all (the
+    ``back`` and ``ahead`` (each at most a stride) say how far the angle
+    stays in the same bout of running; a shift of one sample is the slope
+    between the stride's two contacts.  With no shift at all (the
     data ends at the stride), the stride's own least-squares line is removed.
     """
     m = s1 - s0
     if m < 3:
         return float("nan")
     yaw_rad = np.asarray(yaw_rad, dtype=float)  # a heading of radians minus another: float32 is not enough
-    back, ahead = min(back, m // 2, s0), min(ahead, m // 2, yaw_rad.size - s1)
+    back, ahead = min(back, m, s0), min(ahead, m, yaw_rad.size - s1)
     x = np.arange(m, dtype=float)
     y = yaw_rad[s0:s1]
     if back + ahead > 0:
@@ -258,8 +259,8 @@ def _stride_rotation_deg(y, s0, s1, back, ahead):
     m = s1 - s0
     if m < 3:
         return np.nan
-    back = min(back, m // 2, s0)
-    ahead = min(ahead, m // 2, y.size - s1)
+    back = min(back, m, s0)
+    ahead = min(ahead, m, y.size - s1)
     if back + ahead > 0:
         # float64 sums: the pipeline's yaw is float32, and the slope is a small difference of two means.
         late = 0.0
@@ -395,8 +396,8 @@ def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, s0, s1, back
         flags[k, 0] = True
         out[k, 0] = np.degrees(t_ang[a0[k]:a1[k], 1].mean())
         if both_gyro:
-            e0 = max(s0[k] - min(back[k], (s1[k] - s0[k]) // 2), 0)
-            e1 = min(s1[k] + min(ahead[k], (s1[k] - s0[k]) // 2), n)
+            e0 = max(s0[k] - min(back[k], s1[k] - s0[k]), 0)
+            e1 = min(s1[k] + min(ahead[k], s1[k] - s0[k]), n)
             while e0 < s0[k] and p_time[e0] < t_time[0]:
                 e0 += 1
             while e1 > s1[k] and p_time[e1 - 1] > t_time[-1]:
@@ -411,23 +412,23 @@ def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, s0, s1, back
 
 
 def rotation_shifts(time_s: np.ndarray, ic_s: np.ndarray, j0: np.ndarray, j1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """How many samples before and after each stride ``[ic_s[j0], ic_s[j1])`` are still the same bout's running.
+    """How far the rotation's trend is read before and after each stride ``[ic_s[j0], ic_s[j1])``, samples.
 
-    The step before the stride and the step after it, each when it exists and
-    is a running step (at most MAX_STEP_S); where it is not, the one sample
-    at the stride's own end (its contact), so that the slope is still taken
-    between the two contacts.
+    Before: the two steps before the stride, or the one, as far as they are
+    running steps of the same bout (each at most MAX_STEP_S); else 0.  After: the one sample at the
+    stride's closing contact, always.  Contacts after the stride are not
+    looked at: live, a step's row comes out before the next contact is
+    final, and it must be the row the whole recording gives.
     """
     j0, j1 = np.asarray(j0, dtype=np.int64), np.asarray(j1, dtype=np.int64)
-    n = ic_s.size
-    s0, s1 = np.searchsorted(time_s, ic_s[j0]), np.searchsorted(time_s, ic_s[j1])
+    s0 = np.searchsorted(time_s, ic_s[j0])
     prev = np.maximum(j0 - 1, 0)
-    nxt = np.minimum(j1 + 1, n - 1)
+    prev2 = np.maximum(j0 - 2, 0)
     has_prev = (j0 >= 1) & (ic_s[j0] - ic_s[prev] <= MAX_STEP_S)
-    has_next = (j1 + 1 < n) & (ic_s[nxt] - ic_s[j1] <= MAX_STEP_S)
-    back = np.where(has_prev, s0 - np.searchsorted(time_s, ic_s[prev]), 0)
-    ahead = np.where(has_next, np.searchsorted(time_s, ic_s[nxt]) - s1, 1)
-    return back.astype(np.int64), ahead.astype(np.int64)
+    has_prev2 = has_prev & (j0 >= 2) & (ic_s[prev] - ic_s[prev2] <= MAX_STEP_S)
+    back = np.where(has_prev2, s0 - np.searchsorted(time_s, ic_s[prev2]),
+                    np.where(has_prev, s0 - np.searchsorted(time_s, ic_s[prev]), 0))
+    return back.astype(np.int64), np.ones(j1.size, dtype=np.int64)
 
 
 def step_rows(

@@ -32,16 +32,16 @@ def test_rotation_of_any_phase_on_a_turning_heading_is_read_whole(phase_rad, hea
     yaw = _yaw(phase_rad, heading_deg_s=heading_deg_s)
     m = int(STRIDE_S * FS_HZ)
     s0 = 2 * m
-    got = stride_rotation_deg(yaw, s0, s0 + m, m // 2, m // 2)
+    got = stride_rotation_deg(yaw, s0, s0 + m, m, 1)
     assert got == pytest.approx(10.0, abs=0.05)
 
 
 def test_rotation_at_a_bout_edge_is_read_whole_from_the_strides_own_contacts():
     m = int(STRIDE_S * FS_HZ)
     yaw = _yaw(0.0, heading_deg_s=8.0)
-    # No running before or after the stride: the sample at its closing contact gives the slope.
+    # No running before the stride: the sample at its closing contact gives the slope; a step before is enough.
     assert stride_rotation_deg(yaw, 0, m, 0, 1) == pytest.approx(10.0, abs=0.05)
-    assert stride_rotation_deg(yaw, 0, m, 0, m // 2) == pytest.approx(10.0, abs=0.05)
+    assert stride_rotation_deg(yaw, m // 2, m // 2 + m, m // 2, 1) == pytest.approx(10.0, abs=0.05)
     # Nothing at all beyond the stride: the stride's own line, which takes a sine-phased rotation 5-10 % low.
     assert 9.0 <= stride_rotation_deg(yaw[:m], 0, m, 0, 1) <= 9.5
 

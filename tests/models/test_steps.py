@@ -105,7 +105,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
                 if pelvis_has_gyro and trunk_has_gyro:
                     # On the pelvis clock, over the stride and its shifts as far as the trunk covers them.
                     m = s1 - s0
-                    e0, e1 = s0 - min(back, m // 2, s0), s1 + min(ahead, m // 2, ang.shape[0] - s1)
+                    e0, e1 = s0 - min(back, m, s0), s1 + min(ahead, m, ang.shape[0] - s1)
                     t_p = pelvis.time_s
                     while e0 < s0 and t_p[e0] < trunk.time_s[0]:
                         e0 += 1
