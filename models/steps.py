@@ -13,10 +13,9 @@ choices METRICS.md leaves open (docs/metrics.md):
   from the stride before (the two steps before it in the same bout, or the
   one there is) to the stride shifted on by one sample: a stride-periodic
   rotation has the same mean over any whole stride, so it leaves the slope
-  alone.  A line
-  fitted to the stride's own yaw takes part of the rotation away whenever
-  the rotation is not at its extreme at the contact (a sine-phased 10-degree
-  rotation read 9.1 on the external simulator);
+  alone.  A line fitted to the stride's own yaw tilts any rotation that is
+  not at its extreme at contact (a 10-degree rotation crossing zero at
+  contact read 9.1 on the external simulator);
 * vertical oscillation integrates the step's vertical acceleration twice
   with the step's mean acceleration and mean velocity removed (the body's
   height is the same at consecutive contacts on level ground).
