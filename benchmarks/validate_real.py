@@ -9,7 +9,9 @@ whose steps match the signal's own cadence (autocorrelation of |acc|, within
 running (heading from the gyroscope alone, not the analysis' filter), left/right
 alternation within bouts, bouts per trial, and how many steps fall outside
 plausible ranges (pelvic drop 0-15 deg, contact time 120-400 ms, peak force
-1.5-4.5 BW, cadence 140-220 spm).  Cite SisFall (Sucerquia et al. 2017,
+1.5-4.5 BW, cadence 140-220 spm); on sim-external also the axial rotation
+against its truth (pelvis_trunk_rotation_deg per step, pelvic_rotation_deg
+against the sine of the session's pelvis_yaw_amp_deg).  Cite SisFall (Sucerquia et al. 2017,
 Sensors 17:198) with figures on it.
 
 Walking:
@@ -175,6 +177,18 @@ for d in sorted(Path(args.external).glob("session*")):
     straight = add_straight(straight, steps, pd.read_csv(d / "pelvis.csv").to_numpy())
 if ext:
     running_report("sim-external (outside simulator)", ext, straight)
+    print("  axial rotation against truth (steps matched by initial contact within 60 ms):")
+    for (name, steps, _, _), d in zip(ext, sorted(Path(args.external).glob("session*"))):
+        if steps is None:
+            continue
+        truth = pd.read_csv(d / "truth_strides.csv")
+        amp = json.loads((d / "truth.json").read_text())["params"]["pelvis_yaw_amp_deg"]
+        j = np.abs(steps.ic_s.to_numpy()[None, :] - truth.ic_s.to_numpy()[:, None]).argmin(axis=1)
+        ok = np.abs(steps.ic_s.to_numpy()[j] - truth.ic_s.to_numpy()) < 0.06
+        err = steps.pelvis_trunk_rotation_deg.to_numpy()[j[ok]] - truth.pelvis_trunk_rotation_deg.to_numpy()[ok]
+        print(f"    {name}: pelvis_trunk_rotation_deg error median {np.nanmedian(err):+.2f}, mean |error| "
+              f"{np.nanmean(np.abs(err)):.2f} deg (truth median {truth.pelvis_trunk_rotation_deg.median():.1f}); "
+              f"pelvic_rotation_deg median {steps.pelvic_rotation_deg.median():.2f} (truth sine: {2 * amp:g})")
 print()
 files = sorted(Path(args.data).glob("*.reference.json"))
 if not files:

@@ -14,10 +14,11 @@ from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
     TURNING_DEG_PER_STRIDE,
     braking_mps,
-    detrended_ptp_deg,
     heading_change_deg,
     linear_fit,
+    rotation_shifts,
     step_weights,
+    stride_rotation_deg,
     vertical_error_rad,
     vertical_oscillation_cm,
 )
@@ -40,6 +41,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         j0, j1 = strides[0][r], strides[1][r]
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
+        back, ahead = (int(x[0]) for x in rotation_shifts(pelvis.time_s, ic_s, np.array([j0]), np.array([j1])))
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
         ang = pelvis.angles_rad
@@ -96,19 +98,26 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[lo:lo + w.size, 2] - G, w, fs),
             "braking_mps": braking_mps(a_fwd, fs),
-            "pelvic_rotation_deg": detrended_ptp_deg(ang[s0:s1, 0]) if pelvis_has_gyro else np.nan,
+            "pelvic_rotation_deg": stride_rotation_deg(ang[:, 0], s0, s1, back, ahead) if pelvis_has_gyro else np.nan,
             "pelvis_trunk_rotation_deg": np.nan,
             "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
         }
         if trunk is not None:
             a0, a1 = trunk.index(ic), trunk.index(nxt)
             t_step = slice(a0, a1)
-            t_stride = slice(trunk.index(ic_s[j0]), trunk.index(ic_s[j1]))
             if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
                 row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
                 if pelvis_has_gyro and trunk_has_gyro:
-                    trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
-                    row["pelvis_trunk_rotation_deg"] = detrended_ptp_deg(trunk_yaw - ang[s0:s1, 0])
+                    # On the pelvis clock, over the stride and its shifts as far as the trunk covers them.
+                    m = s1 - s0
+                    e0, e1 = s0 - min(back, m, s0), s1 + min(ahead, m, ang.shape[0] - s1)
+                    t_p = pelvis.time_s
+                    while e0 < s0 and t_p[e0] < trunk.time_s[0]:
+                        e0 += 1
+                    while e1 > s1 and t_p[e1 - 1] > trunk.time_s[-1]:
+                        e1 -= 1
+                    rel = np.interp(t_p[e0:e1], trunk.time_s, trunk.angles_rad[:, 0]) - ang[e0:e1, 0]
+                    row["pelvis_trunk_rotation_deg"] = stride_rotation_deg(rel, s0 - e0, s1 - e0, s0 - e0, e1 - s1)
                 if trunk.saturated[t_step].any() and "saturated" not in reason:
                     reason.append("saturated")
             elif trunk_reason:
