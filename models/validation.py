@@ -89,3 +89,30 @@ def compare_to_truth(estimate: pd.DataFrame, truth: pd.DataFrame, tolerance_s: f
         estimate=e,
         mean_abs=mean_abs,
     )
+
+
+def posture_wander_deg(t_s: np.ndarray, estimate: np.ndarray, truth: np.ndarray, *, groups: np.ndarray | None = None,
+                       window_s: float = 30.0) -> tuple[float, float]:
+    """How far a posture series' changes over a session stray from the truth's: (sd, drift), degrees.
+
+    Each series' mean is removed first (per group, e.g. per side for pelvic
+    drop): without a standing neutral the absolute offset is unknown, the
+    changes are what count.  ``sd``: SD of the error that remains.
+    ``drift``: range of its ``window_s`` rolling mean (trailing), from a full
+    window after the first step on.  Steps where either value is missing are
+    left out.
+    """
+    t_s, est, tru = (np.asarray(x, float) for x in (t_s, estimate, truth))
+    ok = np.isfinite(est) & np.isfinite(tru) & np.isfinite(t_s)
+    keys = np.zeros(t_s.size, int) if groups is None else pd.factorize(np.asarray(groups))[0]
+    err = np.full(t_s.size, np.nan)
+    for g in np.unique(keys[ok]):
+        m = ok & (keys == g)
+        err[m] = (est[m] - est[m].mean()) - (tru[m] - tru[m].mean())
+    if ok.sum() < 2:
+        return float("nan"), float("nan")
+    order = np.argsort(t_s[ok])
+    t, e = t_s[ok][order], err[ok][order]
+    rolling = pd.Series(e, index=pd.to_timedelta(t - t[0], unit="s")).rolling(f"{window_s}s").mean().to_numpy()
+    full = rolling[t >= t[0] + window_s]
+    return float(e.std()), float(np.ptp(full)) if full.size else float("nan")

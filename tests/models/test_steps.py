@@ -15,7 +15,9 @@ from stridesense.models.steps import (
     TURNING_DEG_PER_STRIDE,
     braking_mps,
     heading_change_deg,
+    levelling_starts,
     linear_fit,
+    pitch_error_rad,
     rotation_shifts,
     step_weights,
     stride_rotation_deg,
@@ -25,8 +27,19 @@ from stridesense.models.steps import (
 
 
 def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_rate_hz, *, pelvis_has_gyro=True,
-                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None, level_on_mean_force=False):
+                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None, level_on_mean_force=False,
+                   level_pitch=True):
     """The per-step loop over the pure functions of models.steps and models.impact (numpy, one step at a time)."""
+
+    def pitch_level(seg, t_from, t_to):
+        # Mean force from the levelling window's first contact to the stride's end, on the window's heading line.
+        i0, i1 = seg.index(t_from), seg.index(t_to)
+        if i1 - i0 < 4:
+            return 0.0
+        t = seg.time_s[i0:i1] - seg.time_s[i0]
+        slope, offset = linear_fit(t, seg.angles_rad[i0:i1, 0].astype(float))
+        return pitch_error_rad(seg.f_world_mps2[i0:i1], offset + slope * t)
+
     fs = sampling_rate_hz
     rows = []
     n_ic = ic_s.size
@@ -42,6 +55,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
         back, ahead = (int(x[0]) for x in rotation_shifts(pelvis.time_s, ic_s, np.array([j0]), np.array([j1])))
+        jw = int(levelling_starts(ic_s, np.array([j0]), steps.LEVEL_STRIDES)[0])
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
         ang = pelvis.angles_rad
@@ -100,13 +114,15 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "braking_mps": braking_mps(a_fwd, fs),
             "pelvic_rotation_deg": stride_rotation_deg(ang[:, 0], s0, s1, back, ahead) if pelvis_has_gyro else np.nan,
             "pelvis_trunk_rotation_deg": np.nan,
-            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
+            "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1])
+                                                - (pitch_level(pelvis, ic_s[jw], ic_s[j1]) if pelvis_has_gyro and level_pitch else 0.0))),
         }
         if trunk is not None:
             a0, a1 = trunk.index(ic), trunk.index(nxt)
             t_step = slice(a0, a1)
             if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
-                row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
+                lean_level = pitch_level(trunk, ic_s[jw], ic_s[j1]) if trunk_has_gyro and level_pitch else 0.0
+                row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1]) - lean_level))
                 if pelvis_has_gyro and trunk_has_gyro:
                     # On the pelvis clock, over the stride and its shifts as far as the trunk covers them.
                     m = s1 - s0
@@ -306,3 +322,66 @@ def test_vertical_oscillation_moves_smoothly_with_the_contact_time():
     got = np.array(got)
     assert np.all(np.abs(got - 2 * amp_m * 100) < 0.1)  # the true 5 cm (piecewise-constant integration)
     assert np.max(np.abs(np.diff(got))) < 0.01
+
+
+def _pitch_steps(tilt_deg, *, error_deg=0.0, heading_deg=30.0, turn_radps=0.0, centripetal_mps2=0.0,
+                 level_pitch=True):
+    """Steps of 0.35 s with pelvis and trunk pitching +-2 deg around ``tilt_deg`` (both the same here).
+
+    ``error_deg``: each orientation's vertical tilted forward by this much (a drifting filter): every pitch reads
+    that much too high and gravity, in its world frame, leans forward by as much.  The runner brakes and pushes
+    off (+-3 m/s^2 along the heading, 0 over each step), turns left at ``turn_radps`` with ``centripetal_mps2``
+    towards the turn's centre.  The pelvis at 200 Hz, the trunk at 104 Hz from a later start.
+    """
+    ic = np.arange(0.2, 4.5, 0.35)
+
+    def segment(fs, t0):
+        t = t0 + np.arange(int((5.0 - t0) * fs)) / fs
+        n = t.size
+        h = np.radians(heading_deg) + turn_radps * t
+        e = np.radians(error_deg)
+        ang = np.zeros((n, 3))
+        ang[:, 0] = h + np.radians(4.0) * np.sin(2 * np.pi * t / 0.7)  # the segment's own axial rotation
+        ang[:, 1] = np.radians(tilt_deg + 2.0 * np.sin(2 * np.pi * (t - 0.2) / 0.35)) + e  # twice a stride
+        fwd = np.column_stack([np.cos(h), np.sin(h), np.zeros(n)])
+        left = np.column_stack([-np.sin(h), np.cos(h), np.zeros(n)])
+        f_vert = G * (1.0 + 1.5 * np.cos(2 * np.pi * (t - 0.3) / 0.35))
+        a_fwd = 3.0 * np.sin(2 * np.pi * (t - 0.2) / 0.35)
+        f_w = (f_vert[:, None] * (np.cos(e) * np.array([0.0, 0.0, 1.0]) + np.sin(e) * fwd)
+               + a_fwd[:, None] * fwd + centripetal_mps2 * left)
+        return steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool))
+
+    side = np.array(["L", "R"] * ic.size)[:ic.size]
+    return steps.step_rows(ic, ic + 0.2, side, [[]] * ic.size, range(ic.size - 2), segment(200.0, 0.0),
+                           segment(104.0, 0.013), 200.0, trunk_reason=None, level_pitch=level_pitch)
+
+
+@pytest.mark.parametrize("error_deg, heading_deg, turn_radps, centripetal_mps2", [
+    (5.0, 30.0, 0.0, 0.0), (-6.0, 200.0, 0.0, 0.0),
+    (4.0, 0.0, 0.5, 2.0),  # a left turn: 20 deg a stride, 2 m/s^2 centripetal (square to the heading)
+])
+def test_a_forward_tilted_vertical_is_levelled_out_of_tilt_and_lean(error_deg, heading_deg, turn_radps,
+                                                                      centripetal_mps2):
+    kw = dict(error_deg=error_deg, heading_deg=heading_deg, turn_radps=turn_radps, centripetal_mps2=centripetal_mps2)
+    rows = _pitch_steps(7.0, **kw)
+    # Over whole strides the segment's swing, braking and push-off average out: 7 deg within 0.15.
+    assert np.allclose([r["pelvic_tilt_deg"] for r in rows], 7.0, atol=0.15)
+    assert np.allclose([r["trunk_lean_deg"] for r in rows], 7.0, atol=0.15)
+    # Left as it is, the error is in every step.
+    rows = _pitch_steps(7.0, **kw, level_pitch=False)
+    assert np.allclose([r["trunk_lean_deg"] for r in rows], 7.0 + error_deg, atol=0.15)
+
+
+@pytest.mark.parametrize("tilt_deg", [12.0, -3.0])
+def test_levelling_the_pitch_keeps_a_segment_that_really_leans(tilt_deg):
+    # The mean force is gravity whatever the posture: a trunk leaning 12 deg (or back) stays so.
+    rows = _pitch_steps(tilt_deg)
+    assert np.allclose([r["trunk_lean_deg"] for r in rows], tilt_deg, atol=0.15)
+    assert np.allclose([r["pelvic_tilt_deg"] for r in rows], tilt_deg, atol=0.15)
+
+
+def test_the_pitch_levelling_window_holds_whole_strides_of_one_bout():
+    ic = np.array([0.0, 0.35, 0.7, 1.05, 1.4, 1.75, 3.0, 3.35, 3.7, 4.05])  # a pause (1.25 s) before 3.0
+    starts = levelling_starts(ic, np.array([2, 4, 6, 7, 8]), 2)
+    # A stride (two steps) further back where the bout allows it; else the step's own stride.
+    assert starts.tolist() == [0, 2, 6, 7, 6]
