@@ -341,6 +341,8 @@ async def test_sensors_are_found_in_one_scan_by_the_id_printed_on_them(bluez, tm
     assert min(s.samples for s in result.status.values()) >= 400
     _, manifest = read_sensors(tmp_path / "s")
     assert {s["role"]: s["mtu"] for s in manifest["sensors"]} == {"pelvis": 247, "trunk": 247}
+    # Read from each sensor's Device Information service (the fake's Firmware Revision String).
+    assert {s["role"]: s["firmware"] for s in manifest["sensors"]} == {"pelvis": "2.1.0", "trunk": "2.1.0"}
 
 
 async def test_a_sensor_that_delivers_no_samples_fails_naming_it_and_its_packets_keeping_the_raw_bytes(
