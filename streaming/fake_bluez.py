@@ -155,7 +155,12 @@ def load_spec(path: str) -> dict:
     streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
     out of range, link lost), ``refuse`` (answer start commands with an error),
     ``clock_offset_s`` and ``drift_ppm`` of the device's own clock, ``device``
-    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}).
+    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}),
+    ``mtu``, ``firmware`` (its Device Information firmware revision),
+    ``flags`` ({char uuid: [...]}, to declare other characteristic properties),
+    and how bluetoothd and the link behave: ``gatt_cache`` ("always", bluetoothd's
+    default, or "no"), ``disconnect_timer_s``, ``supervision_timeout_s``,
+    ``conn_interval_s`` (module constants give the defaults and their sources).
     """
     spec = json.loads(Path(path).read_text())
     spec.setdefault("seed", 11)
