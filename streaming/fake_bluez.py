@@ -46,6 +46,7 @@ FLOOD_BURST = 200  # a flooding device sends at most this many packets per tick
 DISCONNECT_TIMER_S = 2.0  # src/device.c DISCONNECT_TIMER: device_request_disconnect drops the link 2 s later
 SUPERVISION_TIMEOUT_S = 0.42  # Linux hci_core.c le_supv_timeout 0x002a: a silent link is declared lost after this
 CONN_INTERVAL_S = 0.03  # Linux le_conn_min_interval 0x0018 x 1.25 ms: a request's answer comes a connection event later
+LE_CONN_TIMEOUT_S = 20.0  # Linux HCI_LE_CONN_TIMEOUT: how long the kernel tries to reach a device
 RESOLVE_S = 0.05  # Connect's reply to ServicesResolved: the GATT discovery (longer on real links)
 FIRMWARE_REVISION = "2.1.0"  # the Device Information service's Firmware Revision String, unless the spec says
 DEVICE_INFO = "0000180a-0000-1000-8000-00805f9b34fb"
@@ -267,15 +268,23 @@ class Device1(ServiceInterface):
     @method()
     async def Connect(self):
         """src/device.c dev_connect: InProgress while a Connect is pending, a plain return when connected
-        already; the reply comes once the link is up (att_connect_cb), the services are resolved after it."""
+        already; the reply comes once the link is up (att_connect_cb), the services are resolved after it.
+        Connect to a device out of range waits for it (the kernel's connection attempt)."""
         dev = self.dev
         if dev.connecting:
             raise DBusError("org.bluez.Error.InProgress", "In Progress")
         if dev.connected:
             return
-        dev.connecting = True
+        dev.connecting, dev.connect_cancelled = True, False
         try:
             await asyncio.sleep(0.02)
+            # The kernel keeps trying a device out of range (for HCI_LE_CONN_TIMEOUT, 20 s) and connects when it
+            # is back; a Disconnect meanwhile cancels (src/device.c device_request_disconnect).
+            deadline = time.monotonic() + LE_CONN_TIMEOUT_S
+            while not dev.in_range() and not dev.connect_cancelled and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if dev.connect_cancelled:
+                raise DBusError("org.bluez.Error.Failed", "br-connection-canceled")
             if not dev.in_range():
                 raise DBusError("org.bluez.Error.Failed", "le-connection-abort-by-local")
             dev.connected = True
@@ -290,6 +299,8 @@ class Device1(ServiceInterface):
         """src/device.c device_request_disconnect: a plain return when not connected; else the link is
         dropped DISCONNECT_TIMER later (disconnect_all) and the reply follows Connected = False."""
         dev = self.dev
+        if dev.connecting:
+            dev.connect_cancelled = True
         if not dev.connected:
             return
         if not dev.disconnecting:
@@ -463,6 +474,7 @@ class SimDevice:
         self.garbled = bool(d.get("garbled", False))
         self.path = _path_of(self.address)
         self.connected = self.connecting = self.disconnecting = self.services_resolved = False
+        self.connect_cancelled = False
         self.lost_since: float | None = None  # when the device went out of range on a live link
         self.exported = self.gatt_exported = False
         # bluetoothd's main.conf [GATT] Cache: "always" (its default) keeps the GATT objects after a
