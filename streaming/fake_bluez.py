@@ -4,8 +4,10 @@ bleak's BlueZ backend talks to ``org.bluez`` on the D-Bus *system* bus, whose
 address it reads from ``DBUS_SYSTEM_BUS_ADDRESS``.  :class:`PrivateBus` starts
 a private ``dbus-daemon``; :class:`FakeBlueZ` runs *this module* in a process
 of its own on that bus.  It exports an adapter and devices with BlueZ's
-object paths, properties and methods, and the devices' GATT services and
-characteristics.  Each device answers control-point writes as its family's
+object paths, properties and methods, and, once a connection has resolved
+them, the devices' GATT services and characteristics.  Wherever a D-Bus
+client can tell, it answers as bluetoothd does (each case cites BlueZ's
+source; tests/streaming/test_fake_bluez.py checks them).  Each device answers control-point writes as its family's
 protocol says and notifies the simulator's signals in its family's bytes, in
 real time, on its own drifting clock.  The body moves whether or not anyone
 listens: a device out of range loses what it measures meanwhile.
