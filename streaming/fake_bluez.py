@@ -418,6 +418,8 @@ class GattCharacteristic1(ServiceInterface):
                 raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
         elif kind != "command":
             raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
+        elif len(value) > self.dev.mtu - 3:  # src/shared/att.c encode_pdu: a PDU longer than the MTU is not sent
+            raise DBusError("org.bluez.Error.Failed", "Failed to initiate write")
         elif "write-without-response" not in self.flags:
             return  # the peripheral ignores a write command it does not accept: no error, nothing happens
         loop = asyncio.get_running_loop()
@@ -432,6 +434,7 @@ class GattCharacteristic1(ServiceInterface):
         raise DBusError("org.bluez.Error.Failed", "answered by World.sender_call")  # never reached
 
     def notify(self, payload: bytes) -> None:
+        payload = payload[:self.dev.mtu - 3]  # Core spec Vol 3 Part F 3.4.7.1: a notification carries MTU - 3 bytes
         self.value = payload
         self.emit_properties_changed({"Value": payload})
 
@@ -522,7 +525,10 @@ class SimDevice:
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":
             clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
-        enc = self.family.encoder(rate_hz, **d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
+        options = dict(d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
+        if self.family.name == "polar":
+            options.setdefault("mtu", self.mtu)  # a Polar fills its frames to the link's MTU
+        enc = self.family.encoder(rate_hz, **options)
         chunk = getattr(enc, "n", 1)
         for i in range(0, data.n - chunk + 1, chunk):
             sl = slice(i, i + chunk)

@@ -206,6 +206,9 @@ async def test_reads_and_writes_are_checked_by_the_peripheral_and_need_a_link(bl
                                                for _ in range(2)))
         assert first.message_type == MessageType.METHOD_RETURN
         assert _error(second) == ("org.bluez.Error.InProgress", "In Progress")
+        # src/shared/att.c encode_pdu: a write command longer than MTU - 3 cannot be sent.
+        assert _error(await c.call(ffe9, CHAR, "WriteValue", "aya{sv}", [bytes(245), command_type])) == (
+            "org.bluez.Error.Failed", "Failed to initiate write")
         # dev_connect: Connect on a connected device is a plain return.
         assert (await c.call(path, DEVICE, "Connect")).message_type == MessageType.METHOD_RETURN
         # Without a link (the objects are cached): Failed "Not connected".
@@ -256,5 +259,25 @@ async def test_connect_waits_for_a_device_out_of_range_until_it_is_back_or_disco
         assert not pending.done()
         assert (await c.call(path, DEVICE, "Disconnect")).message_type == MessageType.METHOD_RETURN
         assert _error(await pending) == ("org.bluez.Error.Failed", "br-connection-canceled")
+    finally:
+        c.bus.disconnect()
+
+
+async def test_a_notification_carries_at_most_mtu_minus_3_bytes(bluez):
+    # Core spec Vol 3 Part F 3.4.7.1; a Movesense sends 155-byte packets whatever the link's MTU.
+    bluez([dict(PELVIS, mtu=100)], duration_s=10)
+    c = await Client.connect()
+    try:
+        await c.discover_and_connect(PELVIS["address"])
+        objects = await c.objects()
+        data, command = c.char_path(objects, movesense.NOTIFY), c.char_path(objects, movesense.WRITE)
+        assert objects[data][CHAR]["MTU"].value == 100
+        await c.call(data, CHAR, "StartNotify")
+        await c.call(command, CHAR, "WriteValue", "aya{sv}", [bytes([1, 99]) + b"Meas/IMU6/208",
+                                                                {"type": Variant("s", "request")}])
+        await asyncio.sleep(1.0)
+        sizes = {len(b[1]["Value"].value) for m, p, b in c.signals if m == "PropertiesChanged" and p == data
+                 and "Value" in b[1]}
+        assert max(sizes) == 97
     finally:
         c.bus.disconnect()
