@@ -43,9 +43,12 @@ TURNING_DEG_PER_STRIDE = 5.0
 # simulator: 1.2); a turn's lean or a shifted belt by more, and the drop (from neutral) holds that lean.
 LEANING_DEG = 4.0
 LEANING_FLAG = "pelvis_leaning"
-# Without standing, tilt and lean are levelled on the mean specific force over this many strides ending with the
-# step's stride: over one, a runner's stride-to-stride change of speed (1-2 %) reads as 0.5 deg of pitch.
-LEVEL_STRIDES = 2
+# Tilt and lean are levelled on the mean specific force over this many strides ending with the step's stride.
+# Over one, real jogging's stride-to-stride changes of pace read as pitch (SisFall: the median change of tilt
+# from one step to the next 0.75 -> 1.0 deg; the outside simulator's trunk: 0.5-0.7 deg SD); three or four
+# lagged the filter's error through turns (outside simulator: lean 0.6 -> 1.0-1.3 deg SD with turns).
+PELVIS_LEVEL_STRIDES = 2
+TRUNK_LEVEL_STRIDES = 2
 MIN_LOADING_RATE_HZ = 100.0  # a heel-strike transient rises in ~30 ms: slower sampling cannot see its slope
 
 
@@ -181,7 +184,8 @@ def vertical_error_rad(f_world_mps2: np.ndarray, heading_rad: float) -> float:
     return float(np.arctan2(left, f[2]))
 
 
-def pitch_error_rad(f_world_mps2: np.ndarray, heading_rad: np.ndarray | float) -> float:
+def pitch_error_rad(f_world_mps2: np.ndarray, heading_rad: np.ndarray | float,
+                    weight: np.ndarray | None = None) -> float:
     """How far the orientation's vertical is tilted forward over whole strides, rad (take it off the pitch).
 
     The sagittal twin of `vertical_error_rad`.  Over whole strides at a
@@ -193,12 +197,14 @@ def pitch_error_rad(f_world_mps2: np.ndarray, heading_rad: np.ndarray | float) -
     the left axis (a frame tilted so that gravity leans forward by e reads
     every pitch e too high).  ``f_world_mps2``: (n, 3) specific force in the
     world frame over the strides; ``heading_rad``: the heading at each
-    sample (or one for all).
+    sample (or one for all); ``weight``: each sample's share in the window
+    (`step_weights`; default 1).
     """
     f = np.asarray(f_world_mps2, float)
     h = np.broadcast_to(np.asarray(heading_rad, float), f.shape[:1])
-    forward = (f[:, 0] * np.cos(h) + f[:, 1] * np.sin(h)).mean()
-    return float(np.arctan2(forward, f[:, 2].mean()))
+    w = np.ones(f.shape[0]) if weight is None else np.asarray(weight, float)
+    forward = (w * (f[:, 0] * np.cos(h) + f[:, 1] * np.sin(h))).sum()
+    return float(np.arctan2(forward, (w * f[:, 2]).sum()))
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -369,34 +375,40 @@ def _vertical_oscillation_cm(time_s, az, t0, t1, fs):
 
 
 @numba.njit(cache=True, nogil=True)
-def _pitch_level(time_s, yaw, f_w, i0, i1):
-    """Compiled twin of `pitch_error_rad` over samples i0:i1, each sample's force on the heading there.
+def _pitch_level(time_s, yaw, f_w, t0, t1, fs):
+    """Compiled twin of `pitch_error_rad` over ``[t0, t1]``, each sample's force on the heading there.
 
-    The heading is the window's straight-line trend of yaw (the stride-periodic rotation averages out of
-    the fit): in a turn the centripetal force is square to it at every sample and drops out.
+    Samples count with their share in the window (`step_weights`: over whole strides the force's swing
+    cancels; with whole samples in or out, a stride's ends added up to 0.4 deg at 104 Hz).  The heading is
+    the window's straight-line trend of yaw (the stride-periodic rotation averages out of the fit): in a
+    turn the centripetal force is square to it at every sample and drops out.
     """
-    m = i1 - i0
-    if m < 4:
+    half = 0.5 / fs
+    i0 = np.searchsorted(time_s, t0 - half)
+    i1 = np.searchsorted(time_s, t1 + half)
+    if i1 - i0 < 4:
         return 0.0
     slope, offset = _fit(time_s[i0:i1] - time_s[i0], yaw[i0:i1].astype(np.float64))
     fwd = 0.0
     up = 0.0
     for i in range(i0, i1):
-        h = offset + slope * (time_s[i] - time_s[i0])
-        fwd += float(f_w[i, 0]) * np.cos(h) + float(f_w[i, 1]) * np.sin(h)
-        up += float(f_w[i, 2])
+        t = time_s[i]
+        w = min(max((min(t + half, t1) - max(t - half, t0)) * fs, 0.0), 1.0)
+        h = offset + slope * (t - time_s[i0])
+        fwd += w * (float(f_w[i, 0]) * np.cos(h) + float(f_w[i, 1]) * np.sin(h))
+        up += w * float(f_w[i, 2])
     return np.arctan2(fwd, up)
 
 
 @numba.njit(cache=True, nogil=True)
-def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic, i_to, i_next, s0, s1, w0,
+def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic, i_to, i_next, s0, s1, w0, w1,
                   back, ahead, sign, fs, turning_rad, leaning_rad, level_on_mean_force, level_tilt, out, flags):
     """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated, leaning).
 
     A step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
     ``level_on_mean_force``: obliquity on a stride that is not turning is levelled on the stride's mean
     specific force (`vertical_error_rad`).  ``level_tilt``: tilt on every stride, on the mean force from
-    ``w0`` to the stride's end (`pitch_error_rad`).
+    ``w0`` to ``w1`` (s; `pitch_error_rad`).
     """
     n = time_s.size
     for k in range(ic.size):
@@ -420,7 +432,7 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
             f = f_w[p0:p1]
             level = np.arctan2(-f[:, 0].mean() * np.sin(h) + f[:, 1].mean() * np.cos(h), f[:, 2].mean())
         # In a turn the mean force's sideways part is centripetal (obliquity kept); its forward part is not.
-        pitch_level = _pitch_level(time_s, ang[:, 0], f_w, min(w0[k], p0), p1) if level_tilt else 0.0
+        pitch_level = _pitch_level(time_s, ang[:, 0], f_w, w0[k], w1[k], fs) if level_tilt else 0.0
         v = 0.0
         v_min = np.inf
         acc_max = 0.0
@@ -451,21 +463,21 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
 
 
 @numba.njit(cache=True, nogil=True)
-def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_fw, t_saturated, a0, a1, s0, s1, tw0, tw1, back, ahead, both_gyro,
-                 level_lean, out, flags):
+def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_fw, t_saturated, a0, a1, s0, s1, tw0, tw1, t_fs, back, ahead,
+                 both_gyro, level_lean, out, flags):
     """Trunk lean and pelvis-trunk rotation of every step whose stride the trunk covers.
 
     The relative yaw is taken on the pelvis clock over the stride and the
     shifts `_stride_rotation_deg` looks at, as far as the trunk covers them.
-    ``level_lean``: lean levelled on the trunk's mean specific force over ``tw0:tw1`` (the trunk's clock;
-    `pitch_error_rad`).
+    ``level_lean``: lean levelled on the trunk's mean specific force from ``tw0`` to ``tw1`` (s; the trunk
+    samples at ``t_fs``; `pitch_error_rad`).
     """
     n = p_time.size
     for k in range(a0.size):
         if a1[k] - a0[k] < 3:
             continue
         flags[k, 0] = True
-        pitch_level = _pitch_level(t_time, t_ang[:, 0], t_fw, tw0[k], tw1[k]) if level_lean else 0.0
+        pitch_level = _pitch_level(t_time, t_ang[:, 0], t_fw, tw0[k], tw1[k], t_fs) if level_lean else 0.0
         out[k, 0] = np.degrees(t_ang[a0[k]:a1[k], 1].mean() - pitch_level)
         if both_gyro:
             e0 = max(s0[k] - min(back[k], s1[k] - s0[k]), 0)
@@ -563,9 +575,9 @@ def step_rows(
         standing calibration, whose orientation drifts (docs/metrics.md).
     level_pitch
         Level pelvic tilt and trunk lean (sensors with a gyroscope) on each
-        segment's own mean specific force over the last LEVEL_STRIDES strides
-        up to the step's stride (`pitch_error_rad`), with or without standing
-        (docs/metrics.md).
+        segment's own mean specific force over the last PELVIS_LEVEL_STRIDES,
+        TRUNK_LEVEL_STRIDES strides up to the step's stride (`pitch_error_rad`),
+        with or without standing (docs/metrics.md).
     """
     fs = float(sampling_rate_hz)
     ks = np.asarray(k_range, dtype=np.int64)
@@ -583,7 +595,8 @@ def step_rows(
     pt = pelvis.time_s
     s0, s1 = np.searchsorted(pt, ic_s[j0]), np.searchsorted(pt, ic_s[j1])
     back, ahead = rotation_shifts(pt, ic_s, j0, j1)
-    jw = levelling_starts(ic_s, j0, LEVEL_STRIDES)
+    t_level_pelvis, t_level_trunk = (ic_s[levelling_starts(ic_s, j0, n)] for n in (PELVIS_LEVEL_STRIDES,
+                                                                                     TRUNK_LEVEL_STRIDES))
     if pelvis.f_vert_stance_mps2 is not None:
         # Toe-off re-read on the sacrum's stance wave (models.contact_time): NaN where it cannot be placed.
         to = combine(to, toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt), ic, nxt)
@@ -597,7 +610,7 @@ def step_rows(
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
-                  s0, s1, np.searchsorted(pt, ic_s[jw]), back, ahead, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG),
+                  s0, s1, t_level_pelvis, ic_s[j1], back, ahead, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG),
                   bool(level_on_mean_force and pelvis_has_gyro), bool(level_pitch and pelvis_has_gyro),
                   out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
@@ -607,9 +620,9 @@ def step_rows(
         covered = (tt[0] <= ic) & (tt[-1] >= ic_s[j1]) if tt.size else np.zeros(ks.size, bool)
         a0, a1 = np.searchsorted(tt, ic), np.searchsorted(tt, nxt)
         a1 = np.where(covered, a1, a0)  # not covered: no trunk values
-        tw0, tw1 = np.searchsorted(tt, ic_s[jw]), np.searchsorted(tt, ic_s[j1])
+        trunk_fs = (tt.size - 1) / (tt[-1] - tt[0]) if tt.size > 1 else 1.0  # a uniform grid
         _trunk_steps(pt, np.ascontiguousarray(pelvis.angles_rad[:, 0]), tt, np.ascontiguousarray(trunk.angles_rad),
-                     np.ascontiguousarray(trunk.f_world_mps2), trunk.saturated, a0, a1, s0, s1, tw0, tw1, back, ahead,
+                     np.ascontiguousarray(trunk.f_world_mps2), trunk.saturated, a0, a1, s0, s1, t_level_trunk, ic_s[j1], trunk_fs, back, ahead,
                      bool(pelvis_has_gyro and trunk_has_gyro), bool(level_pitch and trunk_has_gyro),
                      trunk_out, trunk_flags)
     if not pelvis_has_gyro:

@@ -31,14 +31,14 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
                    level_pitch=True):
     """The per-step loop over the pure functions of models.steps and models.impact (numpy, one step at a time)."""
 
-    def pitch_level(seg, t_from, t_to):
+    def pitch_level(seg, t_from, t_to, fs):
         # Mean force from the levelling window's first contact to the stride's end, on the window's heading line.
-        i0, i1 = seg.index(t_from), seg.index(t_to)
-        if i1 - i0 < 4:
+        lo, w = step_weights(seg.time_s, t_from, t_to, fs)
+        if w.size < 4:
             return 0.0
-        t = seg.time_s[i0:i1] - seg.time_s[i0]
-        slope, offset = linear_fit(t, seg.angles_rad[i0:i1, 0].astype(float))
-        return pitch_error_rad(seg.f_world_mps2[i0:i1], offset + slope * t)
+        t = seg.time_s[lo:lo + w.size] - seg.time_s[lo]
+        slope, offset = linear_fit(t, seg.angles_rad[lo:lo + w.size, 0].astype(float))
+        return pitch_error_rad(seg.f_world_mps2[lo:lo + w.size], offset + slope * t, w)
 
     fs = sampling_rate_hz
     rows = []
@@ -55,7 +55,8 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
         back, ahead = (int(x[0]) for x in rotation_shifts(pelvis.time_s, ic_s, np.array([j0]), np.array([j1])))
-        jw = int(levelling_starts(ic_s, np.array([j0]), steps.LEVEL_STRIDES)[0])
+        jp, jt = (int(levelling_starts(ic_s, np.array([j0]), n)[0])
+                  for n in (steps.PELVIS_LEVEL_STRIDES, steps.TRUNK_LEVEL_STRIDES))
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
         ang = pelvis.angles_rad
@@ -115,13 +116,15 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "pelvic_rotation_deg": stride_rotation_deg(ang[:, 0], s0, s1, back, ahead) if pelvis_has_gyro else np.nan,
             "pelvis_trunk_rotation_deg": np.nan,
             "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1])
-                                                - (pitch_level(pelvis, ic_s[jw], ic_s[j1]) if pelvis_has_gyro and level_pitch else 0.0))),
+                                                - (pitch_level(pelvis, ic_s[jp], ic_s[j1], fs)
+                                                   if pelvis_has_gyro and level_pitch else 0.0))),
         }
         if trunk is not None:
             a0, a1 = trunk.index(ic), trunk.index(nxt)
             t_step = slice(a0, a1)
             if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
-                lean_level = pitch_level(trunk, ic_s[jw], ic_s[j1]) if trunk_has_gyro and level_pitch else 0.0
+                t_fs = (trunk.time_s.size - 1) / (trunk.time_s[-1] - trunk.time_s[0])
+                lean_level = pitch_level(trunk, ic_s[jt], ic_s[j1], t_fs) if trunk_has_gyro and level_pitch else 0.0
                 row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1]) - lean_level))
                 if pelvis_has_gyro and trunk_has_gyro:
                     # On the pelvis clock, over the stride and its shifts as far as the trunk covers them.
