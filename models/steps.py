@@ -380,9 +380,9 @@ def _pitch_level(time_s, yaw, f_w, t0, t1, fs):
 
     Samples count with their share in the window (`step_weights`), so that the force's swing cancels over
     whole strides (a sample of 3-5 m/s^2 braking at 104 Hz in or out moves a stride's mean by up to 0.4 deg;
-    outside simulator, one-stride window: lean SD 0.60 / 0.49 -> 0.54 / 0.39 deg on its straight sessions).  The heading is
-    the window's straight-line trend of yaw (the stride-periodic rotation averages out of the fit): in a
-    turn the centripetal force is square to it at every sample and drops out.
+    outside simulator, one-stride window: lean SD 0.60 / 0.49 -> 0.54 / 0.39 deg on its straight sessions).
+    The heading is the window's straight-line trend of yaw (the stride-periodic rotation averages out of the
+    fit): in a turn the centripetal force is square to it at every sample and drops out.
     """
     half = 0.5 / fs
     i0 = np.searchsorted(time_s, t0 - half)
@@ -611,7 +611,8 @@ def step_rows(
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
-                  s0, s1, t_level_pelvis, ic_s[j1], back, ahead, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG),
+                  s0, s1, t_level_pelvis, ic_s[j1], back, ahead, sign, fs, np.radians(TURNING_DEG_PER_STRIDE),
+                  np.radians(LEANING_DEG),
                   bool(level_on_mean_force and pelvis_has_gyro), bool(level_pitch and pelvis_has_gyro),
                   out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
@@ -623,7 +624,8 @@ def step_rows(
         a1 = np.where(covered, a1, a0)  # not covered: no trunk values
         trunk_fs = (tt.size - 1) / (tt[-1] - tt[0]) if tt.size > 1 else 1.0  # a uniform grid
         _trunk_steps(pt, np.ascontiguousarray(pelvis.angles_rad[:, 0]), tt, np.ascontiguousarray(trunk.angles_rad),
-                     np.ascontiguousarray(trunk.f_world_mps2), trunk.saturated, a0, a1, s0, s1, t_level_trunk, ic_s[j1], trunk_fs, back, ahead,
+                     np.ascontiguousarray(trunk.f_world_mps2), trunk.saturated, a0, a1, s0, s1, t_level_trunk, ic_s[j1],
+                     trunk_fs, back, ahead,
                      bool(pelvis_has_gyro and trunk_has_gyro), bool(level_pitch and trunk_has_gyro),
                      trunk_out, trunk_flags)
     if not pelvis_has_gyro:
