@@ -278,7 +278,8 @@ def why(data: Path, pel, trials: list[int]) -> None:
         "floor_g": m.floor_g, "contact_s": m.contact_s, "flight_s": m.flight_to_next_s, "peak": m.wave_peak_g,
     })
     print("contact-time error per condition, ms (+ = late / long), mean over matched contacts\n")
-    print(f"{'condition':16s} {'analysis: CT':>12s} {'IC':>6s} {'TO':>6s} | {'force itself: CT':>16s} {'IC':>6s} {'TO':>6s} "
+    print(f"{'condition':16s} {'analysis: CT':>12s} {'IC':>6s} {'TO':>6s} "
+          f"| {'force itself: CT':>16s} {'IC':>6s} {'TO':>6s} "
           f"| {'sacrum: CT':>10s} | {'model':>6s} | {'6-Hz floor g':>12s} {'half-sine':>9s} "
           f"| {'consistent floor: CT':>20s} {'TO':>6s}")
     groups = [("all", e)] + [(f"speed {v:.2f} m/s", g) for v, g in e.groupby(m.speed_m_s)]
@@ -304,7 +305,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default)
     ap.add_argument("--loco", action="store_true", help="leave-one-condition-out check of the constants")
-    ap.add_argument("--why", action="store_true", help="the contact-time error split into the methods' and the sacrum's share")
+    ap.add_argument("--why", action="store_true",
+                    help="the contact-time error split into the methods' and the sacrum's share")
     a = ap.parse_args()
     if not (a.data / "trials.csv").exists():
         raise SystemExit(f"no force-treadmill trials in {a.data}")

@@ -66,7 +66,8 @@ def main() -> None:
         err = want.ic_s.to_numpy()[:, None] - truth[None, :]
         ic_err = 1000 * np.abs(err).min(axis=1)
         print(f"{seed:5d} {len(want):5d} {np.sqrt(np.mean(d_ic ** 2)):5.2f}ms {np.percentile(d_ic, 95):4.2f}ms "
-              f"{d_ic.max():4.2f}ms {d('cadence_spm'):4.2f}spm {d('contact_time_ms'):6.2f}ms {np.median(ic_err):14.2f}ms")
+              f"{d_ic.max():4.2f}ms {d('cadence_spm'):4.2f}spm {d('contact_time_ms'):6.2f}ms "
+              f"{np.median(ic_err):14.2f}ms")
 
 
 if __name__ == "__main__":
