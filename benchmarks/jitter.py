@@ -19,26 +19,17 @@ impact transients); 204 and 210 have narrow impacts too.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
-from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
-from stridesense.api import analyze
-from stridesense.imu.consts import GRAVITY_MPS2
-from stridesense.models.simulator import SimConfig, simulate_session
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from accuracy_cases import jittered_copy  # noqa: E402
 
-ACC_STEP_MPS2 = GRAVITY_MPS2 / 1000.0  # 1 mG
-GYR_STEP_RADPS = np.radians(0.0625)
-JITTER_S = 0.001  # full width of the uniform timing error
-
-
-def jittered(sensor, rng):
-    """A copy of a sensor's samples with timing jitter and the devices' value resolution."""
-    t = sensor.time_s + rng.uniform(-JITTER_S / 2, JITTER_S / 2, sensor.time_s.size)
-    acc = np.round(sensor.acc_mps2 / ACC_STEP_MPS2) * ACC_STEP_MPS2
-    gyr = None if sensor.gyr_radps is None else np.round(sensor.gyr_radps / GYR_STEP_RADPS) * GYR_STEP_RADPS
-    return replace(sensor, time_s=t, acc_mps2=acc, gyr_radps=gyr)
+from stridesense.api import analyze  # noqa: E402
+from stridesense.models.simulator import SimConfig, simulate_session  # noqa: E402
 
 
 def main() -> None:
@@ -56,7 +47,8 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             want = analyze(pelvis=s.pelvis, trunk=s.trunk, mass_kg=s.mass_kg).steps
-            got = analyze(pelvis=jittered(s.pelvis, rng), trunk=jittered(s.trunk, rng), mass_kg=s.mass_kg).steps
+            got = analyze(pelvis=jittered_copy(s.pelvis, rng), trunk=jittered_copy(s.trunk, rng),
+                          mass_kg=s.mass_kg).steps
         if len(got) != len(want):
             print(f"{seed:5d} step counts differ: {len(want)} vs {len(got)}")
             continue
