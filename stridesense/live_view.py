@@ -117,6 +117,9 @@ def render(state, title: str = "stridesense live") -> Group:
         cue_line.append(f"   metronome {state.metronome_spm:.0f} steps/min")
     if state.paused:
         cue_line.append(f"   paused (sensor lost): {', '.join(state.paused)} cues", style="yellow")
+    if state.off_without_standing:
+        cue_line.append(f"   off: {', '.join(r.replace('_', ' ') for r in state.off_without_standing)} "
+                        "(neutral is the running posture: stand still 5 s before a run to set it)", style="yellow")
     parts.append(cue_line)
     for cue in state.cues[::-1]:
         parts.append(Text(f"  {time.strftime('%H:%M:%S', time.gmtime(cue.time_s))}  CUE: {cue.text}  "

@@ -32,7 +32,7 @@ from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
 from stridesense.imu.activity import classify_activity
-from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
+from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
 from stridesense.imu.contacts import ContactTracker, stance_cues
@@ -41,7 +41,7 @@ from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
-from stridesense.models.quality import known_remarks
+from stridesense.models.quality import GAP_SETTLE_S, known_remarks
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
@@ -251,7 +251,7 @@ class SensorTrack:
                 text += (f"; obliquity from the running posture (the still period sat "
                          f"{self.obliquity_from_running_deg:+.1f} deg off level)")
             return text
-        return "mean running posture (no standing period found)"
+        return f"mean running posture, first {CALIBRATION_RUNNING_S:.0f} s of running (no standing period found)"
 
     @property
     def pending_mount_s(self) -> float | None:
@@ -294,7 +294,10 @@ class SensorTrack:
         grid = uniform_grid(float(data.time_s[0]), data.time_s[-1], fs)
         acc, gyr = interpolate(data, grid)
         if cal.running_windows(acc, fs).size:
-            self.standing = self._neutral(grid, acc, gyr, fs, data.source)
+            st = self._neutral(grid, acc, gyr, fs, data.source)
+            # No standing period anywhere: neutral is the running posture taken where a live run takes it
+            # (the first CALIBRATION_RUNNING_S of running, in _calibrate), so live and offline agree.
+            self.standing = st if st.from_standing else None
         self.prepared = True
 
     @staticmethod
@@ -572,7 +575,11 @@ class Analyzer:
         pel = self.pelvis.signals(t_from, t_to)
         has_trunk = self._has_trunk and self.trunk.alignment is not None
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
-        gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
+        # A trunk lost for longer than live waits for it is `trunk_missing` (its values empty), not a `gap` of
+        # the whole step: the same rule live (which cannot wait for it) and offline.
+        trunk_gaps = self.trunk.gaps if self._has_trunk else []
+        long_trunk_gaps = [g for g in trunk_gaps if g[1] - g[0] > TRUNK_SILENT_S]
+        gaps = self.pelvis.gaps + [g for g in trunk_gaps if g[1] - g[0] <= TRUNK_SILENT_S]
         k = np.asarray(ks, dtype=np.int64)
         watched = [self.pelvis] + ([self.trunk] if self._has_trunk else [])
         moves = [t for tr in watched for t in tr.mount_changes]
@@ -593,10 +600,25 @@ class Analyzer:
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
-        # Live without a standing period so far, neutral may still change (a stop later): provisional.
-        neutral = ("standing" if all(t.standing.from_standing for t in tracks)
-                   else "running_posture" if all(t.prepared for t in tracks) else "provisional")
+        # Without a standing period before the end of the calibration's running (live) or anywhere (offline),
+        # neutral is the posture of the first CALIBRATION_RUNNING_S of running, the same either way.
+        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
+        _trunk_lost(rows, ic[k], ic[j1], long_trunk_gaps)
         for k, row in zip(ks, rows):
             row["bout"] = c.bout[k]
             row["neutral"] = neutral
         return rows
+
+
+def _trunk_lost(rows: list[dict], ic_s: np.ndarray, stride_end_s: np.ndarray, long_gaps: list) -> None:
+    """Steps whose stride, or the GAP_SETTLE_S before it, meets a long trunk gap: trunk values out, `trunk_missing`."""
+    if not long_gaps or not rows:
+        return
+    g = np.asarray(long_gaps, dtype=float).reshape(-1, 2)
+    hit = ((g[None, :, 0] < stride_end_s[:, None]) & (g[None, :, 1] > ic_s[:, None] - GAP_SETTLE_S)).any(axis=1)
+    for row in (r for r, h in zip(rows, hit) if h):
+        for column in TRUNK_COLUMNS:
+            row[column] = float("nan")
+        reasons = [q for q in str(row["quality"]).split(";") if q and q != "ok"]
+        if "trunk_missing" not in reasons:
+            row["quality"] = ";".join(reasons + ["trunk_missing"])
