@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class LiveState:
     status: str = "starting"  # starting | calibrating | running | stopped
     error: str | None = None
     behind_s: float = 0.0
+    notices: list = field(default_factory=list)  # the analysis' warnings (e.g. no standing period), each once
 
 
 def _neutral(track) -> str:
@@ -271,12 +273,18 @@ class LiveRun:
     def _analyse(self, chunks: dict[str, SensorData | None], final: bool) -> None:
         a = self.analyzer
         try:
-            rows = a.feed(chunks["pelvis"], chunks["trunk"])
-            if final and a.pelvis.has_data:
-                rows += a.feed_last()
+            # The analysis' warnings are notices for the view, not lines printed across it (nor errors).
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rows = a.feed(chunks["pelvis"], chunks["trunk"])
+                if final and a.pelvis.has_data:
+                    rows += a.feed_last()
         except Exception as e:  # noqa: BLE001 - whatever the analysis meets, the recording goes on
             self._stop(f"the analysis stopped: {e}", traceback.format_exc())
             return
+        for w in caught:
+            if str(w.message) not in self.state.notices:
+                self.state.notices.append(str(w.message))
         now = time.monotonic()
         for role, chunk in chunks.items():
             if chunk is not None and chunk.n:

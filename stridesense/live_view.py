@@ -111,6 +111,8 @@ def render(state, title: str = "stridesense live") -> Group:
     elif state.status in ("starting", "calibrating"):
         parts.append(Text("calibrating: stand still and upright, then run (steps show after 20 s of running)",
                           style="yellow"))
+    for notice in state.notices[-2:]:
+        parts.append(Text(f"notice: {notice}", style="yellow"))
     parts += [metric_table(state), Text(""), link_table(state), Text("")]
     cue_line = Text(f"cues: {state.sound}")
     if state.metronome_spm:

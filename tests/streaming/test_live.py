@@ -193,3 +193,72 @@ def test_the_pelvis_steps_go_on_while_the_trunk_is_silent(upright):
     assert all(np.isfinite(row["pelvic_drop_deg"]) for row, _ in late)
     before = [row for row, _ in out if row["ic_s"] < 48.0]
     assert all(np.isfinite(row["trunk_lean_deg"]) for row in before[40:])
+
+
+@pytest.fixture(scope="module")
+def straight_off():
+    """120 s of running from the first second (no standing period), the trunk 3 deg forward."""
+    return simulate_session(SimConfig(seed=41, duration_s=120.0, start_in_motion=True, trunk_lean_deg=3.0))
+
+
+def test_a_run_without_standing_takes_the_running_posture_as_neutral_live_as_offline(straight_off, tmp_path):
+    from rich.console import Console
+
+    from stridesense.live_view import render
+    from stridesense.models.cues import CueEngine, load_cue_config
+
+    with pytest.warns(UserWarning, match="no standing calibration"):
+        offline = analyze_session(straight_off.session).steps
+    rules = load_cue_config(text='warmup_steps = 10\n[rule.cadence]\nmetric = "cadence_spm"\nlow = 200\n'
+                                 'text_low = "quicker, shorter steps"\n')
+    got = []
+    run = LiveRun(61.0, folder=tmp_path, lossless=True, cues=CueEngine(rules), on_cue=got.append)
+    live = _feed(run, straight_off.session)
+    assert run.state.error is None
+    # Both take the posture of the first 20 s of running as neutral, and say so on every step.
+    assert (offline["neutral"] == "running_posture").all() and (live["neutral"] == "running_posture").all()
+    assert _same_table(live, offline) < 1e-9
+    assert (pd.read_csv(tmp_path / LIVE_STEPS)["neutral"] == "running_posture").all()
+    # Relative to the running posture the lean reads near 0 (the trunk is 3 deg forward): a "lean forward"
+    # cue would be said to every runner.  Lean and drop rules wait for a standing neutral, as the session's
+    # guideline flags do; the cadence rule (out of its band all along) goes on.
+    assert abs(live["trunk_lean_deg"].median()) < 2.0
+    assert got and {c.rule for c in got} == {"cadence"}
+    assert run.state.off_without_standing == ("pelvic_drop", "trunk_lean")
+    assert run.state.neutral["trunk"].startswith("mean running posture, first 20 s of running")
+    console = Console(record=True, width=200)
+    console.print(render(run.state))
+    screen = console.export_text()
+    assert "off: pelvic drop, trunk lean (neutral is the running posture" in screen
+    assert "mean running posture, first 20 s of running (no standing period found)" in screen
+
+
+def test_steps_keep_their_rows_once(upright):
+    run = LiveRun(61.0, lossless=True, cues=None)
+    steps = _feed(run, upright.session)
+    assert run.steps is run.analyzer.steps_ and len(steps) > 150
+    run = LiveRun(61.0, lossless=True, cues=None, keep_steps=False)
+    _feed(run, upright.session)
+    assert run.steps == [] and run.state.n_steps > 150  # the view keeps the last 90 s (references to the rows)
+
+
+@pytest.mark.parametrize("lost_s", [5.0, 15.0])
+def test_a_trunk_lost_mid_run_gives_the_same_remarks_live_and_offline(upright, lost_s):
+    # The trunk's samples stop at 40 s for 5 s (the pelvis' steps wait for it: `gap`, bridged) or 15 s
+    # (longer than live waits: `trunk_missing`, trunk values empty); offline, the same rule.
+    s = upright.session
+    t = s.trunk.time_s
+    keep = (t < 40.0) | (t >= 40.0 + lost_s)
+    trunk = type(s.trunk)(t[keep], s.trunk.acc_mps2[keep], s.trunk.gyr_radps[keep], "trunk", s.trunk.source,
+                          meta=s.trunk.meta)
+    cut = type(s)(pelvis=s.pelvis, trunk=trunk) if not hasattr(s, "_replace") else s._replace(trunk=trunk)
+    offline = analyze_session(cut).steps
+    run = LiveRun(61.0, lossless=True, cues=None)
+    live = _feed(run, cut)
+    assert _same_table(live, offline) < 0.05
+    in_gap = ((offline["ic_s"] > 40.5) & (offline["ic_s"] < 40.0 + lost_s - 1)).to_numpy()
+    remark = "trunk_missing" if lost_s > 10 else "gap"
+    assert in_gap.sum() > 5 and offline["quality"][in_gap].str.contains(remark).all()
+    assert not offline["quality"][in_gap].str.contains("gap" if lost_s > 10 else "trunk_missing").any()
+    if lost_s > 10:
+        assert offline["trunk_lean_deg"][in_gap].isna().all() and offline["pelvic_drop_deg"][in_gap].notna().all()
