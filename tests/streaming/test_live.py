@@ -215,9 +215,13 @@ def test_a_run_without_standing_takes_the_running_posture_as_neutral_live_as_off
     run = LiveRun(61.0, folder=tmp_path, lossless=True, cues=CueEngine(rules), on_cue=got.append)
     live = _feed(run, straight_off.session)
     assert run.state.error is None
-    # Both take the posture of the first 20 s of running as neutral, and say so on every step.
+    # Both take the mean running posture as neutral, and say so on every step: live, of the first 20 s of
+    # running; offline, of the whole recording (steps and sides the same, angles apart by the two postures'
+    # difference: on this session, median 0.6 deg of drop, 0.3 deg of lean and tilt).
     assert (offline["neutral"] == "running_posture").all() and (live["neutral"] == "running_posture").all()
-    assert _same_table(live, offline) < 1e-9
+    assert len(live) == len(offline) > 300 and (live["side"].to_numpy() == offline["side"].to_numpy()).all()
+    for column in ("pelvic_drop_deg", "trunk_lean_deg", "pelvic_tilt_deg"):
+        assert np.nanmedian(np.abs(live[column] - offline[column])) < 1.0, column
     assert (pd.read_csv(tmp_path / LIVE_STEPS)["neutral"] == "running_posture").all()
     # Relative to the running posture the lean reads near 0 (the trunk is 3 deg forward): a "lean forward"
     # cue would be said to every runner.  Lean and drop rules wait for a standing neutral, as the session's
