@@ -50,6 +50,11 @@ JOLT_NEAR_S = GAP_S  # the jolt is looked for this close to the located jump
 # The jolt's peak (high-passed angular rate or acceleration) is at least this many times the largest
 # of the running in the two windows around it (simulated knocks: 4-15; no knock: 0.8-1.1).
 JOLT_RATIO = 2.0
+# Live screen for jolts, before the posture checks (8 s later) can tell a slip: a 1-s block whose peak
+# stands this far above the 6 s of running before it.  Looser than JOLT_RATIO, so that every jolt the slip
+# test would accept is seen: steps near one wait for the checks (a knock in normal running is rare).
+JOLT_SCREEN_RATIO = 0.75 * JOLT_RATIO
+JOLT_SCREEN_BLOCKS = 6
 
 
 def jolt_ratio(time_s: np.ndarray, quat: np.ndarray, acc_mps2: np.ndarray, t_s: float, rate_hz: float) -> float:
@@ -199,6 +204,33 @@ def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
     return out
 
 
+def block_jolt_peaks(time_s: np.ndarray, quat: np.ndarray, acc_mps2: np.ndarray, starts_s: np.ndarray,
+                     rate_hz: float) -> np.ndarray:
+    """Peaks of the high-passed (above JOLT_HZ) angular rate and acceleration in consecutive 1-s blocks.
+
+    As :func:`jolt_ratio` reads them (angular rate from the orientation, zero-phase filter), over the
+    blocks and 0.5 s either side.  Returns (m, 2): rad/s, m/s^2 (0 where a block has too few samples).
+    """
+    out = np.zeros((starts_s.size, 2))
+    i0, i1 = np.searchsorted(time_s, [starts_s[0] - 0.5, starts_s[-1] + 1.5])
+    if i1 - i0 < 30 or rate_hz <= 2.5 * JOLT_HZ:
+        return out
+    q = quat[i0:i1].astype(float)
+    # Rotation from each sample to the next, sensor frame: conj(q_k) * q_k+1 (w, x, y, z), ~ omega dt / 2.
+    w0, v0, w1, v1 = q[:-1, 0], q[:-1, 1:], q[1:, 0], q[1:, 1:]
+    rel_v = w0[:, None] * v1 - w1[:, None] * v0 - np.cross(v0, v1)
+    rel_w = w0 * w1 + np.einsum("ij,ij->i", v0, v1)
+    omega = 2.0 * rel_v * np.sign(rel_w)[:, None] * rate_hz
+    sos = butter(2, JOLT_HZ, "high", fs=rate_hz, output="sos")
+    t = time_s[i0 + 1:i1]
+    block = np.floor(t - starts_s[0]).astype(np.int64)
+    inside = (block >= 0) & (block < starts_s.size)
+    for col, x in enumerate((omega, acc_mps2[i0 + 1:i1])):
+        mag = row_norms(sosfiltfilt(sos, np.asarray(x, dtype=float), axis=0))
+        np.maximum.at(out[:, col], block[inside], mag[inside])
+    return out
+
+
 def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray,
                      starts_s: np.ndarray) -> np.ndarray:
     """Stats of consecutive 1-s blocks starting at ``starts_s``.
@@ -250,6 +282,36 @@ class MountWatch:
         self.changes_s: list[float] = []  # slips: jump and jolt, re-aligned
         self.jumps_s: list[float] = []  # jumps of posture without a jolt: flagged only
         self._blocks = GrowingArray(6)
+        self.screen = False  # live: screen 1-s blocks for jolts (open_jolt_s), see JOLT_SCREEN_RATIO
+        self._jolt_peaks = GrowingArray(2)
+        self._jolts_open: list[float] = []
+        self.jolts_s: list[float] = []  # every block the screen took for a jolt (start, s)
+
+    @property
+    def open_jolt_s(self) -> float | None:
+        """Start of the earliest jolt (screen) whose posture checks have not run yet, or None."""
+        return self._jolts_open[0] if self._jolts_open else None
+
+    def _screen_jolts(self, time_s, quat, acc_mps2, rate_hz, t_avail) -> None:
+        n_done = len(self._jolt_peaks)
+        n_full = int(np.floor(t_avail - 0.5 - self.t0_s - 1.0 + 1e-9)) + 1  # blocks with 0.5 s after them in
+        if n_full > n_done:
+            starts = self.t0_s + np.arange(n_done, n_full, dtype=float)
+            self._jolt_peaks.append(block_jolt_peaks(time_s, quat, acc_mps2, starts, rate_hz))
+            peaks, posture, m = self._jolt_peaks.view, self._blocks.view, JOLT_SCREEN_BLOCKS
+            for k in range(max(n_done, m), n_full):
+                start = self.t0_s + k
+                # Only where a slip check can look: running, from the first check's windows on.
+                if start < self.next_check_s - GAP_S - WINDOW_S - 1.0 or k >= len(posture) or \
+                        (posture[k - m:k + 1, 3] < RUNNING_STD_MPS2).any():
+                    continue
+                if (peaks[k] >= JOLT_SCREEN_RATIO * peaks[k - m:k].max(axis=0)).any():
+                    self._jolts_open.append(start)
+                    self.jolts_s.append(start)
+        # A jolt is settled once the checks up to JOLT_NEAR_S after its block (a slip within it) have run.
+        while self._jolts_open and (self.pending_s is not None
+                                    or self.next_check_s > self._jolts_open[0] + 1.0 + JOLT_NEAR_S + 1.0):
+            self._jolts_open.pop(0)
 
     def push(self, time_s, angles_rad, f_world_mps2, quat, acc_mps2, alignment, rate_hz, *, final):
         t_avail = time_s[-1]
@@ -270,6 +332,8 @@ class MountWatch:
                 self.pending_s = float(checks[jumped[0]])
                 n_checks = int(jumped[0]) + 1
             self.next_check_s += float(n_checks)
+        if self.screen:
+            self._screen_jolts(time_s, quat, acc_mps2, rate_hz, t_avail)
         if self.pending_s is None:
             return None
         # Localise: the slip is where the jump across it is largest.

@@ -147,7 +147,7 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         with a notice; unclear roles are refused).  False: take them as given.
     """
     session, facts = prepare_session(session, check_roles=check_roles)
-    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None)
+    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None, hold_for_checks=True)
     pel, tr = session.pelvis, session.trunk  # validated by prepare_session
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as w:

@@ -41,7 +41,7 @@ from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
-from stridesense.models.quality import GAP_SETTLE_S, known_remarks
+from stridesense.models.quality import GAP_SETTLE_S, MOVE_NEAR_S, known_remarks
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
@@ -115,6 +115,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _tried_s: float = -np.inf
     prepared: bool = False  # offline: neutral was looked for in the whole recording (prepare)
+    screen_jolts: bool = False  # live: the mount watch screens for jolts (steps near one wait for its checks)
     _watch: mounting.MountWatch | None = None
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
@@ -348,6 +349,7 @@ class SensorTrack:
         # Slip checks start once the filter has settled in the first strides.
         self._watch = mounting.MountWatch(self.t0, float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S,
                                           CALIBRATION_RUNNING_S)
+        self._watch.screen = self.screen_jolts
         self._filter = self._new_filter()
         return True
 
@@ -407,17 +409,25 @@ class Analyzer:
     forget
         Live: drop signals older than any step still to come needs, every
         minute, so that memory stays flat however long the session.
+    hold_for_checks
+        Offline: each step waits until the slip checks around it have run
+        (about 10 s of data after it), so that where chunks are cut never
+        decides whether a step after a slip is re-aligned.  Live (False),
+        only the steps near a jolt (imu.mounting.JOLT_SCREEN_RATIO) wait for
+        them, and rows come within a second.
     """
 
-    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False):
+    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False,
+                 hold_for_checks: bool = False):
         self.forget = forget
+        self.hold_for_checks = hold_for_checks
         self._t_forgot = -np.inf
         if not 20 <= mass_kg <= 250:
             raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
         self.mass_kg = mass_kg
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stridesense-trunk") if two_threads else None
-        self.pelvis = SensorTrack("pelvis")
-        self.trunk = SensorTrack("trunk")
+        self.pelvis = SensorTrack("pelvis", screen_jolts=not hold_for_checks)
+        self.trunk = SensorTrack("trunk", screen_jolts=not hold_for_checks)
         self._has_trunk = False
         self.contacts = ContactTracker()  # contacts made final, with bouts and sides
         self._n_emitted = 0
@@ -537,6 +547,23 @@ class Analyzer:
                            lambda ic, to: stance_cues(p.time_s, p.angles, p.f_world, p.has_gyro, ic, to),
                            final=final)
 
+    def _hold_from(self, t_avail: float) -> float:
+        """Steps from this contact time on wait: a slip found and not yet re-aligned, or checks still to run."""
+        hold = np.inf
+        for tr in (self.pelvis, self.trunk):
+            w = tr._watch
+            if w is None or (tr is self.trunk and (not self._has_trunk or not tr.time_s.size
+                                                   or t_avail - tr.time_s[-1] >= TRUNK_SILENT_S)):
+                continue  # a trunk lost for good holds nothing up
+            if w.pending_s is not None:
+                # The slip is placed up to two check spans after the first check that saw the jump.
+                hold = min(hold, w.pending_s - 2 * (mounting.GAP_S + mounting.WINDOW_S))
+            elif self.hold_for_checks:
+                hold = min(hold, w.next_check_s - MOVE_NEAR_S)  # a later slip starts at or after its check
+            elif w.open_jolt_s is not None:
+                hold = min(hold, w.open_jolt_s - mounting.JOLT_NEAR_S - MOVE_NEAR_S)
+        return hold
+
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
         # A step needs its own side and the contacts of its stride (final), not the next ones' sides
@@ -547,8 +574,7 @@ class Analyzer:
         to = np.array(c.to_s)
         side = np.array(c.side)
         ks = []
-        pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
-        hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
+        hold_from = np.inf if final else self._hold_from(t_avail)
         for k in range(self._n_emitted, min(n_side, n_ic - 1)):
             if ic[k] >= hold_from:
                 break  # the sensor moved: these steps wait for the new alignment
