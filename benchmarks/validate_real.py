@@ -5,10 +5,13 @@
 Running (sisfall-dev: real jogging, no reference; sim-external: another
 simulator, with truth): trials analysed, the share of 10-s jogging windows
 whose steps match the signal's own cadence (autocorrelation of |acc|, within
-5 %), the share of steps carrying each quality remark, left/right
+5 %), the share of steps carrying each quality remark, `turning` on straight
+running (heading from the gyroscope alone, not the analysis' filter), left/right
 alternation within bouts, bouts per trial, and how many steps fall outside
 plausible ranges (pelvic drop 0-15 deg, contact time 120-400 ms, peak force
-1.5-4.5 BW, cadence 140-220 spm).  Cite SisFall (Sucerquia et al. 2017,
+1.5-4.5 BW, cadence 140-220 spm); on sim-external also the axial rotation
+against its truth (pelvis_trunk_rotation_deg per step, pelvic_rotation_deg
+against the sine of the session's pelvis_yaw_amp_deg).  Cite SisFall (Sucerquia et al. 2017,
 Sensors 17:198) with figures on it.
 
 Walking:
@@ -64,13 +67,35 @@ def signal_cadence(t, acc, fs, win_s=10.0):
     return out
 
 
+def heading_deg(t, acc, gyr):
+    """Heading from the gyroscope alone (independent of the analysis' filter): its rate about the mean specific
+    force (gravity over the whole recording), less the median of its 1-s means (straight running dominates), integrated."""
+    up = acc.mean(axis=0)
+    rate = gyr @ (up / np.linalg.norm(up))
+    fs = 1.0 / np.median(np.diff(t))
+    n1 = int(fs)
+    rate = rate - np.median(rate[:rate.size // n1 * n1].reshape(-1, n1).mean(axis=1))
+    return np.degrees(np.cumsum(rate) / fs)
+
+
+def turning_on_straight(steps, t, heading, window_s=2.0, straight_deg=4.0):
+    """(steps, of them `turning`) where the heading moved less than ``straight_deg`` between the ``window_s``
+    before and after the contact (about 1 degree a stride: straight running)."""
+    mean = lambda a, b: heading[(t >= a) & (t < b)].mean()
+    ic = steps.ic_s.to_numpy()
+    change = np.array([mean(x, x + window_s) - mean(x - window_s, x) for x in ic])
+    straight = np.abs(change) < straight_deg
+    return int(straight.sum()), int((straight & steps.quality.str.contains("turning", regex=False).to_numpy()).sum())
+
+
 def remark_shares(quality: pd.Series) -> dict:
     q = quality.fillna("ok").astype(str).str.split(";").explode()
     return (q.value_counts() / len(quality)).to_dict()
 
 
-def running_report(name, runs):
-    """runs: list of (label, steps DataFrame or None, error, cadence windows or None)."""
+def running_report(name, runs, straight=None):
+    """runs: list of (label, steps DataFrame or None, error, cadence windows or None); straight: summed
+    (steps on straight running, of them `turning`)."""
     analysed = [r for r in runs if r[1] is not None]
     windows = covered = 0
     for _, steps, _, ref in runs:
@@ -95,6 +120,9 @@ def running_report(name, runs):
     all_steps = pd.concat([r[1] for r in analysed], ignore_index=True)
     shares = remark_shares(all_steps["quality"])
     print("  steps with each remark: " + ", ".join(f"{k} {v:.1%}" for k, v in sorted(shares.items())))
+    if straight is not None and straight[0]:
+        print(f"  `turning` on straight running (heading from the gyroscope alone moved < 4 deg in the 2 s either side): "
+              f"{straight[1]}/{straight[0]} steps ({straight[1] / straight[0]:.1%})")
     alt = []
     for _, steps, _, _ in analysed:
         same_bout = np.diff(steps.bout.to_numpy()) == 0
@@ -124,20 +152,43 @@ def analyse_quietly(**kw):
             return None, str(e).split(": ", 1)[-1][:140]
 
 
+def add_straight(total, steps, d):
+    if steps is None:
+        return total
+    got = turning_on_straight(steps, d[:, 0], heading_deg(d[:, 0], d[:, 1:4], d[:, 4:7]))
+    return total[0] + got[0], total[1] + got[1]
+
+
 sis = sorted((Path(args.data) / "sisfall-dev").glob("D0*.csv"))
 runs = []
+straight = (0, 0)
 for f in sis:
     steps, err = analyse_quietly(pelvis=f)
     d = pd.read_csv(f).to_numpy()
     runs.append((f.stem, steps, err, signal_cadence(d[:, 0], d[:, 1:4], 200.0)))
+    straight = add_straight(straight, steps, d)
 if runs:
-    running_report("sisfall-dev (real jogging, waist IMU)", runs)
+    running_report("sisfall-dev (real jogging, waist IMU)", runs, straight)
 ext = []
+straight = (0, 0)
 for d in sorted(Path(args.external).glob("session*")):
     steps, err = analyse_quietly(pelvis=d / "pelvis.csv", trunk=d / "trunk.csv")
     ext.append((d.name, steps, err, None))
+    straight = add_straight(straight, steps, pd.read_csv(d / "pelvis.csv").to_numpy())
 if ext:
-    running_report("sim-external (outside simulator)", ext)
+    running_report("sim-external (outside simulator)", ext, straight)
+    print("  axial rotation against truth (steps matched by initial contact within 60 ms):")
+    for (name, steps, _, _), d in zip(ext, sorted(Path(args.external).glob("session*"))):
+        if steps is None:
+            continue
+        truth = pd.read_csv(d / "truth_strides.csv")
+        amp = json.loads((d / "truth.json").read_text())["params"]["pelvis_yaw_amp_deg"]
+        j = np.abs(steps.ic_s.to_numpy()[None, :] - truth.ic_s.to_numpy()[:, None]).argmin(axis=1)
+        ok = np.abs(steps.ic_s.to_numpy()[j] - truth.ic_s.to_numpy()) < 0.06
+        err = steps.pelvis_trunk_rotation_deg.to_numpy()[j[ok]] - truth.pelvis_trunk_rotation_deg.to_numpy()[ok]
+        print(f"    {name}: pelvis_trunk_rotation_deg error median {np.nanmedian(err):+.2f}, mean |error| "
+              f"{np.nanmean(np.abs(err)):.2f} deg (truth median {truth.pelvis_trunk_rotation_deg.median():.1f}); "
+              f"pelvic_rotation_deg median {steps.pelvic_rotation_deg.median():.2f} (truth sine: {2 * amp:g})")
 print()
 files = sorted(Path(args.data).glob("*.reference.json"))
 if not files:

@@ -279,7 +279,11 @@ class OrientationFilter:
         self._zi_rate = np.zeros((self._sos.shape[0], 2))
         self._hold: np.ndarray | None = None  # reference held through a turn
         self._g_last = g0
-        self._delay = max(int(TURN_LOOKAHEAD_S * sampling_rate_hz), 1)
+        # The look-ahead only serves the turn hold.  Without it the reference would lag gravity by the delay
+        # for nothing: with a bias found from running (no standing), gravity moves 1-2 deg/s in the
+        # quasi-inertial frame on real trials, and 3 s of lag left the stride-mean obliquity 5 deg (SD) off
+        # the accelerometer's stride-mean vertical on sisfall-dev (4 deg without the delay).
+        self._delay = max(int(TURN_LOOKAHEAD_S * sampling_rate_hz), 1) if hold_turns else 1
         # The last `delay` samples of quasi-inertial specific force and turn flags.
         self._f_hist = np.tile(g0, (self._delay, 1))
         self._turn_hist = np.zeros(self._delay, dtype=bool)

@@ -25,7 +25,8 @@ REMARKS = {
                     "runner's own change): measured as it is, nothing re-zeroed",
     "realigned": "measured with the alignment re-estimated after a slip",
     "pelvis_leaning": "the pelvis leaned to one side as a whole over the stride (more than 4 degrees: a turn, "
-                      "a camber, a shifted belt): the drop holds that lean, not only the hip's control",
+                      "a camber, a shifted belt; in a turn also the orientation's drift, which only straight strides "
+                      "are levelled against): the drop holds that lean, not only the hip's control",
     "toe_off_unplaced": "no toe-off could be placed within the step (models.contact_time)",
 }
 

@@ -7,8 +7,15 @@ choices METRICS.md leaves open (docs/metrics.md):
 * a *stride* for the rotation metrics is this step and the next one
   (this IC to the IC after next), or the previous and this one for the last
   step of a bout;
-* axial rotation is the segment's yaw with the stride's linear trend removed,
-  so a turning heading or a drifting yaw reference does not count;
+* axial rotation is the segment's yaw over the stride with the heading's
+  trend removed, so a turning heading or a drifting yaw reference does not
+  count.  The trend's slope is the change of the one-stride mean of yaw
+  from the stride before (the two steps before it in the same bout, or the
+  one there is) to the stride shifted on by one sample: a stride-periodic
+  rotation has the same mean over any whole stride, so it leaves the slope
+  alone.  A line fitted to the stride's own yaw tilts any rotation that is
+  not at its extreme at contact (a 10-degree rotation crossing zero at
+  contact read 9.1 on the external simulator);
 * vertical oscillation integrates the step's vertical acceleration twice
   with the step's mean acceleration and mean velocity removed (the body's
   height is the same at consecutive contacts on level ground).
@@ -22,6 +29,7 @@ import numba
 import numpy as np
 
 from stridesense.imu.consts import GRAVITY_MPS2
+from stridesense.imu.events import MAX_STEP_S
 from stridesense.models.contact_time import MIN_STANCE_S, UNPLACED_FLAG, combine, toe_off_s
 from stridesense.models.impact import IMPACT_PROMINENCE_BW, PELVIS_ACC, choose_peak, step_impulse_factor
 
@@ -115,13 +123,30 @@ def braking_mps(a_forward_mps2: np.ndarray, sampling_rate_hz: float) -> float:
     return float(max(0.0, -v.min())) if v.size else float("nan")
 
 
-def detrended_ptp_deg(yaw_rad: np.ndarray) -> float:
-    """Peak-to-peak of an angle after removing its linear trend, degrees."""
-    if yaw_rad.size < 3:
+def stride_rotation_deg(yaw_rad: np.ndarray, s0: int, s1: int, back: int, ahead: int) -> float:
+    """Peak-to-peak of an angle over the stride ``yaw_rad[s0:s1]`` with the heading's trend removed, degrees.
+
+    The trend's slope is the change of the stride-long mean from ``back``
+    samples before the stride to ``ahead`` samples after it, over that shift:
+    the mean of a stride-periodic rotation over any whole stride is the
+    same, so only the heading (a turn, a drifting yaw reference) moves it.
+    ``back`` and ``ahead`` (each at most a stride) say how far the angle
+    stays in the same bout of running; a shift of one sample is the slope
+    between the stride's two contacts.  With no shift at all (the
+    data ends at the stride), the stride's own least-squares line is removed.
+    """
+    m = s1 - s0
+    if m < 3:
         return float("nan")
-    x = np.arange(yaw_rad.size, dtype=float)
-    slope, offset = linear_fit(x, yaw_rad)
-    return float(np.degrees(np.ptp(yaw_rad - (offset + slope * x))))
+    yaw_rad = np.asarray(yaw_rad, dtype=float)  # a heading of radians minus another: float32 is not enough
+    back, ahead = min(back, m, s0), min(ahead, m, yaw_rad.size - s1)
+    x = np.arange(m, dtype=float)
+    y = yaw_rad[s0:s1]
+    if back + ahead > 0:
+        slope = (yaw_rad[s0 + ahead:s1 + ahead].mean() - yaw_rad[s0 - back:s1 - back].mean()) / (back + ahead)
+    else:
+        slope, _ = linear_fit(x, y)
+    return float(np.degrees(np.ptp(y - slope * x)))
 
 
 def heading_change_deg(yaw_rad: np.ndarray, i_contact: int, stride_samples: int) -> float:
@@ -135,6 +160,22 @@ def heading_change_deg(yaw_rad: np.ndarray, i_contact: int, stride_samples: int)
     if before.size == 0 or after.size == 0:
         return 0.0
     return float(np.degrees(after.mean() - before.mean()))
+
+
+def vertical_error_rad(f_world_mps2: np.ndarray, heading_rad: float) -> float:
+    """How far the orientation's vertical is tilted towards the segment's left over a stride, rad (add to roll).
+
+    Over a stride of straight running at a steady pace the mean specific force
+    is gravity, in whatever posture the pelvis holds: a sideways part of its
+    mean in the world frame is the orientation's own error about the forward
+    axis (a filter tilted by e towards the right reads a mean force tilted by e
+    towards the left, and a roll of e too much).  ``f_world_mps2`` is the
+    stride's specific force in the world frame, ``heading_rad`` the stride's
+    heading (segment x in the world's horizontal plane).
+    """
+    f = np.asarray(f_world_mps2, float).mean(axis=0)
+    left = -f[0] * np.sin(heading_rad) + f[1] * np.cos(heading_rad)
+    return float(np.arctan2(left, f[2]))
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -228,14 +269,29 @@ def _fit(x, y):
 
 
 @numba.njit(cache=True, nogil=True)
-def _detrended_ptp_deg(y):
-    m = y.size
+def _stride_rotation_deg(y, s0, s1, back, ahead):
+    """Compiled twin of `stride_rotation_deg`."""
+    m = s1 - s0
     if m < 3:
         return np.nan
-    x = np.arange(m) * 1.0
-    slope, offset = _fit(x, y)
-    r = y - (offset + slope * x)
-    return np.degrees(r.max() - r.min())
+    back = min(back, m, s0)
+    ahead = min(ahead, m, y.size - s1)
+    if back + ahead > 0:
+        # float64 sums: the pipeline's yaw is float32, and the slope is a small difference of two means.
+        late = 0.0
+        early = 0.0
+        for i in range(m):
+            late += float(y[s0 + ahead + i])
+            early += float(y[s0 - back + i])
+        slope = (late - early) / m / (back + ahead)
+    else:
+        slope, _ = _fit(np.arange(m) * 1.0, y[s0:s1].astype(np.float64))
+    lo, hi = np.inf, -np.inf
+    for i in range(m):
+        r = float(y[s0 + i]) - slope * i
+        lo = min(lo, r)
+        hi = max(hi, r)
+    return np.degrees(hi - lo)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -291,10 +347,12 @@ def _vertical_oscillation_cm(time_s, az, t0, t1, fs):
 
 @numba.njit(cache=True, nogil=True)
 def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic, i_to, i_next, s0, s1,
-                  sign, fs, turning_rad, leaning_rad, out, flags):
+                  back, ahead, sign, fs, turning_rad, leaning_rad, level_on_mean_force, out, flags):
     """Pelvis metrics of every step: out columns = PELVIS_KERNEL_COLUMNS; flags = (turning, saturated, leaning).
 
     A step is `turning` when the heading itself changed by more than ``turning_rad`` over a stride.
+    ``level_on_mean_force``: obliquity on a stride that is not turning is levelled on the stride's mean
+    specific force (`vertical_error_rad`).
     """
     n = time_s.size
     for k in range(ic.size):
@@ -306,6 +364,17 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
             slope, offset = _fit(time_s[p0:p1] - ic[k], ang[p0:p1, 0])
         else:
             slope, offset = 0.0, ang[a, 0]
+        # Heading: the yaw averaged over a whole stride (the stride-periodic axial rotation averages out);
+        # its change from the stride before this contact to the stride after it.
+        m = max(p1 - p0, 2)
+        before = ang[max(a - m, 0):a, 0]
+        after = ang[a:min(a + m, n), 0]
+        turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
+        level = 0.0
+        if level_on_mean_force and p1 - p0 > 3 and not turning:
+            h = offset + slope * (0.5 * (time_s[p0] + time_s[p1 - 1]) - ic[k])
+            f = f_w[p0:p1]
+            level = np.arctan2(-f[:, 0].mean() * np.sin(h) + f[:, 1].mean() * np.cos(h), f[:, 2].mean())
         v = 0.0
         v_min = np.inf
         acc_max = 0.0
@@ -316,24 +385,18 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
             v += (f_w[j, 0] * np.cos(heading) + f_w[j, 1] * np.sin(heading)) / fs
             v_min = min(v_min, v)
             acc_max = max(acc_max, np.sqrt(f_w[j, 0] ** 2 + f_w[j, 1] ** 2 + f_w[j, 2] ** 2))
-            drop = max(drop, sign[k] * ang[j, 2])
+            drop = max(drop, sign[k] * (ang[j, 2] + level))
             sat = sat or saturated[j]
-        # Heading: the yaw averaged over a whole stride (the stride-periodic axial rotation averages out);
-        # its change from the stride before this contact to the stride after it.
-        m = max(p1 - p0, 2)
-        before = ang[max(a - m, 0):a, 0]
-        after = ang[a:min(a + m, n), 0]
-        turning = before.size > 0 and after.size > 0 and abs(after.mean() - before.mean()) > turning_rad
         # A pelvis leaning as a whole over the stride (into a turn, on a camber, or a belt that shifted): the
         # drop, relative to neutral as METRICS.md defines it, then holds that lean, not only the hip's control.
-        leaning = p1 - p0 > 3 and abs(ang[p0:p1, 2].mean()) > leaning_rad
+        leaning = p1 - p0 > 3 and abs(ang[p0:p1, 2].mean() + level) > leaning_rad
         out[k, 0] = np.degrees(drop)
         out[k, 1] = peak
         out[k, 2] = rate
         out[k, 3] = acc_max / G
         out[k, 4] = _vertical_oscillation_cm(time_s, f_w[:, 2], ic[k], nxt[k], fs)
         out[k, 5] = max(0.0, -v_min) if b > a else np.nan
-        out[k, 6] = _detrended_ptp_deg(ang[p0:p1, 0])
+        out[k, 6] = _stride_rotation_deg(ang[:, 0], p0, p1, back[k], ahead[k])
         out[k, 7] = np.degrees(ang[a:e, 1].mean())
         out[k, 8] = f_lp[a:b].sum() / fs / (G * (nxt[k] - ic[k])) if b > a else np.nan
         flags[k, 0] = turning
@@ -342,19 +405,52 @@ def _pelvis_steps(time_s, ang, f_w, f_lp, f_smooth, saturated, ic, to, nxt, i_ic
 
 
 @numba.njit(cache=True, nogil=True)
-def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, b0, b1, s0, s1, both_gyro, out, flags):
-    """Trunk lean and pelvis-trunk rotation of every step whose stride the trunk covers."""
+def _trunk_steps(p_time, p_yaw, t_time, t_ang, t_saturated, a0, a1, s0, s1, back, ahead, both_gyro, out, flags):
+    """Trunk lean and pelvis-trunk rotation of every step whose stride the trunk covers.
+
+    The relative yaw is taken on the pelvis clock over the stride and the
+    shifts `_stride_rotation_deg` looks at, as far as the trunk covers them.
+    """
+    n = p_time.size
     for k in range(a0.size):
         if a1[k] - a0[k] < 3:
             continue
         flags[k, 0] = True
         out[k, 0] = np.degrees(t_ang[a0[k]:a1[k], 1].mean())
         if both_gyro:
-            yaw = np.interp(p_time[s0[k]:s1[k]], t_time[b0[k]:b1[k]], t_ang[b0[k]:b1[k], 0])
-            out[k, 1] = _detrended_ptp_deg(yaw - p_yaw[s0[k]:s1[k]])
+            e0 = max(s0[k] - min(back[k], s1[k] - s0[k]), 0)
+            e1 = min(s1[k] + min(ahead[k], s1[k] - s0[k]), n)
+            while e0 < s0[k] and p_time[e0] < t_time[0]:
+                e0 += 1
+            while e1 > s1[k] and p_time[e1 - 1] > t_time[-1]:
+                e1 -= 1
+            c0 = max(np.searchsorted(t_time, p_time[e0]) - 1, 0)
+            c1 = min(np.searchsorted(t_time, p_time[e1 - 1]) + 1, t_time.size)
+            rel = np.interp(p_time[e0:e1], t_time[c0:c1], t_ang[c0:c1, 0]) - p_yaw[e0:e1]
+            out[k, 1] = _stride_rotation_deg(rel, s0[k] - e0, s1[k] - e0, s0[k] - e0, e1 - s1[k])
         for j in range(a0[k], a1[k]):
             if t_saturated[j]:
                 flags[k, 1] = True
+
+
+def rotation_shifts(time_s: np.ndarray, ic_s: np.ndarray, j0: np.ndarray, j1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How far the rotation's trend is read before and after each stride ``[ic_s[j0], ic_s[j1])``, samples.
+
+    Before: the two steps before the stride, or the one, as far as they are
+    running steps of the same bout (each at most MAX_STEP_S); else 0.  After: the one sample at the
+    stride's closing contact, always.  Contacts after the stride are not
+    looked at: live, a step's row comes out before the next contact is
+    final, and it must be the row the whole recording gives.
+    """
+    j0, j1 = np.asarray(j0, dtype=np.int64), np.asarray(j1, dtype=np.int64)
+    s0 = np.searchsorted(time_s, ic_s[j0])
+    prev = np.maximum(j0 - 1, 0)
+    prev2 = np.maximum(j0 - 2, 0)
+    has_prev = (j0 >= 1) & (ic_s[j0] - ic_s[prev] <= MAX_STEP_S)
+    has_prev2 = has_prev & (j0 >= 2) & (ic_s[prev] - ic_s[prev2] <= MAX_STEP_S)
+    back = np.where(has_prev2, s0 - np.searchsorted(time_s, ic_s[prev2]),
+                    np.where(has_prev, s0 - np.searchsorted(time_s, ic_s[prev]), 0))
+    return back.astype(np.int64), np.ones(j1.size, dtype=np.int64)
 
 
 def step_rows(
@@ -371,6 +467,7 @@ def step_rows(
     trunk_has_gyro: bool = True,
     trunk_reason: str | None = "trunk_missing",
     strides: tuple[np.ndarray, np.ndarray] | None = None,
+    level_on_mean_force: bool = False,
 ) -> list[dict]:
     """Per-step rows (METRICS.md columns) for steps ``k_range`` of a bout.
 
@@ -390,6 +487,10 @@ def step_rows(
         Per step of ``k_range``, the contacts (indices into ``ic_s``) that
         start and end its stride; by default this step and the next, or the
         previous and this one for the last step of ``ic_s``.
+    level_on_mean_force
+        Level the obliquity of every stride that is not `turning` on its mean
+        specific force (`vertical_error_rad`): for a pelvis sensor without a
+        standing calibration, whose orientation drifts (docs/metrics.md).
     """
     fs = float(sampling_rate_hz)
     ks = np.asarray(k_range, dtype=np.int64)
@@ -406,6 +507,7 @@ def step_rows(
         j0, j1 = (np.asarray(j, dtype=np.int64) for j in strides)
     pt = pelvis.time_s
     s0, s1 = np.searchsorted(pt, ic_s[j0]), np.searchsorted(pt, ic_s[j1])
+    back, ahead = rotation_shifts(pt, ic_s, j0, j1)
     if pelvis.f_vert_stance_mps2 is not None:
         # Toe-off re-read on the sacrum's stance wave (models.contact_time): NaN where it cannot be placed.
         to = combine(to, toe_off_s(pt, pelvis.f_vert_stance_mps2 / G, ic, nxt), ic, nxt)
@@ -419,7 +521,8 @@ def step_rows(
     _pelvis_steps(pt, np.ascontiguousarray(pelvis.angles_rad), np.ascontiguousarray(pelvis.f_world_mps2),
                   pelvis.f_vert_lp_mps2, pelvis.f_vert_smooth_mps2, pelvis.saturated,
                   ic, to_window, nxt, np.searchsorted(pt, ic), np.searchsorted(pt, to_window), np.searchsorted(pt, nxt),
-                  s0, s1, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG), out, flags)
+                  s0, s1, back, ahead, sign, fs, np.radians(TURNING_DEG_PER_STRIDE), np.radians(LEANING_DEG),
+                  bool(level_on_mean_force), out, flags)
     trunk_out = np.full((ks.size, 2), np.nan)
     trunk_flags = np.zeros((ks.size, 2), dtype=np.bool_)
     if trunk is not None:
@@ -428,8 +531,7 @@ def step_rows(
         a0, a1 = np.searchsorted(tt, ic), np.searchsorted(tt, nxt)
         a1 = np.where(covered, a1, a0)  # not covered: no trunk values
         _trunk_steps(pt, np.ascontiguousarray(pelvis.angles_rad[:, 0]), tt, np.ascontiguousarray(trunk.angles_rad),
-                     trunk.saturated, a0, a1, np.searchsorted(tt, ic_s[j0]), np.searchsorted(tt, ic_s[j1]), s0, s1,
-                     bool(pelvis_has_gyro and trunk_has_gyro), trunk_out, trunk_flags)
+                     trunk.saturated, a0, a1, s0, s1, back, ahead, bool(pelvis_has_gyro and trunk_has_gyro), trunk_out, trunk_flags)
     if not pelvis_has_gyro:
         out[:, [0, 6]] = np.nan
         flags[:, [0, 2]] = False

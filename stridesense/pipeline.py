@@ -51,6 +51,10 @@ SLIP_CHECKS_AFTER_S = 15.0  # slip checks start this long after running does (th
 LOOKBACK_S = 6.0  # signal context kept before the first step still to emit
 SETTLE_S = CONTACT_SETTLE_S  # contacts are final once this far from the newest sample
 SATURATION_MIN_MPS2 = 1.2 * GRAVITY_MPS2  # flat tops above 1.2 g are taken for a clipped axis (2 g sensors clip when running)
+# ...but only at the largest magnitude the axis has read (within this share): nothing reads beyond a range, and a
+# smooth peak can hold one quantised value for three samples (sisfall-dev, 16 g range and peaks of 2-7 g: 22 such
+# flat tops at 13-26 m/s^2, none at its axis' largest value; sim-external: 4, at 2.3 g of a 16 g range).
+SATURATION_TOP_SHARE = 0.995
 DETECT_EVERY_S = 0.2  # live: a step's row at most this long after its data are in
 TRUNK_WAIT_S = 60.0  # live: steps wait for the trunk's calibration while it has less data than this
 TRUNK_SILENT_S = 10.0  # live: a trunk silent this long (link lost) is not waited for: the pelvis' steps go on
@@ -108,6 +112,7 @@ class SensorTrack:
     obliquity_from_running_deg: float | None = None  # set when a still period was not level standing
     has_gyro: bool = True
     saturation_mps2: float | None = None
+    _acc_top_mps2: np.ndarray = field(default_factory=lambda: np.zeros(3))  # largest |specific force| per axis so far
     gaps: list = field(default_factory=list)
     source: str = ""
     _filter: OrientationFilter | GravityOnlyFilter | None = None
@@ -144,6 +149,7 @@ class SensorTrack:
             raise InputError("a sensor's chunks must all have, or all lack, a gyroscope", chunk.source)
         self._raw["t"].append(chunk.time_s)
         self._raw["acc"].append(chunk.acc_mps2)
+        self._acc_top_mps2 = np.maximum(self._acc_top_mps2, np.abs(chunk.acc_mps2).max(axis=0))
         if chunk.has_gyro:
             self._raw["gyr"].append(chunk.gyr_radps)
         if self.saturation_mps2 is None and "acc_range_g" in chunk.meta:
@@ -161,6 +167,8 @@ class SensorTrack:
         self.reserve(data.n)
         self._raw["t"].adopt(data.time_s)
         self._raw["acc"].adopt(data.acc_mps2)
+        if data.n:
+            self._acc_top_mps2 = np.maximum(self._acc_top_mps2, np.abs(data.acc_mps2).max(axis=0))
         if data.has_gyro:
             self._raw["gyr"].adopt(data.gyr_radps)
 
@@ -375,9 +383,11 @@ class SensorTrack:
         if self.saturation_mps2:
             sat = (np.abs(acc) >= 0.995 * self.saturation_mps2).any(axis=1)
         else:
-            # Range unknown: a clipped axis shows as a flat top (the same large value three samples running).
+            # Range unknown: a clipped axis shows as a flat top (the same large value three samples running)
+            # at the largest magnitude the axis has read.
             flat = np.zeros_like(acc, dtype=bool)
-            flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & (np.abs(acc[1:-1]) > SATURATION_MIN_MPS2)
+            top = np.abs(acc[1:-1]) >= np.maximum(SATURATION_TOP_SHARE * self._acc_top_mps2, SATURATION_MIN_MPS2)
+            flat[1:-1] = (acc[1:-1] == acc[:-2]) & (acc[1:-1] == acc[2:]) & top
             sat = flat.any(axis=1)
         lp = smooth = stance = None
         if impact:
@@ -625,6 +635,8 @@ class Analyzer:
             ic, to, side, defaultdict(list, reasons), k, pel, tr,
             self.pelvis.rate_hz, pelvis_has_gyro=self.pelvis.has_gyro, trunk_has_gyro=self.trunk.has_gyro,
             trunk_reason="trunk_missing" if self._has_trunk else None, strides=(j0, j1),
+            # Without standing the gyroscope's bias comes from running and the vertical drifts (docs/metrics.md).
+            level_on_mean_force=not self.pelvis.standing.from_standing,
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
         # Without a standing period (live: before the end of the calibration's running; offline: anywhere)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from stridesense.api import analyze
+from stridesense.models.impact import spring_mass_peak_bw
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "alcantara-dev"
 TRIAL_S = 4.96
@@ -65,9 +66,22 @@ def test_no_step_has_a_contact_longer_than_the_step(analysed):
 
 
 def test_peak_force_within_0_25_bw_rmse_and_says_its_model(analysed):
-    # Target 0.15 BW (issue 15) is not met: 0.22 BW on these trials (docs/metrics.md says why).
+    # Target 0.15 BW (issue 15) is not met: 0.18 BW on these trials (docs/metrics.md says why).
     _, got, ref, _, _ = analysed
     err = got.peak_vgrf_bw - ref.peak_grf_bw
     assert np.sqrt(np.nanmean(err ** 2)) <= 0.25
     assert set(got.impact_model) <= {"spring_mass", "pelvis_acc", ""}
     assert (got.impact_model == "spring_mass").mean() > 0.8
+
+
+def test_spring_mass_peak_on_the_force_plates_own_times_falls_short_of_the_force_by_a_few_per_cent():
+    # The model's own limit, timing aside: a half sine over the plate's contact carrying body weight over the
+    # plate's step (0.189 BW RMSE, 3 % low; Morin et al. 2005 found 3.2 % overground, 6.9 % on a treadmill).
+    ref = pd.read_csv(DATA / "reference_events.csv")
+    ref = ref[~ref.partial_at_trial_edge.astype(bool) & ref.flight_to_next_s.notna()]
+    model = spring_mass_peak_bw(ref.contact_s.to_numpy(), (ref.contact_s + ref.flight_to_next_s).to_numpy())
+    ratio = model / ref.peak_grf_bw.to_numpy()
+    assert len(ref) > 200
+    assert np.sqrt(np.mean((model - ref.peak_grf_bw.to_numpy()) ** 2)) <= 0.20
+    assert 0.93 <= np.mean(ratio) <= 0.99
+    assert np.percentile(ratio, 2.5) >= 0.80 and np.percentile(ratio, 97.5) <= 1.12  # the shape's spread

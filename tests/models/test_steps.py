@@ -14,16 +14,18 @@ from stridesense.models.steps import (
     MIN_LOADING_RATE_HZ,
     TURNING_DEG_PER_STRIDE,
     braking_mps,
-    detrended_ptp_deg,
     heading_change_deg,
     linear_fit,
+    rotation_shifts,
     step_weights,
+    stride_rotation_deg,
+    vertical_error_rad,
     vertical_oscillation_cm,
 )
 
 
 def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_rate_hz, *, pelvis_has_gyro=True,
-                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None):
+                   trunk_has_gyro=True, trunk_reason="trunk_missing", strides=None, level_on_mean_force=False):
     """The per-step loop over the pure functions of models.steps and models.impact (numpy, one step at a time)."""
     fs = sampling_rate_hz
     rows = []
@@ -39,6 +41,7 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
         j0, j1 = strides[0][r], strides[1][r]
         i_ic, i_to, i_next = pelvis.index(ic), pelvis.index(to_window), pelvis.index(nxt)
         s0, s1 = pelvis.index(ic_s[j0]), pelvis.index(ic_s[j1])
+        back, ahead = (int(x[0]) for x in rotation_shifts(pelvis.time_s, ic_s, np.array([j0]), np.array([j1])))
         sign = 1.0 if side[k] == "L" else -1.0
         reason = list(reasons[k])
         ang = pelvis.angles_rad
@@ -60,8 +63,12 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             reason.append("turning")
         if pelvis.saturated[stance].any():
             reason.append("saturated")
-        drop = float(np.max(sign * ang[stance, 2]))
-        lean = float(np.mean(ang[s0:s1, 2])) if s1 - s0 > 3 else 0.0
+        level = 0.0
+        if level_on_mean_force and s1 - s0 > 3 and turned <= TURNING_DEG_PER_STRIDE:
+            mid = 0.5 * (pelvis.time_s[s0] + pelvis.time_s[s1 - 1]) - ic
+            level = vertical_error_rad(f_w[s0:s1], offset + slope * mid)
+        drop = float(np.max(sign * (ang[stance, 2] + level)))
+        lean = float(np.mean(ang[s0:s1, 2]) + level) if s1 - s0 > 3 else 0.0
         if pelvis_has_gyro and abs(lean) > np.radians(LEANING_DEG):
             reason.append(LEANING_FLAG)
         if not np.isfinite(to):
@@ -91,19 +98,26 @@ def reference_rows(ic_s, to_s, side, reasons, k_range, pelvis, trunk, sampling_r
             "peak_acc_g": float(acc_norm.max() / G),
             "vertical_oscillation_cm": vertical_oscillation_cm(f_w[lo:lo + w.size, 2] - G, w, fs),
             "braking_mps": braking_mps(a_fwd, fs),
-            "pelvic_rotation_deg": detrended_ptp_deg(ang[s0:s1, 0]) if pelvis_has_gyro else np.nan,
+            "pelvic_rotation_deg": stride_rotation_deg(ang[:, 0], s0, s1, back, ahead) if pelvis_has_gyro else np.nan,
             "pelvis_trunk_rotation_deg": np.nan,
             "pelvic_tilt_deg": float(np.degrees(np.mean(ang[step, 1]))),
         }
         if trunk is not None:
             a0, a1 = trunk.index(ic), trunk.index(nxt)
             t_step = slice(a0, a1)
-            t_stride = slice(trunk.index(ic_s[j0]), trunk.index(ic_s[j1]))
             if a1 - a0 >= 3 and trunk.time_s[0] <= ic and trunk.time_s[-1] >= ic_s[j1]:
                 row["trunk_lean_deg"] = float(np.degrees(np.mean(trunk.angles_rad[t_step, 1])))
                 if pelvis_has_gyro and trunk_has_gyro:
-                    trunk_yaw = np.interp(pelvis.time_s[s0:s1], trunk.time_s[t_stride], trunk.angles_rad[t_stride, 0])
-                    row["pelvis_trunk_rotation_deg"] = detrended_ptp_deg(trunk_yaw - ang[s0:s1, 0])
+                    # On the pelvis clock, over the stride and its shifts as far as the trunk covers them.
+                    m = s1 - s0
+                    e0, e1 = s0 - min(back, m, s0), s1 + min(ahead, m, ang.shape[0] - s1)
+                    t_p = pelvis.time_s
+                    while e0 < s0 and t_p[e0] < trunk.time_s[0]:
+                        e0 += 1
+                    while e1 > s1 and t_p[e1 - 1] > trunk.time_s[-1]:
+                        e1 -= 1
+                    rel = np.interp(t_p[e0:e1], trunk.time_s, trunk.angles_rad[:, 0]) - ang[e0:e1, 0]
+                    row["pelvis_trunk_rotation_deg"] = stride_rotation_deg(rel, s0 - e0, s1 - e0, s0 - e0, e1 - s1)
                 if trunk.saturated[t_step].any() and "saturated" not in reason:
                     reason.append("saturated")
             elif trunk_reason:
@@ -151,6 +165,18 @@ def test_compiled_step_metrics_match_the_per_step_functions(captured):
     assert n > 150
 
 
+def test_compiled_levelling_on_the_mean_force_matches_the_per_step_functions(captured):
+    # The same session's steps with the levelling of sessions without standing switched on.
+    n = 0
+    for args, kwargs in captured:
+        kwargs = {**kwargs, "level_on_mean_force": True}
+        for g, w in zip(steps.step_rows(*args, **kwargs), reference_rows(*args, **kwargs)):
+            assert g["quality"] == w["quality"]
+            assert g["pelvic_drop_deg"] == pytest.approx(w["pelvic_drop_deg"], rel=1e-5, abs=1e-4)
+            n += 1
+    assert n > 150
+
+
 @pytest.mark.parametrize("x", [
     [0, 1, 0.5, 2, 1, 3, 0],
     [0, 1, 1, 1, 0.85, 2, 0],  # a plateau: its middle
@@ -188,21 +214,66 @@ def test_a_toe_off_after_the_next_contact_leaves_contact_time_empty_and_flags_it
     assert rows[0]["contact_time_ms"] == pytest.approx(250.0) and rows[0]["flight_time_ms"] >= 0
 
 
-def _obliquity_steps(offset_deg):
-    """Steps of 0.35 s (stance 0.2 s) whose obliquity swings +-5 deg per stride around ``offset_deg``."""
+def _obliquity_steps(offset_deg, *, vertical_error_deg=0.0, heading_deg=0.0, level_on_mean_force=False,
+                     turn_radps=0.0, centripetal_mps2=0.0):
+    """Steps of 0.35 s (stance 0.2 s) whose obliquity swings +-5 deg per stride around ``offset_deg``.
+
+    ``vertical_error_deg``: the orientation's vertical tilted by this much about the runner's forward axis
+    (running towards ``heading_deg``), as a drifting filter would give: its roll reads that much too high and
+    gravity, brought into its world frame, leans by as much to the runner's left.  ``turn_radps``: the heading
+    turns left at this rate, with a centripetal acceleration of ``centripetal_mps2`` (to the left).
+    """
     fs = 200.0
     t = np.arange(int(4.0 * fs)) / fs
     n = t.size
     ic = np.arange(0.2, 3.6, 0.35)
     roll = np.radians(offset_deg + 5.0 * np.sin(2 * np.pi * (t - ic[0]) / 0.7 + np.pi / 2 - np.pi * 0.1 / 0.35))
+    e, h = np.radians(vertical_error_deg), np.radians(heading_deg)
     ang = np.zeros((n, 3))
-    ang[:, 2] = roll  # + in left stance (peak mid-stance), - in right stance
-    f_w = np.zeros((n, 3))
-    f_w[:, 2] = G
+    h = h + turn_radps * t
+    ang[:, 0] = h
+    ang[:, 2] = roll + e  # + in left stance (peak mid-stance), - in right stance
+    # Gravity (and the bounce of running, 1 +- 1.5 g) seen through a frame rotated by e about the forward axis.
+    f_vert = G * (1.0 + 1.5 * np.cos(2 * np.pi * (t - ic[0] - 0.1) / 0.35))
+    left = np.column_stack([-np.sin(h), np.cos(h), np.zeros(n)]) * np.ones((n, 1))
+    f_w = f_vert[:, None] * (np.cos(e) * np.array([0.0, 0.0, 1.0]) - np.sin(e) * left) + centripetal_mps2 * left
     pelvis = steps.SegmentSignals(t, ang, f_w, f_w[:, 2].copy(), f_w[:, 2].copy(), np.zeros(n, bool))
     side = np.array(["L", "R"] * ic.size)[:ic.size]
     return steps.step_rows(ic, ic + 0.2, side, [[]] * ic.size, range(ic.size - 2), pelvis, None, fs,
-                           trunk_reason=None)
+                           trunk_reason=None, level_on_mean_force=level_on_mean_force)
+
+
+@pytest.mark.parametrize("error_deg, heading_deg", [(6.0, 0.0), (-7.0, 130.0)])
+def test_without_standing_a_tilted_vertical_is_levelled_on_the_strides_mean_force(error_deg, heading_deg):
+    # The true drop is 6.5 (L) / 3.5 (R) deg from a mean obliquity of 1.5 (the runner's own, kept).
+    rows = _obliquity_steps(1.5, vertical_error_deg=error_deg, heading_deg=heading_deg, level_on_mean_force=True)
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 6.5, atol=0.1) and np.allclose(drops["R"], 3.5, atol=0.1)
+    assert all(LEANING_FLAG not in r["quality"] for r in rows)
+    # Left as it is (a standing calibration), the error is in every drop and flags the steps.
+    rows = _obliquity_steps(1.5, vertical_error_deg=error_deg, heading_deg=heading_deg)
+    assert np.allclose([r["pelvic_drop_deg"] for r in rows if r["side"] == "L"], 6.5 + error_deg, atol=0.1)
+    assert all(LEANING_FLAG in r["quality"].split(";") for r in rows)
+
+
+def test_levelling_on_the_mean_force_leaves_turning_strides_alone():
+    # A left turn at 0.5 rad/s (20 deg a stride) leaning 10 deg into it: the mean force holds the centripetal
+    # acceleration (g tan 10 deg), which is no error of the orientation: the lean stays in the drop, flagged.
+    lean = 10.0
+    rows = _obliquity_steps(-lean, level_on_mean_force=True, turn_radps=0.5,
+                            centripetal_mps2=G * np.tan(np.radians(lean)))
+    inside = rows[2:-2]  # strides whose before and after both lie in the turn
+    assert np.allclose([r["pelvic_drop_deg"] for r in inside if r["side"] == "L"], 5.0 - lean, atol=0.15)
+    assert np.allclose([r["pelvic_drop_deg"] for r in inside if r["side"] == "R"], 5.0 + lean, atol=0.15)
+    assert all({"turning", LEANING_FLAG} <= set(r["quality"].split(";")) for r in inside)
+
+
+def test_levelling_on_the_mean_force_keeps_a_pelvis_that_really_leans():
+    # A belt shifted on the hip: the pelvis leans 8 deg, gravity is still vertical in a right world frame.
+    rows = _obliquity_steps(8.0, level_on_mean_force=True)
+    drops = {side: [r["pelvic_drop_deg"] for r in rows if r["side"] == side] for side in "LR"}
+    assert np.allclose(drops["L"], 13.0, atol=0.15) and np.allclose(drops["R"], -3.0, atol=0.15)
+    assert all(LEANING_FLAG in r["quality"].split(";") for r in rows)
 
 
 def test_drop_is_from_neutral_when_the_pelvis_is_level_over_the_stride():
