@@ -282,9 +282,15 @@ class LiveRun:
         except Exception as e:  # noqa: BLE001 - whatever the analysis meets, the recording goes on
             self._stop(f"the analysis stopped: {e}", traceback.format_exc())
             return
-        for w in caught:
-            if str(w.message) not in self.state.notices:
-                self.state.notices.append(str(w.message))
+        notes = [str(w.message) for w in caught]
+        for role in ("pelvis", "trunk"):
+            track = getattr(a, role)
+            notes += [f"the {role} sensor moved on the body at {t:.0f} s: re-aligned" for t in track.mount_changes]
+            notes += [f"the {role} posture jumped at {t:.0f} s with no knock: measured as it is"
+                      for t in track.posture_jumps]
+        for note in notes:
+            if note not in self.state.notices:
+                self.state.notices.append(note)
         now = time.monotonic()
         for role, chunk in chunks.items():
             if chunk is not None and chunk.n:

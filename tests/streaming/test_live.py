@@ -292,6 +292,9 @@ def test_after_a_knocked_sensor_slips_live_rows_have_the_offline_values():
     live, a = _live_table(sim.session)
     (t_slip,) = a.pelvis.mount_changes
     assert abs(t_slip - 84.2) < 1.5 and a.pelvis._watch.jolts_s
+    run = LiveRun(61.0, lossless=True, cues=None)  # and the view says so
+    _feed(run, sim.session)
+    assert f"the pelvis sensor moved on the body at {t_slip:.0f} s: re-aligned" in run.state.notices
     diff, remark = _merged(live, offline)
     assert diff.max() < 1e-3  # the last digits (float32 signals filtered over other spans: 1.4e-5 seen)
     # What still differs: steps just before the slip, out before its jolt was seen, lack `sensor_moved`.
