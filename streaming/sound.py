@@ -36,6 +36,7 @@ BEAT_BLOCK_S = 0.04  # the metronome's stream is written in blocks this long (on
 BEAT_LEAD_S = 0.3  # ... at most this far ahead of the system clock, plus BEAT_DRIFT of the time since the start:
 BEAT_DRIFT = 1e-3  # a sound card's clock may run this much faster (100s of ppm); a slower one blocks the writes
 BEAT_PIPE_BYTES = 4096  # the pipe to the player holds 0.09 s: the player's pace sets the writes'
+BEAT_CLOSE_S = 10.0  # at the end, the player has this long to play out what it holds (a busy machine: slow)
 
 
 def _run_quietly(cmd: list[str], timeout_s: float = 5.0) -> bool:
@@ -243,7 +244,7 @@ class Speaker:
         self._queue.put((None, 0.0))
         self._worker.join(timeout_s)
         if self._beater is not None:
-            self._beater.join(timeout_s)
+            self._beater.join(BEAT_CLOSE_S + 1.0)
 
     def _speak_loop(self) -> None:
         while True:
@@ -306,7 +307,7 @@ class Speaker:
             except OSError:
                 pass
             try:
-                proc.wait(timeout=BEAT_LEAD_S + 2.0)
+                proc.wait(timeout=BEAT_CLOSE_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
