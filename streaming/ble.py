@@ -237,7 +237,7 @@ class SensorLink:
         """Send the family's start commands, with the vendor's pauses between them."""
         try:
             for char, payload, wait_s in self.family.start_steps(self.rate_hz):
-                await self._client.write_gatt_char(char, payload, response=True)
+                await _write_char(self._client, char, payload)
                 if wait_s > 0:
                     await asyncio.sleep(wait_s)
         except BaseException:
@@ -292,7 +292,7 @@ class SensorLink:
             return
         self.queue.put_nowait((self.role, time.monotonic(), None, {"kind": STOPPING}))
         for char, payload in stops:
-            await _quietly(self._client.write_gatt_char(char, payload, response=True))
+            await _quietly(_write_char(self._client, char, payload))
         await asyncio.sleep(STOP_REPLY_S)  # a reply may come after the write's own answer
         self.queue.put_nowait((self.role, time.monotonic(), None, {"kind": STOPPED}))
 
@@ -304,9 +304,22 @@ class SensorLink:
         if client is None:
             return
         for char, payload in getattr(self.family, "stop_commands", lambda: [])():
-            await _quietly(client.write_gatt_char(char, payload, response=True))
+            await _quietly(_write_char(client, char, payload))
         await _quietly(client.disconnect())
         self.status.connected = False
+
+
+async def _write_char(client, uuid: str, payload: bytes) -> None:
+    """Write as the characteristic's properties allow: a request where it declares "write", else a command.
+
+    bluetoothd sends whichever type it is asked for (BlueZ src/gatt-client.c,
+    characteristic_write_value); a sensor refuses a request on a
+    characteristic without "write" (WitMotion's FFE9 is written without
+    response by its vendor's SDK), and silently ignores a command it does not take.
+    """
+    char = client.services.get_characteristic(uuid)
+    response = char is None or "write" in char.properties  # unknown: bleak raises that it is missing
+    await client.write_gatt_char(uuid if char is None else char, payload, response=response)
 
 
 async def _quietly(coro) -> None:

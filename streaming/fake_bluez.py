@@ -4,8 +4,10 @@ bleak's BlueZ backend talks to ``org.bluez`` on the D-Bus *system* bus, whose
 address it reads from ``DBUS_SYSTEM_BUS_ADDRESS``.  :class:`PrivateBus` starts
 a private ``dbus-daemon``; :class:`FakeBlueZ` runs *this module* in a process
 of its own on that bus.  It exports an adapter and devices with BlueZ's
-object paths, properties and methods, and the devices' GATT services and
-characteristics.  Each device answers control-point writes as its family's
+object paths, properties and methods, and, once a connection has resolved
+them, the devices' GATT services and characteristics.  Wherever a D-Bus
+client can tell, it answers as bluetoothd does (each case cites BlueZ's
+source; tests/streaming/test_fake_bluez.py checks them).  Each device answers control-point writes as its family's
 protocol says and notifies the simulator's signals in its family's bytes, in
 real time, on its own drifting clock.  The body moves whether or not anyone
 listens: a device out of range loses what it measures meanwhile.
@@ -42,6 +44,15 @@ ADAPTER_PATH = "/org/bluez/hci0"
 TICK_S = 0.004  # at least this often a device releases the packets its clock has reached
 RSSI_EVERY_S = 0.5
 FLOOD_BURST = 200  # a flooding device sends at most this many packets per tick
+# What bluetoothd (BlueZ 690c16df, src/device.c, src/gatt-client.c) and Linux do, in time:
+DISCONNECT_TIMER_S = 2.0  # src/device.c DISCONNECT_TIMER: device_request_disconnect drops the link 2 s later
+SUPERVISION_TIMEOUT_S = 0.42  # Linux hci_core.c le_supv_timeout 0x002a: a silent link is declared lost after this
+CONN_INTERVAL_S = 0.03  # Linux le_conn_min_interval 0x0018 x 1.25 ms: a request's answer comes a connection event later
+LE_CONN_TIMEOUT_S = 20.0  # Linux HCI_LE_CONN_TIMEOUT: how long the kernel tries to reach a device
+RESOLVE_S = 0.05  # Connect's reply to ServicesResolved: the GATT discovery (longer on real links)
+FIRMWARE_REVISION = "2.1.0"  # the Device Information service's Firmware Revision String, unless the spec says
+DEVICE_INFO = "0000180a-0000-1000-8000-00805f9b34fb"
+FIRMWARE_CHAR = "00002a26-0000-1000-8000-00805f9b34fb"
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -147,7 +158,12 @@ def load_spec(path: str) -> dict:
     streams), ``rssi``, ``drops`` ([[at_s, for_s], ...] on the body clock:
     out of range, link lost), ``refuse`` (answer start commands with an error),
     ``clock_offset_s`` and ``drift_ppm`` of the device's own clock, ``device``
-    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}).
+    (the simulated sensor's options, e.g. {"sdk_mode_firmware": false}),
+    ``mtu``, ``firmware`` (its Device Information firmware revision),
+    ``flags`` ({char uuid: [...]}, to declare other characteristic properties),
+    and how bluetoothd and the link behave: ``gatt_cache`` ("always", bluetoothd's
+    default, or "no"), ``disconnect_timer_s``, ``supervision_timeout_s``,
+    ``conn_interval_s`` (module constants give the defaults and their sources).
     """
     spec = json.loads(Path(path).read_text())
     spec.setdefault("seed", 11)
@@ -241,7 +257,7 @@ class Device1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def ServicesResolved(self) -> "b":
-        return self.dev.connected
+        return self.dev.services_resolved
 
     @dbus_property(access=PropertyAccess.READ)
     def RSSI(self) -> "n":
@@ -253,16 +269,51 @@ class Device1(ServiceInterface):
 
     @method()
     async def Connect(self):
-        await asyncio.sleep(0.02)
-        if not self.dev.in_range():
-            raise DBusError("org.bluez.Error.Failed", "le-connection-abort-by-local")
-        self.dev.connected = True
-        self.emit_properties_changed({"Connected": True})
-        self.emit_properties_changed({"ServicesResolved": True})
+        """src/device.c dev_connect: InProgress while a Connect is pending, a plain return when connected
+        already; the reply comes once the link is up (att_connect_cb), the services are resolved after it.
+        Connect to a device out of range waits for it (the kernel's connection attempt)."""
+        dev = self.dev
+        if dev.connecting:
+            raise DBusError("org.bluez.Error.InProgress", "In Progress")
+        if dev.connected:
+            return
+        dev.connecting, dev.connect_cancelled = True, False
+        try:
+            await asyncio.sleep(0.02)
+            # The kernel keeps trying a device out of range (for HCI_LE_CONN_TIMEOUT, 20 s) and connects when it
+            # is back; a Disconnect meanwhile cancels (src/device.c device_request_disconnect).
+            deadline = time.monotonic() + LE_CONN_TIMEOUT_S
+            while not dev.in_range() and not dev.connect_cancelled and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            if dev.connect_cancelled:
+                raise DBusError("org.bluez.Error.Failed", "br-connection-canceled")
+            if not dev.in_range():
+                raise DBusError("org.bluez.Error.Failed", "le-connection-abort-by-local")
+            dev.connected = True
+            dev.lost_since = None
+            self.emit_properties_changed({"Connected": True})
+        finally:
+            dev.connecting = False
+        dev.world.spawn(dev.resolve_services())
 
     @method()
-    def Disconnect(self):
-        self.dev.link_lost()
+    async def Disconnect(self):
+        """src/device.c device_request_disconnect: a plain return when not connected; else the link is
+        dropped DISCONNECT_TIMER later (disconnect_all) and the reply follows Connected = False."""
+        dev = self.dev
+        if dev.connecting:
+            dev.connect_cancelled = True
+        if not dev.connected:
+            return
+        if not dev.disconnecting:
+            dev.disconnecting = True
+            try:
+                await asyncio.sleep(dev.disconnect_timer_s)
+            finally:
+                dev.disconnecting = False
+            dev.link_lost()
+        while dev.connected:  # a second Disconnect waits for the first
+            await asyncio.sleep(0.01)
 
 
 class GattService1(ServiceInterface):
@@ -284,11 +335,28 @@ class GattService1(ServiceInterface):
 
 
 class GattCharacteristic1(ServiceInterface):
-    def __init__(self, dev, uuid: str, service_path: str, flags: list):
+    """A remote characteristic as bluetoothd exports it (BlueZ src/gatt-client.c, characteristic_*).
+
+    bluetoothd checks little itself: a read or a write request goes to the
+    peripheral whatever the Flags say, and the *peripheral* answers with an
+    ATT error (org.bluez.Error.NotPermitted "Read not permitted" / "Write
+    not permitted", create_gatt_dbus_error); a write command the peripheral
+    does not accept is dropped by it without any answer.  Notify sessions
+    are per D-Bus client (StartNotify / StopNotify are answered by
+    :meth:`World.sender_call`, which knows the caller).
+    """
+
+    def __init__(self, dev, uuid: str, service_path: str, flags: list, value: bytes = b""):
         super().__init__("org.bluez.GattCharacteristic1")
         self.dev, self.uuid, self.service_path, self.flags = dev, uuid, service_path, flags
-        self.value = b""
-        self.notifying = False
+        self.value = value
+        self.sessions: set = set()  # D-Bus names with a notify session (BlueZ: chrc->notify_clients)
+        self.writing = False  # a write request awaits the peripheral's answer (BlueZ: chrc->write_op)
+
+    @property
+    def subscribed(self) -> bool:
+        """The peripheral sends: connected, and bluetoothd wrote its CCCD for some client's session."""
+        return self.dev.connected and bool(self.sessions)
 
     @dbus_property(access=PropertyAccess.READ)
     def UUID(self) -> "s":
@@ -304,7 +372,7 @@ class GattCharacteristic1(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Notifying(self) -> "b":
-        return self.notifying
+        return bool(self.sessions)
 
     @dbus_property(access=PropertyAccess.READ)
     def Value(self) -> "ay":
@@ -315,28 +383,58 @@ class GattCharacteristic1(ServiceInterface):
         return self.dev.mtu
 
     @method()
-    def ReadValue(self, options: "a{sv}") -> "ay":
+    async def ReadValue(self, options: "a{sv}") -> "ay":
+        """characteristic_read_value: Failed "Not connected" without a link; the peripheral refuses a
+        characteristic without "read" (ATT Read Not Permitted)."""
+        if not self.dev.connected:
+            raise DBusError("org.bluez.Error.Failed", "Not connected")
+        await asyncio.sleep(self.dev.conn_interval_s)
+        if not self.dev.connected:
+            raise DBusError("org.bluez.Error.Failed", "Operation failed")
+        if "read" not in self.flags:
+            raise DBusError("org.bluez.Error.NotPermitted", "Read not permitted")
         return self.value
 
     @method()
-    def WriteValue(self, value: "ay", options: "a{sv}"):
+    async def WriteValue(self, value: "ay", options: "a{sv}"):
+        """characteristic_write_value: the write type is the caller's "type" ("request" / "command"), or
+        without it the first of "write", "write-without-response" in Flags (else NotSupported)."""
         if not self.dev.connected:
-            raise DBusError("org.bluez.Error.NotConnected", "Not connected")
-        self.dev.written(self.uuid, bytes(value))
+            raise DBusError("org.bluez.Error.Failed", "Not connected")
+        if self.writing:
+            raise DBusError("org.bluez.Error.InProgress", "In Progress")
+        kind = options["type"].value.lower() if "type" in options else None
+        if kind is None:
+            kind = "request" if "write" in self.flags else "command" if "write-without-response" in self.flags else ""
+        if kind in ("request", "reliable"):
+            self.writing = True
+            try:
+                await asyncio.sleep(self.dev.conn_interval_s)  # the write response comes a connection event later
+            finally:
+                self.writing = False
+            if not self.dev.connected:
+                raise DBusError("org.bluez.Error.Failed", "Operation failed")
+            if "write" not in self.flags:
+                raise DBusError("org.bluez.Error.NotPermitted", "Write not permitted")
+        elif kind != "command":
+            raise DBusError("org.bluez.Error.NotSupported", "Operation is not supported")
+        elif len(value) > self.dev.mtu - 3:  # src/shared/att.c encode_pdu: a PDU longer than the MTU is not sent
+            raise DBusError("org.bluez.Error.Failed", "Failed to initiate write")
+        elif "write-without-response" not in self.flags:
+            return  # the peripheral ignores a write command it does not accept: no error, nothing happens
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.dev.conn_interval_s, self.dev.written, self.uuid, bytes(value))  # answers come later
 
     @method()
     def StartNotify(self):
-        if not self.dev.connected:
-            raise DBusError("org.bluez.Error.NotConnected", "Not connected")
-        self.notifying = True
-        self.dev.notifying_changed()
+        raise DBusError("org.bluez.Error.Failed", "answered by World.sender_call")  # never reached
 
     @method()
     def StopNotify(self):
-        self.notifying = False
-        self.dev.notifying_changed()
+        raise DBusError("org.bluez.Error.Failed", "answered by World.sender_call")  # never reached
 
     def notify(self, payload: bytes) -> None:
+        payload = payload[:self.dev.mtu - 3]  # Core spec Vol 3 Part F 3.4.7.1: a notification carries MTU - 3 bytes
         self.value = payload
         self.emit_properties_changed({"Value": payload})
 
@@ -380,13 +478,21 @@ class SimDevice:
         self.refuse = bool(d.get("refuse", False))
         self.garbled = bool(d.get("garbled", False))
         self.path = _path_of(self.address)
-        self.connected = False
-        self.exported = False
+        self.connected = self.connecting = self.disconnecting = self.services_resolved = False
+        self.connect_cancelled = False
+        self.lost_since: float | None = None  # when the device went out of range on a live link
+        self.exported = self.gatt_exported = False
+        # bluetoothd's main.conf [GATT] Cache: "always" (its default) keeps the GATT objects after a
+        # disconnection, "no" removes them (src/device.c gatt_cache_is_enabled, gatt_cache_cleanup).
+        self.gatt_cache = d.get("gatt_cache", "always")
+        self.disconnect_timer_s = float(d.get("disconnect_timer_s", DISCONNECT_TIMER_S))
+        self.supervision_timeout_s = float(d.get("supervision_timeout_s", SUPERVISION_TIMEOUT_S))
+        self.conn_interval_s = float(d.get("conn_interval_s", CONN_INTERVAL_S))
         self.family = FAMILIES[d["family"]].for_advert(d["name"]) if d.get("family") else None
         self.service_uuid = self.family.service_uuid if self.family else "0000180f-0000-1000-8000-00805f9b34fb"
         self.device = Device1(self)
         self.chars: dict[str, GattCharacteristic1] = {}
-        self.service = None
+        self.services: list = []  # (path, GattService1)
         self.started: set = set()  # what the device was told to stream
         self.packets: list = []  # (release body time s, char uuid, bytes)
         self.next_packet = 0
@@ -395,13 +501,18 @@ class SimDevice:
         self.covered: dict = {}  # stream -> the last sample index sent
         if self.family is None:
             return
+        info_path = f"{self.path}/service000c"  # Device Information, before the sensor's own service
+        self.services.append((info_path, GattService1(DEVICE_INFO, self.path)))
+        firmware = GattCharacteristic1(self, FIRMWARE_CHAR, info_path, ["read"],
+                                       str(d.get("firmware", FIRMWARE_REVISION)).encode())
+        firmware.path = f"{info_path}/char000d"
+        self.chars[FIRMWARE_CHAR] = firmware
         service_path = f"{self.path}/service{0x10 + 0x20 * index:04x}"
-        self.service = (service_path, GattService1(self.family.service_uuid, self.path))
+        self.services.append((service_path, GattService1(self.family.service_uuid, self.path)))
         uuids = list(dict.fromkeys([*self.family.notify_uuids, self.family.control_uuid]))
+        flags = {**_declared_flags(self.family), **d.get("flags", {})}
         for k, uuid in enumerate(uuids):
-            flags = (["notify"] if uuid in self.family.notify_uuids else []) + (
-                ["write", "write-without-response"] if uuid == self.family.control_uuid else [])
-            self.chars[uuid] = GattCharacteristic1(self, uuid, service_path, flags)
+            self.chars[uuid] = GattCharacteristic1(self, uuid, service_path, flags[uuid])
             self.chars[uuid].path = f"{service_path}/char{0x11 + 0x20 * index + 2 * k:04x}"
         self._encode(d, world.sim.session, world.rate_hz)
 
@@ -414,7 +525,10 @@ class SimDevice:
         clock = float(d.get("clock_offset_s", 1000.0)) + t_body * (1.0 + float(d.get("drift_ppm", 20.0)) * 1e-6)
         if self.family.name == "polar":
             clock = clock + 1.7e9  # Unix time, as a Polar clock is set by its app
-        enc = self.family.encoder(rate_hz, **d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
+        options = dict(d.get("device", {}))  # e.g. {"sdk_mode_firmware": False}
+        if self.family.name == "polar":
+            options.setdefault("mtu", self.mtu)  # a Polar fills its frames to the link's MTU
+        enc = self.family.encoder(rate_hz, **options)
         chunk = getattr(enc, "n", 1)
         for i in range(0, data.n - chunk + 1, chunk):
             sl = slice(i, i + chunk)
@@ -447,26 +561,61 @@ class SimDevice:
         return not any(at <= t < at + dur for at, dur in self.drops)
 
     def export(self, bus: MessageBus) -> None:
+        """The device object, as discovery finds it: no GATT objects before the first connection."""
         if self.exported:
             return
         self.exported = True
         bus.export(self.path, self.device)
-        if self.service:
-            bus.export(*self.service)
-            for char in self.chars.values():
-                bus.export(char.path, char)
+
+    def export_gatt(self, bus: MessageBus) -> None:
+        """The services and characteristics, InterfacesAdded each (src/gatt-client.c btd_gatt_client_ready
+        -> create_services, before src/device.c device_svc_resolved sets ServicesResolved)."""
+        if self.gatt_exported:
+            return
+        self.gatt_exported = True
+        for path, service in self.services:
+            bus.export(path, service)
+        for char in self.chars.values():
+            bus.export(char.path, char)
+
+    def unexport_gatt(self, bus: MessageBus) -> None:
+        """InterfacesRemoved for every GATT object; the notify sessions go with them (gatt_db_clear ->
+        btd_gatt_client_service_removed -> unregister_service)."""
+        if not self.gatt_exported:
+            return
+        self.gatt_exported = False
+        for char in self.chars.values():
+            char.sessions.clear()
+            bus.unexport(char.path)
+        for path, _ in self.services:
+            bus.unexport(path)
+
+    async def resolve_services(self) -> None:
+        """After Connect's reply: the GATT discovery, then ServicesResolved; notify sessions that outlived
+        a disconnection are registered again (src/gatt-client.c btd_gatt_client_connected, register_notify)."""
+        await asyncio.sleep(RESOLVE_S)
+        if not self.connected or self.services_resolved:
+            return
+        self.export_gatt(self.world.bus)
+        self.services_resolved = True
+        self.device.emit_properties_changed({"ServicesResolved": True})
+        self.notifying_changed()
 
     def link_lost(self) -> None:
+        """The link is gone (Disconnect, or out of range for the supervision timeout)."""
         self.started.clear()
         getattr(self.encoder, "started", set()).clear()  # a lost link ends the sensor's measurements too
-        for char in self.chars.values():
-            char.notifying = False
         if self.connected:
-            self.connected = False
+            self.connected = self.services_resolved = False
+            if self.gatt_cache == "no":  # the ATT channel closes first: src/device.c att_disconnected_cb
+                self.unexport_gatt(self.world.bus)
+            # src/device.c device_remove_connection: ServicesResolved, then Connected
             self.device.emit_properties_changed({"ServicesResolved": False})
             self.device.emit_properties_changed({"Connected": False})
 
     def written(self, uuid: str, value: bytes) -> None:
+        if not self.connected:
+            return  # the link went down before the peripheral acted on it
         uuid = uuid.lower()
         replies = self.encoder.respond(uuid, value)
         if self.family.name == "polar" and len(value) >= 2:
@@ -484,13 +633,13 @@ class SimDevice:
             getattr(self.encoder, "started", set()).clear()
             replies = [(c, _refusal(self.family.name, r)) for c, r in replies]
         for char, payload in replies:
-            if self.chars[char.lower()].notifying:
+            if self.chars[char.lower()].subscribed:
                 self.chars[char.lower()].notify(payload)
         self.world.body_clock_starts()
 
     def notifying_changed(self) -> None:
-        if self.family.name == "witmotion":  # streams as soon as notifications are on
-            self.started = {"imu"} if any(c.notifying for c in self.chars.values()) else set()
+        if self.family is not None and self.family.name == "witmotion":  # streams as soon as notifications are on
+            self.started = {"imu"} if any(c.subscribed for c in self.chars.values()) else set()
             self.world.body_clock_starts()
 
     def _wanted(self, payload: bytes) -> bool:
@@ -505,7 +654,7 @@ class SimDevice:
         while self.next_packet < len(packets) and packets[self.next_packet][0] <= t_body:
             _, char, payload = packets[self.next_packet]
             c = self.chars[char]
-            listening = self.connected and c.notifying and self._wanted(payload)
+            listening = c.subscribed and self.in_range() and self._wanted(payload)
             if self.world.flood and not listening:
                 break  # a flood waits for its listener instead of losing packets
             self.next_packet += 1
@@ -518,6 +667,26 @@ class SimDevice:
                 if self.world.flood and sent >= FLOOD_BURST:
                     break  # let the other devices and the bus have their turn
         return sent
+
+
+def _declared_flags(family) -> dict:
+    """Each characteristic's properties as the real sensor declares them (what bluetoothd puts in Flags).
+
+    Polar PMD: control point read, write, indicate; data notify (Polar's measurement data
+    specification, as polarofficial/polar-ble-sdk uses it).  Movesense GATT SensorData: command
+    WRITE, data NOTIFY (movesense-device-lib samples/gatt_sensordata_app/GATTSensorDataClient.cpp,
+    configGattSvc).  WitMotion: FFE9 is written without response by the vendor's own SDK
+    (WITMOTION/WitBluetooth_BWT901BLE5_0 IOS_swift/.../BluetoothBLE.swift, sendData), FFE4 notifies;
+    whether FFE9 also takes write requests is undocumented, so the fake declares only what is shown.
+    """
+    declared = {"polar": {"control": ["read", "write", "indicate"], "notify": ["notify"]},
+                "movesense": {"control": ["write"], "notify": ["notify"]},
+                "witmotion": {"control": ["write-without-response"], "notify": ["notify"]}}
+    kinds = declared.get(family.name, {"control": ["write"], "notify": ["notify"]})
+    flags = {uuid: list(kinds["notify"]) for uuid in family.notify_uuids}
+    if family.control_uuid:
+        flags[family.control_uuid] = list(kinds["control"])
+    return flags
 
 
 def _refusal(family: str, reply: bytes) -> bytes:
@@ -545,6 +714,13 @@ class World:
         self._body_t0: float | None = None
         self.flood = bool(spec["flood"])
         self.truth_path = spec.get("truth_path")
+        self._tasks: set = set()
+
+    def spawn(self, coro) -> None:
+        """Run ``coro`` in the background (kept referenced until done)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def body_clock_starts(self) -> None:
         """The simulated run starts when the first device is told to stream."""
@@ -566,6 +742,67 @@ class World:
     def body_time(self) -> float:
         return 0.0 if self._body_t0 is None else time.monotonic() - self._body_t0
 
+    def sender_call(self, msg):
+        """The calls bluetoothd answers per D-Bus client (it needs the caller's bus name), and the
+        client's leaving the bus, which ends its discovery and its notify sessions."""
+        if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged":
+            name, _old, new = msg.body
+            if not new:
+                self._client_left(name)
+            return None
+        if msg.message_type != MessageType.METHOD_CALL:
+            return None
+        if msg.interface == "org.bluez.Adapter1" and msg.member in ("StartDiscovery", "StopDiscovery"):
+            return self.discovery_call(msg)
+        if msg.interface == "org.bluez.GattCharacteristic1" and msg.member in ("StartNotify", "StopNotify"):
+            char = self._exported_chars().get(msg.path)
+            return None if char is None else self.notify_call(msg, char)
+        return None
+
+    def _exported_chars(self) -> dict:
+        return {c.path: c for d in self.devices if d.gatt_exported for c in d.chars.values()}
+
+    def _client_left(self, name: str) -> None:
+        if name in self.discovery_clients:
+            self.discovery_clients.discard(name)
+            self._discovery_changed()
+        for char in self._exported_chars().values():  # src/gatt-client.c notify_client_disconnect
+            if name in char.sessions:
+                char.sessions.discard(name)
+                self._notifying_changed(char, not char.sessions)
+
+    def notify_call(self, msg, char) -> Message:
+        """StartNotify / StopNotify as src/gatt-client.c answers them.
+
+        characteristic_start_notify: NotConnected while the device is
+        disconnecting, NotSupported without "notify" / "indicate", a plain
+        return for a client that has a session already (one per client); a
+        session taken while disconnected is registered on the next
+        connection.  characteristic_stop_notify: Failed "No notify session
+        started" for a client without one.
+        """
+        sender = msg.sender
+        if msg.member == "StartNotify":
+            if char.dev.disconnecting:
+                return Message.new_error(msg, "org.bluez.Error.NotConnected", "Not Connected")
+            if not {"notify", "indicate"} & set(char.flags):
+                return Message.new_error(msg, "org.bluez.Error.NotSupported", "Operation is not supported")
+            if sender not in char.sessions:
+                char.sessions.add(sender)
+                self._notifying_changed(char, len(char.sessions) == 1)
+            return Message.new_method_return(msg)
+        if sender not in char.sessions:
+            return Message.new_error(msg, "org.bluez.Error.Failed", "No notify session started")
+        char.sessions.discard(sender)
+        self._notifying_changed(char, not char.sessions)
+        return Message.new_method_return(msg)
+
+    @staticmethod
+    def _notifying_changed(char, changed: bool) -> None:
+        if changed:
+            char.emit_properties_changed({"Notifying": bool(char.sessions)})
+        char.dev.notifying_changed()
+
     def discovery_call(self, msg):
         """Answer Adapter1.StartDiscovery / StopDiscovery as bluetoothd does: one session per client.
 
@@ -574,15 +811,6 @@ class World:
         stop_discovery() one without a session with "No discovery started";
         a client leaving the bus ends its session (a disconnect watch).
         """
-        if msg.message_type == MessageType.SIGNAL and msg.member == "NameOwnerChanged":
-            name, _old, new = msg.body
-            if not new and name in self.discovery_clients:
-                self.discovery_clients.discard(name)
-                self._discovery_changed()
-            return None
-        if (msg.message_type != MessageType.METHOD_CALL or msg.interface != "org.bluez.Adapter1"
-                or msg.member not in ("StartDiscovery", "StopDiscovery")):
-            return None
         if msg.member == "StartDiscovery":
             if msg.sender in self.discovery_clients:
                 return Message.new_error(msg, "org.bluez.Error.InProgress", "Operation already in progress")
@@ -615,7 +843,7 @@ class World:
     async def run(self) -> None:
         self.bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         self.bus._writer.sock = _PatientSocket(self.bus._writer.sock)
-        self.bus.add_message_handler(self.discovery_call)
+        self.bus.add_message_handler(self.sender_call)
         await self.bus.call(Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
                                     interface="org.freedesktop.DBus", member="AddMatch", signature="s",
                                     body=["type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'"]))
@@ -629,8 +857,12 @@ class World:
             for dev in self.devices:
                 if dev.family is None:
                     continue
-                if dev.connected and not dev.in_range():
-                    dev.link_lost()
+                if dev.connected and not dev.in_range():  # silent: lost once the supervision timeout passes
+                    dev.lost_since = now if dev.lost_since is None else dev.lost_since
+                    if now - dev.lost_since >= dev.supervision_timeout_s:
+                        dev.link_lost()
+                else:
+                    dev.lost_since = None
                 if self._body_t0 is not None:
                     dev.release(t_body)
             if self.discovering and now >= next_rssi:
