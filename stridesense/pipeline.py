@@ -231,7 +231,9 @@ class SensorTrack:
         # Only the received samples around the new grid points are needed.
         j0 = max(int(np.searchsorted(raw_t, new[0])) - 1, 0)
         j1 = int(np.searchsorted(raw_t, new[-1])) + 1
-        acc, gyr = interpolate(self.raw_data(j0, j1), new)
+        raw = self.raw_data(j0, j1)
+        acc, gyr = interpolate(raw, new)
+        _snap_to_samples(new, raw, acc, gyr)
         res = self._filter.push(acc) if gyr is None else self._filter.push(gyr, acc)
         self._n_fused += new.size
         f_w = rotate(res.quat, acc)
@@ -616,6 +618,10 @@ class Analyzer:
         # the whole step: the same rule live (which cannot wait for it) and offline.
         trunk_gaps = self.trunk.gaps if self._has_trunk else []
         long_trunk_gaps = [g for g in trunk_gaps if g[1] - g[0] > TRUNK_SILENT_S]
+        if self._has_trunk and self.trunk.has_data:
+            last = float(self.trunk.raw_data().time_s[-1])
+            if t_avail - last >= TRUNK_SILENT_S:  # silent now (live), or ended for good (offline): a long gap
+                long_trunk_gaps.append((last, np.inf))
         gaps = self.pelvis.gaps + [g for g in trunk_gaps if g[1] - g[0] <= TRUNK_SILENT_S]
         k = np.asarray(ks, dtype=np.int64)
         watched = [self.pelvis] + ([self.trunk] if self._has_trunk else [])
@@ -643,22 +649,42 @@ class Analyzer:
         # neutral is the mean running posture: live, of the first CALIBRATION_RUNNING_S of running; offline, of
         # the whole recording.
         neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
-        _trunk_lost(rows, ic[k], ic[j1], long_trunk_gaps)
+        _trunk_lost(rows, ic[k], ic[j1] + 1.0, long_trunk_gaps)  # a row reads up to 1 s after its stride
         for k, row in zip(ks, rows):
             row["bout"] = c.bout[k]
             row["neutral"] = neutral
         return rows
 
 
-def _trunk_lost(rows: list[dict], ic_s: np.ndarray, stride_end_s: np.ndarray, long_gaps: list) -> None:
-    """Steps whose stride, or the GAP_SETTLE_S before it, meets a long trunk gap: trunk values out, `trunk_missing`."""
+def _trunk_lost(rows: list[dict], ic_s: np.ndarray, read_to_s: np.ndarray, long_gaps: list) -> None:
+    """Steps whose data (from GAP_SETTLE_S before the contact to ``read_to_s``) meet a long trunk gap: trunk
+    values out, `trunk_missing` (live, whether such a step came out before or after the trunk was back would
+    otherwise decide its values)."""
     if not long_gaps or not rows:
         return
     g = np.asarray(long_gaps, dtype=float).reshape(-1, 2)
-    hit = ((g[None, :, 0] < stride_end_s[:, None]) & (g[None, :, 1] > ic_s[:, None] - GAP_SETTLE_S)).any(axis=1)
+    hit = ((g[None, :, 0] < read_to_s[:, None]) & (g[None, :, 1] > ic_s[:, None] - GAP_SETTLE_S)).any(axis=1)
     for row in (r for r, h in zip(rows, hit) if h):
         for column in TRUNK_COLUMNS:
             row[column] = float("nan")
         reasons = [q for q in str(row["quality"]).split(";") if q and q != "ok"]
         if "trunk_missing" not in reasons:
             row["quality"] = ";".join(reasons + ["trunk_missing"])
+
+
+def _snap_to_samples(grid_s: np.ndarray, raw: SensorData, acc: np.ndarray, gyr: np.ndarray | None) -> None:
+    """Grid points on a sample's time (within rounding) take that sample's values, in place.
+
+    Interpolated, such a point took the interval on one side or the other depending on whether the next
+    sample was in yet: 1e-12 apart between chunkings, which the filter's turn test (a threshold) turned
+    into 0.1 deg of trunk angle.
+    """
+    t = raw.time_s
+    k = np.clip(np.searchsorted(t, grid_s), 1, max(t.size - 1, 1))
+    near = np.where(np.abs(t[k - 1] - grid_s) <= np.abs(t[np.minimum(k, t.size - 1)] - grid_s), k - 1,
+                    np.minimum(k, t.size - 1))
+    on = np.abs(t[near] - grid_s) < 1e-9
+    if on.any():
+        acc[on] = raw.acc_mps2[near[on]]
+        if gyr is not None:
+            gyr[on] = raw.gyr_radps[near[on]]
