@@ -23,6 +23,23 @@ shipped constants' error on the same condition, then pooled over the held-out
 parts, and the same leaving one trial out.  A method that holds gives about
 the same figures both ways.  Where the peak force's remaining error lies,
 and the corrections tried on it: benchmarks/impact_limits.py.
+
+``--why``: where the contact-time error per condition comes from.  The same
+event methods are run on the force plate's own force (in BW, as if it were
+the specific force of a sensor at the centre of mass): their error there is
+the methods' share (how the force's own edges meet a line extrapolated to
+zero, against the reference's 0.05-BW threshold); the rest is the sacrum's
+share.  Also printed: the half-sine filter model's share (the force's toe-off
+read on its 6-Hz wave with the model, minus the same line read on the force
+itself), the 6-Hz wave's lowest point between contacts, on the sacrum and
+for half-sine stances of the same contact and flight times (the model), and
+toe-off and contact time with a floor consistent with the model's (the
+sacrum's lowest point less the dip the model's half-sine stances show, the
+model read to its own true floor, 0 g; not shipped: see
+models/contact_time.py).  The
+force is on the accelerometer's clock to within 0-4 samples per trial, so
+initial-contact offsets split between IC and TO per trial; contact time does
+not depend on it.
 """
 
 from __future__ import annotations
@@ -184,6 +201,134 @@ def loco(data: Path, pel, trials: list[int]) -> None:
     print("The spring-mass peak fits nothing; corrections tried on it, held out: benchmarks/impact_limits.py")
 
 
+def _halfsine_floor_g(contact_s: float, flight_s: float, peak_g: float, cutoff_hz: float) -> float:
+    """Lowest point of a train of half-sine stances (``peak_g``) low-passed as the analysis does, g."""
+    from stridesense.imu.events import lowpass
+
+    fs = 500.0
+    t = np.arange(0.0, 12 * (contact_s + flight_s), 1 / fs)
+    phase = t % (contact_s + flight_s)
+    f = np.where(phase < contact_s, peak_g * np.sin(np.pi * np.minimum(phase / contact_s, 1.0)), 0.0)
+    x = lowpass(f, cutoff_hz, fs)
+    return float(x[x.size // 3: 2 * x.size // 3].min())
+
+
+def _consistent_floor_toe_offs(t, wave_g, ic, nxt, cutoff_hz):
+    """Toe-offs read to a floor consistent with the half-sine model (the --why variant, not shipped)."""
+    from scipy.interpolate import RegularGridInterpolator
+    from scipy.signal import butter, sosfiltfilt
+
+    from stridesense.models import contact_time as ct
+
+    hi, lo = ct.EDGE_HI, ct.EDGE_LO
+
+    def read(tt, x, ic, nxt, floor_of):
+        out, mins, peaks = (np.full(ic.size, np.nan) for _ in range(3))
+        for k in range(ic.size):
+            a, b = np.searchsorted(tt, [ic[k], nxt[k]])
+            if b - a < 3:
+                continue
+            ip = a + int(np.argmax(x[a:b]))
+            mins[k], peaks[k] = x[a:b].min(), x[ip]
+            base = floor_of(k, mins[k], peaks[k])
+            t_hi = ct._falling_crossing(tt, x, ip, b, base + hi * (peaks[k] - base))
+            t_lo = ct._falling_crossing(tt, x, ip, b, base + lo * (peaks[k] - base))
+            out[k] = t_lo + (t_lo - t_hi) * lo / (hi - lo)
+        return out, mins, peaks
+
+    # Half-sine trains (time in 1/cut-off), read to their true floor (0): shift in contact times, dip / peak.
+    d, r = (g.ravel() for g in np.meshgrid(ct._DUTY_GRID, ct._FLIGHT_GRID, indexing="ij"))
+    period = d * (1 + r)
+    tm = np.arange(0.0, 4 * period.max(), 1 / ct._MODEL_RATE)
+    phase = tm[None, :] % period[:, None]
+    f = np.where(phase < d[:, None], np.sin(np.pi * np.minimum(phase / d[:, None], 1.0)), 0.0)
+    xm = sosfiltfilt(butter(4, 1.0, fs=ct._MODEL_RATE, output="sos"), f, axis=1)
+    shift, dip = np.empty(d.size), np.empty(d.size)
+    for k in range(d.size):
+        i0 = np.array([2 * period[k]])
+        o, mn, pk = read(tm, xm[k], i0, i0 + period[k], lambda *_: 0.0)
+        shift[k], dip[k] = (o[0] - (i0[0] + d[k])) / d[k], mn[0] / pk[0]
+    grid = (ct._DUTY_GRID, ct._FLIGHT_GRID)
+    shift_of = RegularGridInterpolator(grid, shift.reshape(-1, ct._FLIGHT_GRID.size))
+    dip_of = RegularGridInterpolator(grid, dip.reshape(-1, ct._FLIGHT_GRID.size))
+    to = ic + 0.22
+    for _ in range(4):  # the model's point depends on the times it corrects
+        to = np.where(np.isfinite(to), to, ic + 0.22)
+        tc = to - ic
+        at = np.column_stack([np.clip(tc * cutoff_hz, *ct._DUTY_GRID[[0, -1]]),
+                              np.clip((nxt - to) / tc, *ct._FLIGHT_GRID[[0, -1]])])
+        dp, sh = dip_of(at), shift_of(at) * tc
+        raw, _, _ = read(t, wave_g, ic, nxt, lambda k, mn, pk: (mn - dp[k] * pk) / (1 - dp[k]))
+        to = raw - sh
+    return to
+
+
+def why(data: Path, pel, trials: list[int]) -> None:
+    """Split each condition's contact-time error into the methods' share and the sacrum's (module docstring)."""
+    from stridesense.imu.consts import GRAVITY_MPS2 as G
+    from stridesense.imu.events import detect_contacts, lowpass
+    from stridesense.models import contact_time as ct
+    from stridesense.pipeline import Analyzer
+
+    an = Analyzer(MASS_KG)
+    an.pelvis.adopt(pel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        an.feed(pel)
+        an.feed_last()
+    steps = an.steps
+    t, fz = an.pelvis.time_s, an.pelvis.f_world[:, 2].astype(float)
+    m = matched(data, steps)
+    m = m[m.found].reset_index(drop=True)
+    m["to_true"] = m.ic_true + m.contact_s
+    m["nxt"] = m.ic_s + steps.set_index("ic_s").loc[m.ic_s, "step_time_s"].to_numpy()
+    fs = pel.sampling_rate_hz
+    wave = lowpass(fz, ct.STANCE_CUTOFF_HZ, fs) / G
+    i0, i1 = np.searchsorted(t, m.ic_s), np.searchsorted(t, m.nxt)
+    m["floor_g"] = [wave[a:b].min() for a, b in zip(i0, i1)]
+    m["wave_peak_g"] = [wave[a:b].max() for a, b in zip(i0, i1)]
+    to_c = _consistent_floor_toe_offs(t, wave, m.ic_s.to_numpy(), m.nxt.to_numpy(), ct.STANCE_CUTOFF_HZ)
+    # The same methods on the force plate's own force, taken for a centre-of-mass signal.
+    grf = np.concatenate([pd.read_csv(data / f"trial{i:02d}_grf.csv").grf_bw.to_numpy() for i in trials])
+    tg = np.concatenate([pd.read_csv(data / f"trial{i:02d}_grf.csv").time_s.to_numpy() + k * TRIAL_S
+                         for k, i in enumerate(trials)])
+    ev = detect_contacts(tg, grf * G, fs)
+    j = np.abs(ev.ic_s[None, :] - m.ic_true.to_numpy()[:, None]).argmin(axis=1)
+    ok = (np.abs(ev.ic_s[j] - m.ic_true) < MATCH_S).to_numpy() & (j + 1 < ev.ic_s.size)
+    ic_f, nxt_f = ev.ic_s[j], ev.ic_s[np.minimum(j + 1, ev.ic_s.size - 1)]
+    to_f = ct.toe_off_s(tg, lowpass(grf, ct.STANCE_CUTOFF_HZ, fs), ic_f, nxt_f)
+    line_f = np.empty(ic_f.size)  # the same line read on the force itself: no low-pass, no model
+    ct._toe_offs(tg, np.ascontiguousarray(grf), np.searchsorted(tg, ic_f), np.searchsorted(tg, nxt_f), ic_f, nxt_f,
+                 ct.EDGE_HI, ct.EDGE_LO, line_f, True)
+    ms = lambda x: 1000 * x
+    e = pd.DataFrame({
+        "ct": ms(m.contact_time_ms / 1000 - m.contact_s), "ic": ms(m.ic_s - m.ic_true),
+        "to": ms(m.ic_s + m.contact_time_ms / 1000 - m.to_true),
+        "f_ct": np.where(ok, ms(to_f - ic_f - m.contact_s), np.nan), "f_ic": np.where(ok, ms(ic_f - m.ic_true), np.nan),
+        "f_to": np.where(ok, ms(to_f - m.to_true), np.nan), "model": np.where(ok, ms(to_f - line_f), np.nan),
+        "c_to": ms(to_c - m.to_true), "c_ct": ms(to_c - m.ic_s - m.contact_s),
+        "floor_g": m.floor_g, "contact_s": m.contact_s, "flight_s": m.flight_to_next_s, "peak": m.wave_peak_g,
+    })
+    print("contact-time error per condition, ms (+ = late / long), mean over matched contacts\n")
+    print(f"{'condition':16s} {'analysis: CT':>12s} {'IC':>6s} {'TO':>6s} "
+          f"| {'force itself: CT':>16s} {'IC':>6s} {'TO':>6s} "
+          f"| {'sacrum: CT':>10s} | {'model':>6s} | {'6-Hz floor g':>12s} {'half-sine':>9s} "
+          f"| {'consistent floor: CT':>20s} {'TO':>6s}")
+    groups = [("all", e)] + [(f"speed {v:.2f} m/s", g) for v, g in e.groupby(m.speed_m_s)]
+    groups += [(f"slope {v:+.0f} deg", g) for v, g in e.groupby(m.slope_deg)]
+    for name, g in groups:
+        r = g.mean()
+        model_floor = _halfsine_floor_g(r.contact_s, r.flight_s, r.peak, ct.STANCE_CUTOFF_HZ)
+        print(f"{name:16s} {r.ct:+12.1f} {r.ic:+6.1f} {r.to:+6.1f} | {r.f_ct:+16.1f} {r.f_ic:+6.1f} {r.f_to:+6.1f} "
+              f"| {r.ct - r.f_ct:+10.1f} | {r.model:+6.1f} | {r.floor_g:12.2f} {model_floor:+9.2f} "
+              f"| {r.c_ct:+20.1f} {r.c_to:+6.1f}")
+    rms = lambda x: float(np.sqrt(np.nanmean(np.square(x))))
+    print(f"\ncontact time RMSE: analysis {rms(e.ct):.1f} ms, consistent floor {rms(e.c_ct):.1f} ms")
+    per_trial = e.ic.groupby(m.trial).mean()
+    print(f"\ninitial-contact offset per trial: SD {per_trial.std():.1f} ms between trials, "
+          f"{e.ic.groupby(m.trial).std().mean():.1f} ms within (force on the accelerometer's clock to 0-4 samples)")
+
+
 def main() -> None:
     from stridesense.api import analyze
     from stridesense.imu.data import SensorData
@@ -192,6 +337,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default)
     ap.add_argument("--loco", action="store_true", help="leave-one-condition-out check of the constants")
+    ap.add_argument("--why", action="store_true",
+                    help="the contact-time error split into the methods' and the sacrum's share")
     a = ap.parse_args()
     if not (a.data / "trials.csv").exists():
         raise SystemExit(f"no force-treadmill trials in {a.data}")
@@ -200,6 +347,9 @@ def main() -> None:
     pel = SensorData(x.time_s.to_numpy(), x[["acc_x", "acc_y", "acc_z"]].to_numpy(), None, "pelvis", "alcantara-dev")
     if a.loco:
         loco(a.data, pel, trials)
+        return
+    if a.why:
+        why(a.data, pel, trials)
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -69,7 +69,7 @@ class GrowingArray:
         if rows == 0:
             return
         if self._adopted:
-            self._buf, self._adopted = self._buf[rows:self._n].copy(), False
+            self._buf = self._buf[rows:]  # a view: the adopted rows still to come stay adoptable, nothing copied
         else:
             self._buf[: self._n - rows] = self._buf[rows:self._n]
         self._n -= rows

@@ -54,6 +54,9 @@ class SensorData:
     role: str
     source: str = ""
     meta: dict = field(default_factory=dict)
+    # Set by validate(): these very arrays passed (a CSV read is checked once, not again by the analysis).
+    # A slice or relabelled copy is a new object and starts unchecked.
+    _validated: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         t = np.asarray(self.time_s, dtype=float)
@@ -108,8 +111,10 @@ class SensorData:
         Every way in (generic CSV, importers, session folders, the Python API)
         passes through here.  ``acc_unit``/``gyr_unit`` name the unit the
         values were converted from (an importer's options), for the messages.
-        Returns self so that calls chain.
+        Returns self so that calls chain.  Samples that passed are not checked again.
         """
+        if self._validated:
+            return self
         src = self.source or self.role
         if self.n < 2:
             raise InputError("has fewer than two samples", src)
@@ -143,6 +148,7 @@ class SensorData:
             )
         check_span(self)
         check_units(self, acc_unit, gyr_unit)
+        object.__setattr__(self, "_validated", True)
         return self
 
 

@@ -6,11 +6,24 @@ edges are located by linear extrapolation of the steep part of the edge
 back to the flight level (the line through the crossings of 15 % and 45 % of
 the way from the flight level to the stance peak), which is robust to a
 pelvis that is not in exact free fall and to soft-tissue wobble after
-contact.  A tangent at the steepest point of the first flank was tried for
-narrow impact transients (a shoulder before the main rise makes the line
-through two levels 10-15 ms early) and taken out: its choice of the steepest
-sample pair made initial contact three times as sensitive to 1 ms of timing
-jitter (max 3 ms against 1 ms between a recording and its jittered copy).
+contact.
+
+A narrow impact transient (20-30 ms) makes the force rise in two flanks with
+a shoulder between them; the line through 15 % and 45 % spans the shoulder
+and lands 5-15 ms early.  So initial contact is also read on the first flank
+alone: the line through the crossings of 10 % of the way to the peak either
+side of the level where that flank is steepest (its steepest sample pair,
+located between samples by a parabola) - level crossings, not a slope
+between two samples, so 1 ms of timing jitter moves it no more than the line
+(``benchmarks/jitter.py``; a tangent on the steepest pair itself was three
+times as sensitive).  On a clean rise the two reads agree within about 1 ms
+(95th percentile on the tuning seeds; both simulators); where the first
+flank's read is later by more than ``SHOULDER_FROM_S``, contact moves towards
+it, by a quadratic ramp up to ``SHOULDER_FULL_S`` and one for one beyond
+(:func:`_shoulder_shift`): the move never grows faster than the disagreement,
+so neither a jump nor a larger jitter (a linear blend between the two reads
+amplified it in the ramp), at the price of staying 1.75 ms short of the
+first flank's read on a narrow impact.
 
 Which leg: two cues of the stance leg, each taken relative to its
 neighbours' (the step-to-step alternation, not the slowly varying level),
@@ -40,10 +53,17 @@ from stridesense.imu.consts import GRAVITY_MPS2
 STANCE_CORE_G = 1.5  # every running stance passes this (>= 1.8 g even at 2 m/s); walking peaks at 1.1-1.4 g
 FLIGHT_G = 0.45  # and between two stances the force falls below this (walking stays above ~0.7 g)
 EDGE_LO, EDGE_HI = 0.15, 0.45
+FLANK_FROM = 0.05  # the first flank is sought from this fraction of the way to the peak
+FLANK_HALF_SPAN = 0.10  # its line: crossings this fraction of the way to the peak either side of its steepest level
+# Where the first flank's read is later than the two-level line: ramp from / one for one beyond (s). From: the two
+# agree within this on clean rises (95th percentile 0.4-1.5 ms on tuning seeds 100-119, median 0-1.1); up to:
+# narrow impacts put them 3-12 ms apart (seeds 11, 20, 27).
+SHOULDER_FROM_S, SHOULDER_FULL_S = 0.001, 0.0025
 # Contacts are timed on the force low-passed at this (cores and peaks at 25 Hz). Chosen with the steepest-
 # point tangent since taken out (tuning seeds 100-119 with 25-ms impacts, IC median 5.6 ms at 25 Hz, 3.9 at
-# 30, 1.5 at 40; at 40 Hz the external simulator and force plate ~3 ms late). With the two-level line now:
-# external simulator IC median 0.5 ms, force treadmill IC bias -0.6 ms.
+# 30, 1.5 at 40; at 40 Hz the external simulator and force plate ~3 ms late). With the two-level line and the
+# first flank's read now: external simulator IC median 0.5 ms, force treadmill IC bias +0.3 ms; the first flank's
+# read at 40 Hz would be 2-3 ms nearer a narrow impact's contact but 10-20 % more sensitive to timing jitter.
 EDGE_CUTOFF_HZ = 30.0
 MIN_STANCE_S, MAX_STANCE_S = 0.08, 0.45
 MAX_STEP_S = 0.6  # Kiernan et al. 2023: step frequency >= 1.67 Hz when running
@@ -167,6 +187,10 @@ def _stances(time_s, f, f_edge, cores, fs):
         b0 = np.median(pre[pre <= FLIGHT_G])
         b1 = np.median(post[post <= FLIGHT_G]) if flight_after else b0
         ic, ok_ic = _edge_kernel(time_s, f_edge, rise_i, lo_bound, b0, f[rise_i], True)
+        if ok_ic:
+            flank = _first_flank_ic(time_s, f_edge, rise_i, lo_bound, b0, f[rise_i])
+            if np.isfinite(flank):
+                ic += _shoulder_shift(flank - ic)
         to, ok_to = _edge_kernel(time_s, f, fall_i, hi_bound, b1, f[fall_i], False)
         if not (MIN_STANCE_S <= to - ic <= MAX_STANCE_S):
             ok_ic = ok_to = False
@@ -221,6 +245,76 @@ def _edge_kernel(t, f, peak_i, bound, base, peak, rising):
         return fallback, False
     slope = (hi - lo) / (t_hi - t_lo)
     return t_lo - (lo - base) / slope, True
+
+
+@numba.njit(cache=True, nogil=True)
+def _shoulder_shift(late_s):
+    """How far contact moves when the first flank's read is ``late_s`` later than the line's (slope 0 to 1)."""
+    a, b = SHOULDER_FROM_S, SHOULDER_FULL_S
+    if late_s <= a:
+        return 0.0
+    if late_s <= b:
+        return (late_s - a) ** 2 / (2.0 * (b - a))
+    return late_s - 0.5 * (a + b)
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_flank_ic(t, f, peak_i, bound, base, peak):
+    """Initial contact read on the rise's first flank alone (module docstring), or NaN.
+
+    The flank: from the crossing of ``FLANK_FROM`` up to the first sample pair after the 15 % crossing whose
+    slope stops growing.  Its steepest level: the parabola through the pair slopes around the steepest pair.
+    """
+    n = f.size
+    a0 = max(bound, 1)
+    span = peak - base
+    hi, lo, start = base + EDGE_HI * span, base + EDGE_LO * span, base + FLANK_FROM * span
+    j_hi = -1
+    for a in range(peak_i - 1, a0 - 1, -1):
+        if f[a] < hi <= f[a + 1]:
+            j_hi = a
+            break
+    if j_hi < 0:
+        return np.nan
+    j_lo = -1
+    j_st = a0
+    for a in range(j_hi, a0 - 1, -1):
+        if j_lo < 0 and f[a] < lo <= f[a + 1]:
+            j_lo = a
+        if f[a] < start <= f[a + 1]:
+            j_st = a
+            break
+    if j_lo < 0:
+        return np.nan
+    end = j_lo
+    while end + 2 <= j_hi and f[end + 2] - f[end + 1] >= f[end + 1] - f[end]:
+        end += 1
+    best, k = 0.0, -1
+    for i in range(j_st, min(end + 1, n - 2)):
+        d = (f[i + 1] - f[i]) / (t[i + 1] - t[i])
+        if d > best:
+            best, k = d, i
+    if k < 1:
+        return np.nan
+    d_before = (f[k] - f[k - 1]) / (t[k] - t[k - 1])
+    d_after = (f[k + 2] - f[k + 1]) / (t[k + 2] - t[k + 1])
+    curv = d_before - 2.0 * best + d_after
+    frac = min(max(0.5 * (d_before - d_after) / curv, -0.5), 0.5) if curv < 0 else 0.0
+    level = 0.5 * (f[k] + f[k + 1]) + frac * (t[k + 1] - t[k]) * best
+    l1, l2 = max(level - FLANK_HALF_SPAN * span, base + 0.02 * span), level + FLANK_HALF_SPAN * span
+    a1 = a2 = -1
+    for a in range(max(j_st - 3, a0), min(j_hi + 8, n - 1)):
+        if a1 < 0 and f[a] < l1 <= f[a + 1]:
+            a1 = a
+        if a1 >= 0 and f[a] < l2 <= f[a + 1]:
+            a2 = a
+            break
+    if a2 < 0:
+        return np.nan
+    t1, t2 = _crossing(t, f, a1, l1), _crossing(t, f, a2, l2)
+    if t2 <= t1:
+        return np.nan
+    return t1 - (l1 - base) * (t2 - t1) / (l2 - l1)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -43,6 +43,27 @@ signals they differ by 25-110 ms (2 % of steps within 10 ms).
 The toe-off must fall within the step (flight >= 0) and leave a stance of
 at least ``MIN_STANCE_S``; otherwise it is not placed (NaN) and the step is
 flagged ``toe_off_unplaced`` rather than given a guess.
+
+Why contact time still depends on speed on the force treadmill (-16 / -3 /
++6 ms at 2.5 / 3.3 / 4.2 m/s; ``benchmarks/forceplate.py --why``): not the
+low-pass nor this model.  Read with the same methods on the force plate's
+own force (a perfect centre-of-mass signal), the model's share is -1.5 to
+-4 ms at every speed, but the contacts come out 25 / 14 / 13 ms short of the
+reference's 0.05-BW contacts: the runner's force leaves and meets the ground
+through slow toes (heel strike and push-off, longest at 2.5 m/s) that a line
+through the middle of an edge does not see.  The sacrum adds +9 / +11 / +19
+ms (its wave is wider than the force's, more so at speed).  Part of that is
+the floor: the 6-Hz wave's lowest point on the sacrum is 0.13-0.39 g above
+where half-sine stances through the same filter dip (-0.07 to -0.25 g,
+clipped to 0 here), so the reading's floor and the model's differ, moving
+every toe-off ~8 ms late.  A floor made consistent (the sacrum's lowest
+point less the model's dip) reads toe-off on the sacrum as the same line
+reads it on the force itself (within 2 ms per speed, 7 ms at +10 deg; alike
+for edge levels 0.3-0.1 to 0.6-0.35) but then shows the force's own toes:
+contact time -24 / -11 / -4 ms, RMSE 17 ms (12.5 now), so it is not used.
+What remains is two properties of one runner's signals (the shape of his
+force, his sacrum's motion relative to his centre of mass) that a shape
+constant fitted to these trials would only move from one speed to another.
 """
 
 from __future__ import annotations

@@ -38,12 +38,17 @@ class AnalysisResult:
         Column -> why it is empty for this session.
     info
         Calibration and data facts (rates, forward-axis confidence, warnings).
+    activity
+        Standing / walking / running / other bouts on the sensor analysed as
+        the pelvis (``stridesense.imu.activity.Activity``; its totals are
+        ``info["activity"]``).
     """
 
     steps: pd.DataFrame
     summary: object
     missing_reasons: dict[str, str] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    activity: object = None
 
 
 def load_session(
@@ -71,6 +76,30 @@ def load_session(
         return read_sensor_csv(x, role)
 
     return Session(load(pelvis, "pelvis"), load(trunk, "trunk"), 70.0 if mass_kg is None else mass_kg)
+
+
+def load_session_folder(folder: str | Path, *, mass_kg: float | None = None) -> tuple[Session, dict]:
+    """Read a session folder: native (manifest.json) or generic CSV (pelvis.csv [, trunk.csv]).
+
+    Returns
+    -------
+    session, manifest
+        The manifest is empty for a generic-CSV folder.
+
+    Raises
+    ------
+    RecordingError, InputError
+        A folder that is missing, incomplete or of another format version,
+        with a sentence naming what is missing.
+    """
+    from stridesense.streaming.session_folder import session_folder
+
+    found = session_folder(folder)
+    if found.native:
+        from stridesense.streaming.recording import read_manifest
+
+        return load_session(session_dir=found.path, mass_kg=mass_kg), read_manifest(found.path)
+    return load_session(found.pelvis_csv, found.trunk_csv, mass_kg=70.0 if mass_kg is None else mass_kg), {}
 
 
 def prepare_session(session: Session, *, check_roles: bool = True) -> tuple[Session, dict]:
@@ -147,7 +176,10 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         with a notice; unclear roles are refused).  False: take them as given.
     """
     session, facts = prepare_session(session, check_roles=check_roles)
-    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None, hold_for_checks=True)
+    # forget: only the signals the steps still to come need are kept (as live), not the whole session's;
+    # hold_for_checks: each step waits for the slip checks around it (the table does not depend on chunks).
+    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None, forget=True,
+                        hold_for_checks=True)
     pel, tr = session.pelvis, session.trunk  # validated by prepare_session
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as w:
@@ -223,7 +255,8 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
     summary = _summarize(steps, missing)
     if summary is not None:
         summary.activity = info["activity"]
-    return AnalysisResult(steps=steps[TABLE_COLUMNS], summary=summary, missing_reasons=missing, info=info)
+    return AnalysisResult(steps=steps[TABLE_COLUMNS], summary=summary, missing_reasons=missing, info=info,
+                          activity=activity)
 
 
 def _summarize(steps: pd.DataFrame, missing: dict[str, str]):

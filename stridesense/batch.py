@@ -22,6 +22,7 @@ import pandas as pd
 
 from stridesense import __version__
 from stridesense.errors import InputError, StridesenseError
+from stridesense.streaming.session_folder import PELVIS_CSV, holds_session
 
 DEFAULT_TIME_LIMIT_S = 600.0  # an hour's session takes under a minute; ten is a session that runs away
 POLL_S = 1.0
@@ -66,7 +67,7 @@ def find_sessions(root: str | Path) -> list[Path]:
         raise InputError(f"{root}: not a folder")
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        if "manifest.json" in filenames or "pelvis.csv" in filenames:
+        if holds_session(filenames):
             found.append(Path(dirpath))
             dirnames.clear()  # a session's own sub-folders are not sessions
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -88,26 +89,18 @@ def analyse_one(folder: str, mass_kg: float | None, check_roles: bool = True) ->
     """Analyse one session folder; returns (steps, summary table). Runs on a Dask worker."""
     import warnings
 
-    from stridesense.api import analyze
+    from stridesense.api import analyze_session, load_session_folder
 
     folder_p = Path(folder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if (folder_p / "manifest.json").exists():
-            result = analyze(session_dir=folder_p, mass_kg=mass_kg, check_roles=check_roles)
-        else:
-            trunk = folder_p / "trunk.csv"
-            result = analyze(pelvis=folder_p / "pelvis.csv", trunk=trunk if trunk.exists() else None,
-                             mass_kg=70.0 if mass_kg is None else mass_kg, check_roles=check_roles)
+        session, manifest = load_session_folder(folder_p, mass_kg=mass_kg)
+        result = analyze_session(session, check_roles=check_roles)
     summary = result.summary.to_frame() if result.summary is not None else pd.DataFrame()
-    runner, date = "", result.info.get("recorded_at")
-    if (folder_p / "manifest.json").exists():
-        from stridesense.streaming.recording import read_manifest
-
-        runner = read_manifest(folder_p).get("runner", "")
+    date = result.info.get("recorded_at")
     if date is None:
-        date = _csv_recording_date(folder_p / "pelvis.csv", result.info["duration_s"])
-    summary = summary.assign(runner=runner or folder_p.parent.name, date=date,
+        date = _csv_recording_date(folder_p / PELVIS_CSV, result.info["duration_s"])
+    summary = summary.assign(runner=manifest.get("runner", "") or folder_p.parent.name, date=date,
                              running_time_s=float(result.steps["step_time_s"].sum()), n_steps=len(result.steps))
     return result.steps, summary
 

@@ -215,7 +215,7 @@ class Library:
     def _add_one(self, folder: Path, key: str, mass_kg: float | None) -> None:
         from stridesense.reports.data import load_session_data
 
-        data = load_session_data(folder, mass_kg=mass_kg)
+        data = load_session_data(folder, mass_kg=mass_kg, cues=False)  # the catalogue keeps no cues
         s = data.summary
         row = {
             "session_id": session_id(folder), "folder": str(folder.resolve()), "runner": data.runner,

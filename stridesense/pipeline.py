@@ -419,8 +419,9 @@ class Analyzer:
         (offline), not for the live pipeline's 0.1-s pushes.  Call
         :meth:`release` at the end to stop the thread.
     forget
-        Live: drop signals older than any step still to come needs, every
-        minute, so that memory stays flat however long the session.
+        Drop signals older than any step still to come needs, every minute
+        (live) or chunk (offline), so that memory stays flat however long the
+        session (an hour offline: 80 MB less peak memory, the same table).
     hold_for_checks
         Offline: each step waits until the slip checks around it have run
         (about 10 s of data after it), so that where chunks are cut never

@@ -56,13 +56,13 @@ def _check_session_args(args, verb: str) -> None:
         raise InputError("give either a session folder or --pelvis/--trunk files, not both")
     if not args.session and not args.pelvis:
         raise InputError(f"nothing to {verb}: give a session folder or --pelvis FILE.csv")
-    if args.session and not Path(args.session).is_dir():
-        raise InputError(f"{args.session}: not a session folder (for a CSV file use --pelvis)")
-    folder = Path(args.session) if args.session else None
-    if folder is not None and not (folder / "manifest.json").exists() and (folder / "pelvis.csv").exists():
-        # The generic-CSV folder `batch` accepts, and `simulate` writes.
-        args.session, args.pelvis = None, str(folder / "pelvis.csv")
-        args.trunk = str(folder / "trunk.csv") if (folder / "trunk.csv").exists() else None
+    if args.session:
+        from stridesense.streaming.session_folder import session_folder
+
+        found = session_folder(args.session)
+        if not found.native:  # the generic-CSV folder `batch` accepts, and `simulate` writes
+            args.session, args.pelvis = None, str(found.pelvis_csv)
+            args.trunk = str(found.trunk_csv) if found.trunk_csv else None
 
 
 def _check_table_paths(**paths) -> None:

@@ -1,7 +1,7 @@
 """What a report shows about one session: steps, summary, activity, cues, facts.
 
 A session is analysed once here (``stridesense.api``); the activity bouts
-come from ``imu.activity`` on the samples the analysis took for the pelvis, and the cues from the
+are the analysis' own (``AnalysisResult.activity``, on the samples it took for the pelvis), and the cues from the
 session's cue log when a live run wrote one (``cues.jsonl``, below), or
 else from replaying the steps through the live cue engine.
 
@@ -191,56 +191,7 @@ def _started(manifest: dict, folder: Path) -> str:
     return datetime.fromtimestamp(min(f.stat().st_mtime for f in files), timezone.utc).isoformat(timespec="seconds")
 
 
-def load_folder(folder: str | Path, *, mass_kg: float | None = None):
-    """Read a session folder: native (manifest.json) or generic CSV (pelvis.csv [, trunk.csv]).
-
-    Returns
-    -------
-    (Session, manifest dict)
-
-    Raises
-    ------
-    RecordingError, InputError
-        A folder that is missing, incomplete or of another format version,
-        with a sentence naming what is missing.
-    """
-    from stridesense.api import load_session
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: no such session folder")
-    if (folder / "manifest.json").exists():
-        from stridesense.streaming.recording import read_manifest
-
-        return load_session(session_dir=folder, mass_kg=mass_kg), read_manifest(folder)
-    if (folder / "pelvis.csv").exists():
-        trunk = folder / "trunk.csv"
-        session = load_session(folder / "pelvis.csv", trunk if trunk.exists() else None,
-                               mass_kg=70.0 if mass_kg is None else mass_kg)
-        return session, {}
-    raise RecordingError(f"{folder}: not a session folder: it has neither manifest.json (a recorded or imported "
-                         "session) nor pelvis.csv (generic CSV)")
-
-
-def activity_bouts(session, info: dict) -> list:
-    """(start_s, end_s, label) bouts on the sensor the analysis took for the pelvis.
-
-    The analysis keeps only the totals (``info["activity"]``); the timeline is
-    classified again here on the same samples: the trunk's when the analysis
-    found the roles swapped (``info["roles"]``).
-    """
-    from stridesense.imu.activity import classify_activity
-
-    swapped = (info.get("roles") or {}).get("verdict") == "swapped" and session.trunk is not None
-    pel = (session.trunk if swapped else session.pelvis).validate()
-    rate_hz = info.get("pelvis_rate_hz")
-    if not rate_hz:
-        dt = np.diff(pel.time_s)
-        rate_hz = 1.0 / float(np.median(dt[dt > 0])) if (dt > 0).any() else 0.0
-    return classify_activity(pel.time_s, pel.acc_mps2, float(rate_hz)).bouts if rate_hz > 0 else []
-
-
-def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> SessionData:
+def load_session_data(folder: str | Path, *, mass_kg: float | None = None, cues: bool = True) -> SessionData:
     """Analyse a session folder for a report.
 
     Parameters
@@ -249,33 +200,37 @@ def load_session_data(folder: str | Path, *, mass_kg: float | None = None) -> Se
         A native session folder or a generic-CSV folder.
     mass_kg
         Body mass, kg (default: the session's, or 70).
+    cues
+        Read the cue log, or replay the live cue engine without one; False
+        leaves the cues out (``cue_source`` "none": the library keeps no cues).
     """
-    from stridesense.api import analyze_session
+    from stridesense.api import analyze_session, load_session_folder
 
     folder = Path(folder)
-    session, manifest = load_folder(folder, mass_kg=mass_kg)
+    session, manifest = load_session_folder(folder, mass_kg=mass_kg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # collected into result.info["warnings"]
         result = analyze_session(session)
-    activity = activity_bouts(session, result.info)
     info = dict(result.info)
     info["missing_reasons"] = dict(result.missing_reasons)
     info["sensors"] = [{k: v for k, v in s.items() if k != "files"} for s in manifest.get("sensors", [])]
     info["stridesense_version"] = __version__
-    cues, skipped = read_cue_log(folder)
+    cue_list, skipped, cue_source = [], 0, "none"
+    if cues:
+        cue_list, skipped = read_cue_log(folder)
+        cue_source = "logged" if (folder / CUE_LOG).exists() else "replayed"
+        if cue_source == "replayed":
+            cue_list = replayed_cues(result.steps)
     notes = []
     if skipped:
         notes.append(f"{skipped} line(s) of {CUE_LOG} were not cues (time_s, metric, value, text) and were skipped")
-    cue_source = "logged" if (folder / CUE_LOG).exists() else "replayed"
-    if cue_source == "replayed":
-        cues = replayed_cues(result.steps)
     meta = manifest.get("meta") or {}
     distance = meta.get("distance_m")
     runner = str(manifest.get("runner") or (folder.parent.name if not manifest else ""))
     return SessionData(
         folder=folder, runner=runner, started=_started(manifest, folder), steps=result.steps,
-        summary=result.summary, info=info, activity=[(float(a), float(b), str(c)) for a, b, c in activity],
-        cues=cues, cue_source=cue_source, manifest=manifest,
+        summary=result.summary, info=info, activity=[(float(a), float(b), str(c)) for a, b, c in result.activity.bouts],
+        cues=cue_list, cue_source=cue_source, manifest=manifest,
         distance_m=float(distance) if isinstance(distance, (int, float)) and distance > 0 else None, notes=notes,
         session_notes=str(meta.get("notes") or ""),
     )

@@ -59,3 +59,15 @@ def test_drop_front_keeps_the_newest_rows_in_order_and_appends_go_on():
     adopted.drop_front(1)
     adopted.append(np.array([9.0]))
     assert adopted.view.tolist() == [1, 2, 9] and data.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_dropping_the_front_of_an_adopted_array_keeps_it_adopted_without_a_copy():
+    # Offline analysis forgets old signals every chunk: the adopted samples must not be copied each time.
+    data = np.random.default_rng(1).normal(size=(1000, 3))
+    g = GrowingArray(3)
+    g.adopt(data)
+    g.append(data[:300])
+    g.drop_front(250)
+    g.append(data[300:600])
+    assert np.shares_memory(g.view, data)
+    assert np.array_equal(g.view, data[250:600])

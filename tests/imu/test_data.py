@@ -92,3 +92,16 @@ def test_the_quietest_second_skips_a_gap_in_the_recording():
         warnings.simplefilter("error")
         mean, sd = quietest_second(t, acc)
     assert abs(mean - 9.81) < 0.01 and 0.01 < sd < 0.03
+
+
+def test_samples_that_passed_are_not_checked_again_but_a_slice_of_them_is(monkeypatch):
+    import stridesense.imu.data as data_module
+
+    calls = []
+    real = data_module.check_units
+    monkeypatch.setattr(data_module, "check_units", lambda *a, **k: calls.append(1) or real(*a, **k))
+    d = _data()
+    assert d.validate().validate() is d  # a CSV read is checked, then the analysis asks again
+    assert len(calls) == 1
+    d.slice_time(0.0, 2.0).validate()
+    assert len(calls) == 2

@@ -47,18 +47,56 @@ def _narrow_impact_force(fs, n_steps=12, width_s=0.025, bump_g=0.5):
     return t, f * GRAVITY_MPS2, np.array(ics)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: the line through 15 % and 45 % spans the shoulder a narrow "
-                   "impact leaves and times contact 10-15 ms early; the tangent that fixed it tripled the "
-                   "sensitivity to timing jitter and was taken out (imu/events.py docstring)")
-def test_contact_on_a_narrow_impact_transient_is_not_early():
-    # Issue 11: within 5 ms (median) at 100 Hz too. The line through the 15 % and 45 % levels spans the
-    # transient's shoulder and lands ~14 ms early.
+def _narrow_impact_errors_ms(fs):
+    t, f, ics = _narrow_impact_force(fs)
+    ev = detect_contacts(t, f, fs)
+    assert len(ev.ic_s) == len(ics)
+    return (ev.ic_s - ics) * 1e3
+
+
+def test_contact_on_a_narrow_impact_transient_is_read_on_its_first_flank():
+    # The line through the 15 % and 45 % levels alone spans the transient's shoulder and lands ~14 ms early;
+    # the first flank's read brings it within 8 ms (6.4-7.0 ms early: 1.75 ms of that is the shoulder ramp's).
     for fs in (100.0, 200.0):
-        t, f, ics = _narrow_impact_force(fs)
-        ev = detect_contacts(t, f, fs)
-        assert len(ev.ic_s) == len(ics)
-        err_ms = (ev.ic_s - ics) * 1e3
-        assert np.median(np.abs(err_ms)) < 5.0, (fs, err_ms)
+        err_ms = _narrow_impact_errors_ms(fs)
+        assert np.median(np.abs(err_ms)) < 8.0, (fs, err_ms)
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: a 25-ms transient's first flank is read 6-7 ms early (the "
+                   "30-Hz low-pass spreads it; the shoulder ramp keeps 1.75 ms short of it), not within 5 ms")
+def test_contact_on_a_narrow_impact_transient_is_within_5_ms():
+    # Issue 11: within 5 ms (median) at 100 Hz too.
+    for fs in (100.0, 200.0):
+        assert np.median(np.abs(_narrow_impact_errors_ms(fs))) < 5.0, fs
+
+
+def test_timing_jitter_moves_contacts_no_more_than_the_two_level_line_did():
+    # A Bluetooth recording differs from its file by ~1 ms of sample timing and 1-mG values (tests/streaming/
+    # test_ble.py compares them). Seed 11 has narrow impacts, 105 clean rises. The two-level line alone: IC RMS
+    # change 0.31 / 0.33 ms; the steepest-pair tangent once tried: 0.47 / 0.60 ms, cadence 1.1 / 1.3 spm
+    # (benchmarks/jitter.py). Against truth, seed 11's median IC error was 7.9 ms with the line alone.
+    import warnings
+
+    from accuracy_cases import jittered_copy
+
+    from stridesense.api import analyze
+    from stridesense.models.simulator import SimConfig, simulate_session
+
+    for seed, ic_err_ms in ((11, 4.0), (105, 1.5)):
+        sim = simulate_session(SimConfig(seed=seed, duration_s=60.0, pelvis_rate_hz=208.0, trunk_rate_hz=208.0,
+                                         trunk_start_offset_s=0.0))
+        rng = np.random.default_rng(seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = analyze(pelvis=sim.session.pelvis, mass_kg=70.0).steps
+            got = analyze(pelvis=jittered_copy(sim.session.pelvis, rng), mass_kg=70.0).steps
+        assert len(got) == len(want)
+        d_ms = (got.ic_s.to_numpy() - want.ic_s.to_numpy()) * 1e3
+        assert np.sqrt(np.mean(d_ms ** 2)) < 0.4, seed
+        assert np.abs(got.cadence_spm.to_numpy() - want.cadence_spm.to_numpy()).max() < 1.0, seed
+        truth = sim.truth.ic_s.to_numpy()
+        err_ms = np.abs(want.ic_s.to_numpy()[:, None] - truth[None, :]).min(axis=1) * 1e3
+        assert np.median(err_ms) < ic_err_ms, seed
 
 
 def _pelvis_force(session):

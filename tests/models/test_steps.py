@@ -1,5 +1,7 @@
 """The compiled per-step metrics against the pure per-step functions they twin."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -136,7 +138,8 @@ def captured(sim_short):
     original = steps.step_rows
 
     def spy(*args, **kwargs):
-        calls.append((args, kwargs))
+        # Copies: the signals are views into the pipeline's buffers, which it reuses once their steps are out.
+        calls.append(copy.deepcopy((args, kwargs)))
         return original(*args, **kwargs)
 
     mp = pytest.MonkeyPatch()

@@ -2,12 +2,14 @@
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stridesense.errors import InputError, RecordingError
+from stridesense.imu.roles import relabel
 from stridesense.reports import figures
 from stridesense.reports.data import read_cue_log, replayed_cues, running_time_s
 from stridesense.reports.page import esc, script_json
@@ -199,20 +201,24 @@ def test_when_the_sensors_were_swapped_the_report_says_so_before_any_result(know
 
 
 def test_activity_is_classified_on_the_samples_the_analysis_took_for_the_pelvis(known_session):
-    """A still sensor labelled pelvis and a running one labelled trunk: swapped, the timeline shows running."""
-    from stridesense.imu.data import SensorData, Session
-    from stridesense.reports.data import activity_bouts, load_folder
+    """Files given in swapped roles: the timeline (classified once, by the analysis) is the real pelvis'.
 
-    session, _ = load_folder(known_session[0])
-    run = session.pelvis
-    still_acc = np.tile([0.0, 0.0, 9.81], (run.n, 1))
-    still = SensorData(run.time_s, still_acc, np.zeros((run.n, 3)), "pelvis", "still", {})
-    both = Session(still, SensorData(run.time_s, run.acc_mps2, run.gyr_radps, "trunk", "running", {}), 70.0)
-    rate = {"pelvis_rate_hz": 200.0}
-    as_labelled = {lab for _, _, lab in activity_bouts(both, {**rate, "roles": {"verdict": "as labelled"}})}
-    swapped = {lab for _, _, lab in activity_bouts(both, {**rate, "roles": {"verdict": "swapped"}})}
-    assert "running" not in as_labelled
-    assert "running" in swapped
+    The file given as pelvis (the real trunk) starts 10 s late, so it holds no standing: only the real
+    pelvis' samples give the standing bout at the start.
+    """
+    from stridesense.api import analyze_session, load_session_folder
+    from stridesense.imu.data import Session
+
+    session, _ = load_session_folder(known_session[0])
+    late_trunk = session.trunk.slice_time(10.0, float("inf"))
+    given = Session(relabel(late_trunk, "pelvis"), relabel(session.pelvis, "trunk"), 70.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = analyze_session(given)
+    assert result.info["roles"]["verdict"] == "swapped"
+    standing = [(a, b) for a, b, lab in result.activity.bouts if lab == "standing"]
+    assert standing and standing[0][0] < 1.0 and standing[0][1] > 4.0
+    assert result.activity.totals() == result.info["activity"]
 
 
 def test_a_step_table_lacking_metric_columns_still_makes_a_report(tmp_path):
