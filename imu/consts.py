@@ -39,10 +39,10 @@ STEP_COLUMNS = [
 # Columns stridesense adds after METRICS.md's: the running bout (1, 2, ...: a
 # stop or a walking break ends a bout) and how neutral (0 lean, obliquity,
 # tilt) was found for the step's sensors: "standing" (a standing period
-# anywhere in the session), "running_posture" (none: angles are relative
-# to the mean running posture; lean and tilt read near 0) or, live, while no
-# standing period has been seen, "provisional" (re-analyse the session to
-# settle it); the model that gave peak_vgrf_bw (models.impact: "pelvis_acc",
+# anywhere in the session; live: before the end of the calibration's running)
+# or "running_posture" (none: angles are relative to the mean running posture,
+# offline of the whole recording, live of the first 20 s of running; lean and
+# tilt read near 0); the model that gave peak_vgrf_bw (models.impact: "pelvis_acc",
 # "spring_mass", or "" when none could).
 EXTRA_STEP_COLUMNS = ["bout", "neutral", "impact_model"]
 TABLE_COLUMNS = STEP_COLUMNS + EXTRA_STEP_COLUMNS

@@ -50,6 +50,16 @@ JOLT_NEAR_S = GAP_S  # the jolt is looked for this close to the located jump
 # The jolt's peak (high-passed angular rate or acceleration) is at least this many times the largest
 # of the running in the two windows around it (simulated knocks: 4-15; no knock: 0.8-1.1).
 JOLT_RATIO = 2.0
+# Live screen for jolts, before the posture checks (8 s later) can tell a slip: a block whose peak stands
+# this far above the 6 s of running before it; the steps near it wait for the checks (~13 s).  Measured
+# (tests/imu/test_mounting.py): simulated knocks 4.2-30; running without one at most 1.6 (own simulator,
+# real jogging, the outside simulator's pelvis) but up to 3.9 at the outside simulator's trunk (sharp
+# impact transients: 7-9 screens in 150 s at 1.5, 2-4 at 2.0, 0-1 at 3.0).  Above the slip test's own
+# JOLT_RATIO, so a slip with a jolt of 2-3x can still come out on the old alignment live.
+JOLT_SCREEN_RATIO = 3.0
+JOLT_SCREEN_S = 6.0  # ... over the running this long before it
+JOLT_BLOCK_S = 0.5  # blocks this long, read this much after their end (the zero-phase filter's edge) ...
+JOLT_PAD_S = 0.25  # ... so a jolt is seen 0.75 s after it at most: before any step after it is out (~1.7 s)
 
 
 def jolt_ratio(time_s: np.ndarray, quat: np.ndarray, acc_mps2: np.ndarray, t_s: float, rate_hz: float) -> float:
@@ -199,6 +209,33 @@ def posture_shifts_blocks(blocks: np.ndarray, ms: np.ndarray) -> np.ndarray:
     return out
 
 
+def block_jolt_peaks(time_s: np.ndarray, quat: np.ndarray, acc_mps2: np.ndarray, starts_s: np.ndarray,
+                     rate_hz: float, block_s: float = JOLT_BLOCK_S) -> np.ndarray:
+    """Peaks of the high-passed (above JOLT_HZ) angular rate and acceleration in consecutive blocks.
+
+    As :func:`jolt_ratio` reads them (angular rate from the orientation, zero-phase filter), over the
+    blocks and JOLT_PAD_S either side.  Returns (m, 2): rad/s, m/s^2 (0 where a block has too few samples).
+    """
+    out = np.zeros((starts_s.size, 2))
+    i0, i1 = np.searchsorted(time_s, [starts_s[0] - JOLT_PAD_S, starts_s[-1] + block_s + JOLT_PAD_S])
+    if i1 - i0 < 30 or rate_hz <= 2.5 * JOLT_HZ:
+        return out
+    q = quat[i0:i1].astype(float)
+    # Rotation from each sample to the next, sensor frame: conj(q_k) * q_k+1 (w, x, y, z), ~ omega dt / 2.
+    w0, v0, w1, v1 = q[:-1, 0], q[:-1, 1:], q[1:, 0], q[1:, 1:]
+    rel_v = w0[:, None] * v1 - w1[:, None] * v0 - np.cross(v0, v1)
+    rel_w = w0 * w1 + np.einsum("ij,ij->i", v0, v1)
+    omega = 2.0 * rel_v * np.sign(rel_w)[:, None] * rate_hz
+    sos = butter(2, JOLT_HZ, "high", fs=rate_hz, output="sos")
+    t = time_s[i0 + 1:i1]
+    block = np.floor((t - starts_s[0]) / block_s).astype(np.int64)
+    inside = (block >= 0) & (block < starts_s.size)
+    for col, x in enumerate((omega, acc_mps2[i0 + 1:i1])):
+        mag = row_norms(sosfiltfilt(sos, np.asarray(x, dtype=float), axis=0))
+        np.maximum.at(out[:, col], block[inside], mag[inside])
+    return out
+
+
 def block_stats_many(time_s: np.ndarray, angles_rad: np.ndarray, f_world_mps2: np.ndarray,
                      starts_s: np.ndarray) -> np.ndarray:
     """Stats of consecutive 1-s blocks starting at ``starts_s``.
@@ -250,6 +287,38 @@ class MountWatch:
         self.changes_s: list[float] = []  # slips: jump and jolt, re-aligned
         self.jumps_s: list[float] = []  # jumps of posture without a jolt: flagged only
         self._blocks = GrowingArray(6)
+        self.screen = False  # live: screen 1-s blocks for jolts (open_jolt_s), see JOLT_SCREEN_RATIO
+        self._jolt_peaks = GrowingArray(2)
+        self._jolts_open: list[float] = []
+        self.jolts_s: list[float] = []  # every block the screen took for a jolt (start, s)
+
+    @property
+    def open_jolt_s(self) -> float | None:
+        """Start of the earliest jolt (screen) whose posture checks have not run yet, or None."""
+        return self._jolts_open[0] if self._jolts_open else None
+
+    def _screen_jolts(self, time_s, quat, acc_mps2, rate_hz, t_avail) -> None:
+        n_done, b = len(self._jolt_peaks), JOLT_BLOCK_S
+        n_full = int(np.floor((t_avail - JOLT_PAD_S - self.t0_s) / b + 1e-9))  # blocks with their padding in
+        if n_full > n_done:
+            starts = self.t0_s + b * np.arange(n_done, n_full, dtype=float)
+            self._jolt_peaks.append(block_jolt_peaks(time_s, quat, acc_mps2, starts, rate_hz, b))
+            peaks, posture, m = self._jolt_peaks.view, self._blocks.view, int(round(JOLT_SCREEN_S / b))
+            for k in range(max(n_done, m), n_full):
+                start = self.t0_s + k * b
+                # Only where a slip check can look: from the first check's windows on, after running (the
+                # 1-s posture blocks before this block, all in by now).
+                p0, p1 = int(np.floor((k - m) * b)), int(np.floor(k * b))
+                if start < self.next_check_s - GAP_S - WINDOW_S - 1.0 or p1 > len(posture) or \
+                        (posture[p0:p1, 3] < RUNNING_STD_MPS2).any():
+                    continue
+                if (peaks[k] >= JOLT_SCREEN_RATIO * peaks[k - m:k].max(axis=0)).any():
+                    self._jolts_open.append(start)
+                    self.jolts_s.append(start)
+        # A jolt is settled once the checks up to JOLT_NEAR_S after its block (a slip within it) have run.
+        while self._jolts_open and (self.pending_s is not None
+                                    or self.next_check_s > self._jolts_open[0] + b + JOLT_NEAR_S + 1.0):
+            self._jolts_open.pop(0)
 
     def push(self, time_s, angles_rad, f_world_mps2, quat, acc_mps2, alignment, rate_hz, *, final):
         t_avail = time_s[-1]
@@ -260,8 +329,12 @@ class MountWatch:
             starts = self.t0_s + np.arange(n_done, n_full, dtype=float)
             self._blocks.append(block_stats_many(time_s, angles_rad, f_world_mps2, starts))
         blocks = self._blocks.view
-        # Checks are due once a second while their windows are complete (next + span <= t_avail).
-        n_checks = max(int(np.floor(t_avail - span - self.next_check_s)) + 1, 0)
+        # Checks are due once a second while their windows' blocks are complete.  (Counted from the blocks:
+        # counted from t_avail, a check whose time rounds up to the next block's start was taken before its
+        # last block was in, gave nothing and was never made again, whenever the pushes came that moment --
+        # live, every check of a session whose running started in the second half of a second.)
+        m_next = int(np.round(self.next_check_s - self.t0_s))
+        n_checks = max(len(blocks) - int(GAP_S + WINDOW_S) - m_next + 1, 0)
         if self.pending_s is None and n_checks > 0:
             checks = self.next_check_s + np.arange(n_checks, dtype=float)
             shifts = posture_shifts_blocks(blocks, np.round(checks - self.t0_s).astype(np.int64))
@@ -270,6 +343,8 @@ class MountWatch:
                 self.pending_s = float(checks[jumped[0]])
                 n_checks = int(jumped[0]) + 1
             self.next_check_s += float(n_checks)
+        if self.screen:
+            self._screen_jolts(time_s, quat, acc_mps2, rate_hz, t_avail)
         if self.pending_s is None:
             return None
         # Localise: the slip is where the jump across it is largest.

@@ -7,7 +7,9 @@ only ``hysteresis`` inside it.  One cue at a time (``min_gap_s`` between any
 two), each rule at most once per refractory time (30 s or more), none in the
 first ``warmup_steps`` steps, and an optional fading schedule that makes
 cues rarer as a session (``every_min``) or a programme (``fade_from_session``)
-goes on.  The sources (../shared/LITERATURE.md): Willy, Scholz & Davis 2012
+goes on.  Rules on angles read from neutral (trunk lean, pelvic drop) count
+only steps whose neutral came from standing still, as the session's
+guideline flags do.  The sources (../shared/LITERATURE.md): Willy, Scholz & Davis 2012
 (pelvic drop, faded over the last sessions), Willy et al. 2016 and
 Heiderscheit et al. 2011 (step rate +5-10 %, metronome), Crowell & Davis 2010
 (impact), Wood & Kipp 2014 (bandwidth feedback).
@@ -33,6 +35,10 @@ from stridesense.errors import InputError
 from stridesense.models.summary import UNTRUSTED
 
 MIN_REFRACTORY_S = 30.0
+# Angles read from neutral: judged against a band only when neutral came from standing still (the step's
+# `neutral` column), as the session's guideline flags are (models.guidelines, docs/guidelines.md).
+# Relative to the running posture, lean reads near 0 and a "lean forward" cue would be said to everyone.
+FROM_NEUTRAL = frozenset({"trunk_lean_deg", "pelvic_drop_deg"})
 
 # metric -> (lowest and highest plausible target, unit, sensor it needs)
 METRICS: dict[str, tuple[float, float, str, str]] = {
@@ -428,6 +434,7 @@ class CueEngine:
     _paused: set = field(default_factory=set)
     _baseline: list = field(default_factory=list)
     _t: float = -math.inf
+    _no_neutral: set = field(default_factory=set)
 
     def pause(self, sensor: str, paused: bool = True) -> None:
         """Hold (or resume) the rules that need ``sensor``; their rolling means restart on resuming."""
@@ -443,6 +450,11 @@ class CueEngine:
     @property
     def paused(self) -> set[str]:
         return set(self._paused)
+
+    @property
+    def off_without_standing(self) -> list[str]:
+        """Rules held because the steps' neutral is the running posture, not standing (:data:`FROM_NEUTRAL`)."""
+        return sorted(self._no_neutral)
 
     def refractory_s(self, rule: Rule, t_s: float) -> float:
         """The rule's refractory time at session time ``t_s`` (fading applied)."""
@@ -492,6 +504,10 @@ class CueEngine:
             side = row.get("side") if rule.per_side else None
             if rule.sensor in self._paused or not np.isfinite(value) or untrusted_for(quality, rule.sensor):
                 continue
+            if rule.metric in FROM_NEUTRAL and row.get("neutral", "standing") != "standing":
+                self._no_neutral.add(rule.name)
+                continue
+            self._no_neutral.discard(rule.name)
             track = self._tracks.setdefault((rule.name, side), _Track(deque(maxlen=self.config.window_steps)))
             track.values.append(value)
             if len(track.values) < self.config.window_steps:

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,9 +78,11 @@ class LiveState:
     sound: str = ""
     metronome_spm: float | None = None
     paused: tuple = ()
+    off_without_standing: tuple = ()  # cue rules held: their angles need a standing neutral (models.cues)
     status: str = "starting"  # starting | calibrating | running | stopped
     error: str | None = None
     behind_s: float = 0.0
+    notices: list = field(default_factory=list)  # the analysis' warnings (e.g. no standing period), each once
 
 
 def _neutral(track) -> str:
@@ -169,6 +172,7 @@ class LiveRun:
         Wait when the queue is full instead of stopping (replay).
     keep_steps
         Keep every step in :attr:`steps` (False: the view's last minutes only; the folder has them all).
+        The rows are kept once, in the analyzer's list.
     """
 
     def __init__(self, mass_kg: float = 70.0, *, folder: str | Path | None = None,
@@ -182,7 +186,6 @@ class LiveRun:
         self.on_cue, self.on_steps = on_cue, on_steps
         self.lossless, self.max_backlog_s, self.push_every_s = lossless, max_backlog_s, push_every_s
         self.state = LiveState(sound=speaker.mode if speaker is not None else "cues shown only")
-        self.steps: list[dict] = []
         self.keep_steps = keep_steps
         # About 40 notifications a second come from two sensors at 208 Hz.
         self._queue: queue.Queue = queue.Queue(maxsize=64 if lossless else max(int(40 * max_backlog_s), 1))
@@ -194,6 +197,11 @@ class LiveRun:
             self.cues.on_metronome = self._metronome
         self._thread = threading.Thread(target=self._work, name="stridesense-live", daemon=True)
         self._thread.start()
+
+    @property
+    def steps(self) -> list[dict]:
+        """Every step row of the run so far (``keep_steps``; else none: the folder's live_steps.csv has them)."""
+        return self.analyzer.steps_
 
     # -- from the recorder (any thread) -----------------------------------------------------------------------------
     def put(self, role: str, data: SensorData) -> None:
@@ -265,12 +273,24 @@ class LiveRun:
     def _analyse(self, chunks: dict[str, SensorData | None], final: bool) -> None:
         a = self.analyzer
         try:
-            rows = a.feed(chunks["pelvis"], chunks["trunk"])
-            if final and a.pelvis.has_data:
-                rows += a.feed_last()
+            # The analysis' warnings are notices for the view, not lines printed across it (nor errors).
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rows = a.feed(chunks["pelvis"], chunks["trunk"])
+                if final and a.pelvis.has_data:
+                    rows += a.feed_last()
         except Exception as e:  # noqa: BLE001 - whatever the analysis meets, the recording goes on
             self._stop(f"the analysis stopped: {e}", traceback.format_exc())
             return
+        notes = [str(w.message) for w in caught]
+        for role in ("pelvis", "trunk"):
+            track = getattr(a, role)
+            notes += [f"the {role} sensor moved on the body at {t:.0f} s: re-aligned" for t in track.mount_changes]
+            notes += [f"the {role} posture jumped at {t:.0f} s with no knock: measured as it is"
+                      for t in track.posture_jumps]
+        for note in notes:
+            if note not in self.state.notices:
+                self.state.notices.append(note)
         now = time.monotonic()
         for role, chunk in chunks.items():
             if chunk is not None and chunk.n:
@@ -281,10 +301,8 @@ class LiveRun:
         self.state.status = "running" if a.pelvis.alignment is not None else "calibrating"
         if not rows:
             return
-        if self.keep_steps:
-            self.steps.extend(rows)
-        else:
-            a.steps_.clear()  # the analyzer's copy too: the folder has every step
+        if not self.keep_steps:
+            a.steps_.clear()  # the folder has every step; the view keeps the last minutes
         self._write_steps(rows)
         with self._lock:
             recent = self.state.recent
@@ -297,6 +315,7 @@ class LiveRun:
         if self.cues is not None:
             for cue in self.cues.push(rows):
                 self._give(cue)
+            self.state.off_without_standing = tuple(self.cues.off_without_standing)
 
     def _give(self, cue: Cue) -> None:
         with self._lock:
@@ -349,5 +368,6 @@ def _concat(blocks: list[SensorData]) -> SensorData | None:
         return blocks[0]
     b = blocks[0]
     gyr = np.concatenate([x.gyr_radps for x in blocks]) if b.gyr_radps is not None else None
+    # The first block's facts (meta: the accelerometer's range, which tells clipping) go with the samples.
     return SensorData(np.concatenate([x.time_s for x in blocks]), np.concatenate([x.acc_mps2 for x in blocks]),
-                      gyr, b.role, b.source)
+                      gyr, b.role, b.source, meta=b.meta)

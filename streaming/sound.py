@@ -5,13 +5,17 @@ say into a WAV file before the sensors connect, so a cue costs no synthesis
 time during the run; the metronome's click is made here (a 20-ms 2-kHz
 burst).  Files play through the default audio output with ``paplay``
 (PulseAudio / PipeWire) or ``aplay`` (ALSA), in a thread of their own, so
-that nothing waits for the sound.  Without a voice or an audio device a cue
+that nothing waits for the sound.  The metronome is one continuous stream of
+samples into one player (:class:`BeatTrack`): each click starts on the sample
+nearest its beat, so the audio clock, not a thread's wake-up or a player's
+start-up, sets the beat (a player started per click wandered by milliseconds).  Without a voice or an audio device a cue
 is printed and rung (terminal bell) instead, and :attr:`Speaker.mode` says
 which, for the view to show.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import queue
 import shutil
@@ -28,6 +32,11 @@ import numpy as np
 VOICE_RATE_WPM = 165  # espeak-ng's words per minute: clear at a running breath
 CLICK_RATE_HZ = 22050
 CLICK_S, CLICK_HZ = 0.02, 2000.0
+BEAT_BLOCK_S = 0.04  # the metronome's stream is written in blocks this long (one fits the pipe) ...
+BEAT_LEAD_S = 0.3  # ... at most this far ahead of the system clock, plus BEAT_DRIFT of the time since the start:
+BEAT_DRIFT = 1e-3  # a sound card's clock may run this much faster (100s of ppm); a slower one blocks the writes
+BEAT_PIPE_BYTES = 4096  # the pipe to the player holds 0.09 s: the player's pace sets the writes'
+BEAT_CLOSE_S = 10.0  # at the end, the player has this long to play out what it holds (a busy machine: slow)
 
 
 def _run_quietly(cmd: list[str], timeout_s: float = 5.0) -> bool:
@@ -76,18 +85,83 @@ def render_speech(texts: Iterable[str], folder: str | Path, *, voice: str = "en"
     return out
 
 
-def write_click(path: str | Path) -> Path:
-    """A metronome click: a 20-ms 2-kHz burst with a quick decay, 16-bit mono WAV."""
+def click_samples() -> np.ndarray:
+    """The metronome click: a 20-ms 2-kHz burst with a quick decay, 16-bit samples at CLICK_RATE_HZ."""
     t = np.arange(int(CLICK_S * CLICK_RATE_HZ)) / CLICK_RATE_HZ
     x = np.sin(2 * np.pi * CLICK_HZ * t) * np.exp(-t / (CLICK_S / 4))
+    return (0.8 * 32767 * x).astype("<i2")
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate_hz: int = CLICK_RATE_HZ) -> Path:
+    """16-bit mono samples as a WAV file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(CLICK_RATE_HZ)
-        w.writeframes((0.8 * 32767 * x).astype("<i2").tobytes())
+        w.setframerate(rate_hz)
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
     return path
+
+
+def write_click(path: str | Path) -> Path:
+    """The metronome click as a 16-bit mono WAV."""
+    return write_wav(path, click_samples())
+
+
+class BeatTrack:
+    """The metronome as a stream of 16-bit samples at CLICK_RATE_HZ, block after block.
+
+    Beat k starts on the sample nearest its exact time (k beat periods after
+    the first, in samples, summed as floats), so beats are within half a
+    sample (23 us) of a perfect metronome whatever the block sizes.  A new
+    tempo applies from the beat after the next.
+    """
+
+    def __init__(self, spm: float | None = None):
+        self.rate_hz = CLICK_RATE_HZ
+        self.spm: float | None = None
+        self.n_written = 0
+        self._next: float | None = None  # sample index of the next beat
+        self._click = click_samples()
+        self._tail = np.zeros(0, dtype=np.int32)  # the part of a click that runs into the next block
+        self.set_tempo(spm)
+
+    def set_tempo(self, spm: float | None) -> None:
+        """Beat at ``spm`` steps per minute (the first beat at once); None: silence."""
+        if not spm:
+            self.spm, self._next = None, None
+            return
+        if self._next is None:
+            self._next = float(self.n_written)
+        self.spm = float(spm)
+
+    def block(self, n: int) -> np.ndarray:
+        """The next ``n`` samples."""
+        out = np.zeros(n + self._click.size, dtype=np.int32)
+        out[:self._tail.size] += self._tail
+        end = self.n_written + n
+        while self._next is not None and self._next < end - 0.5:
+            i = int(round(self._next)) - self.n_written
+            out[i:i + self._click.size] += self._click
+            self._next += self.rate_hz * 60.0 / self.spm
+        self._tail = out[n:].copy()
+        self.n_written = end
+        return np.clip(out[:n], -32768, 32767).astype("<i2")
+
+    def render(self, duration_s: float) -> np.ndarray:
+        """The next ``duration_s`` of the track in one go."""
+        return self.block(int(round(duration_s * self.rate_hz)))
+
+
+def stream_command(player: list[str], rate_hz: int = CLICK_RATE_HZ) -> list[str] | None:
+    """The player reading raw 16-bit mono samples from stdin (None if it is not paplay or aplay)."""
+    name = Path(player[0]).name
+    if name == "paplay":
+        return [*player, "--raw", "--format=s16le", f"--rate={rate_hz}", "--channels=1"]
+    if name == "aplay":
+        return [*player, "-t", "raw", "-f", "S16_LE", "-r", str(rate_hz), "-c", "1", "-"]
+    return None
 
 
 def wav_facts(path: str | Path) -> tuple[float, float, float]:
@@ -115,10 +189,13 @@ class Speaker:
         The play command (default: :func:`find_player`); ``[]`` for none.
     ring
         What stands in for a cue without sound (default: the terminal bell on stderr).
+    beat_player
+        The command the metronome's stream is written to (raw 16-bit mono samples at CLICK_RATE_HZ on
+        stdin); default: the player's own raw mode (:func:`stream_command`).
     """
 
     def __init__(self, texts: Iterable[str], cache_dir: str | Path, *, player: list[str] | None = None,
-                 ring: Callable[[str], None] | None = None):
+                 ring: Callable[[str], None] | None = None, beat_player: list[str] | None = None):
         self.cache_dir = Path(cache_dir)
         self.wavs = render_speech(list(texts), self.cache_dir)
         if player is None:
@@ -137,7 +214,8 @@ class Speaker:
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._stop = threading.Event()
         self._beat_spm: float | None = None
-        self._click = write_click(self.cache_dir / "click.wav") if self.player else None
+        self.beat_player = beat_player or (stream_command(self.player) if self.player else None)
+        self.beat_error: str | None = None  # why the metronome stopped, if it did
         self._worker = threading.Thread(target=self._speak_loop, name="stridesense-speaker", daemon=True)
         self._worker.start()
         self._beater: threading.Thread | None = None
@@ -156,7 +234,7 @@ class Speaker:
     def metronome(self, spm: float | None) -> None:
         """Beat at ``spm`` steps per minute from now on (None stops it)."""
         self._beat_spm = spm
-        if spm and self._beater is None and self._click is not None:
+        if spm and self._beater is None and self.beat_player is not None:
             self._beater = threading.Thread(target=self._beat_loop, name="stridesense-metronome", daemon=True)
             self._beater.start()
 
@@ -166,7 +244,7 @@ class Speaker:
         self._queue.put((None, 0.0))
         self._worker.join(timeout_s)
         if self._beater is not None:
-            self._beater.join(timeout_s)
+            self._beater.join(BEAT_CLOSE_S + 1.0)
 
     def _speak_loop(self) -> None:
         while True:
@@ -192,22 +270,44 @@ class Speaker:
                 self.ring(text)
 
     def _beat_loop(self) -> None:
-        next_beat = time.monotonic()
-        children: list[subprocess.Popen] = []
-        while not self._stop.is_set():
-            spm = self._beat_spm
-            if not spm:
-                self._stop.wait(0.2)
-                next_beat = time.monotonic()
-                continue
-            if self._stop.wait(max(0.0, next_beat - time.monotonic())):
-                break
+        """Write the beat stream into one player, a block at a time.
+
+        The player takes samples at its sound card's pace (a full pipe blocks the writes); the system clock
+        only caps how far ahead the stream runs (for players that do not block: a file).
+        """
+        track = BeatTrack()
+        block = int(BEAT_BLOCK_S * track.rate_hz)
+        try:
+            proc = subprocess.Popen(self.beat_player, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        except OSError as e:
+            self.beat_error = f"cannot start {self.beat_player[0]}: {e}"
+            return
+        try:
+            fcntl.fcntl(proc.stdin.fileno(), fcntl.F_SETPIPE_SZ, BEAT_PIPE_BYTES)
+        except (OSError, AttributeError):
+            pass  # a longer pipe: a new tempo is heard later, the beat is as even
+        start = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                elapsed = time.monotonic() - start
+                ahead_s = track.n_written / track.rate_hz - elapsed - (BEAT_LEAD_S + BEAT_DRIFT * elapsed)
+                if ahead_s > 0:
+                    self._stop.wait(ahead_s)
+                    continue
+                if track.spm != self._beat_spm:
+                    track.set_tempo(self._beat_spm)
+                proc.stdin.write(track.block(block).tobytes())
+                proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            self.beat_error = f"{self.beat_player[0]} stopped taking the beat: {e}"
+        finally:
             try:
-                children.append(subprocess.Popen([*self.player, str(self._click)], stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL))
+                proc.stdin.close()
             except OSError:
                 pass
-            children = [c for c in children if c.poll() is None]
-            next_beat += 60.0 / spm
-        for c in children:
-            c.wait()
+            try:
+                proc.wait(timeout=BEAT_CLOSE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -176,8 +176,10 @@ def analyze_session(session: Session, *, progress: Callable[[float, float], None
         with a notice; unclear roles are refused).  False: take them as given.
     """
     session, facts = prepare_session(session, check_roles=check_roles)
-    # forget: only the signals the steps still to come need are kept (as live), not the whole session's.
-    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None, forget=True)
+    # forget: only the signals the steps still to come need are kept (as live), not the whole session's;
+    # hold_for_checks: each step waits for the slip checks around it (the table does not depend on chunks).
+    analyzer = Analyzer(mass_kg=session.mass_kg, two_threads=session.trunk is not None, forget=True,
+                        hold_for_checks=True)
     pel, tr = session.pelvis, session.trunk  # validated by prepare_session
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as w:

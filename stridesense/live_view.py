@@ -111,12 +111,17 @@ def render(state, title: str = "stridesense live") -> Group:
     elif state.status in ("starting", "calibrating"):
         parts.append(Text("calibrating: stand still and upright, then run (steps show after 20 s of running)",
                           style="yellow"))
+    for notice in state.notices[-2:]:
+        parts.append(Text(f"notice: {notice}", style="yellow"))
     parts += [metric_table(state), Text(""), link_table(state), Text("")]
     cue_line = Text(f"cues: {state.sound}")
     if state.metronome_spm:
         cue_line.append(f"   metronome {state.metronome_spm:.0f} steps/min")
     if state.paused:
         cue_line.append(f"   paused (sensor lost): {', '.join(state.paused)} cues", style="yellow")
+    if state.off_without_standing:
+        cue_line.append(f"   off: {', '.join(r.replace('_', ' ') for r in state.off_without_standing)} "
+                        "(neutral is the running posture: stand still 5 s before a run to set it)", style="yellow")
     parts.append(cue_line)
     for cue in state.cues[::-1]:
         parts.append(Text(f"  {time.strftime('%H:%M:%S', time.gmtime(cue.time_s))}  CUE: {cue.text}  "

@@ -32,7 +32,7 @@ from stridesense.errors import AnalysisError, CalibrationError, InputError
 from stridesense.imu import calibration as cal
 from stridesense.imu import mounting
 from stridesense.imu.activity import classify_activity
-from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS
+from stridesense.imu.consts import GRAVITY_MPS2, TABLE_COLUMNS, TRUNK_COLUMNS
 from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
 from stridesense.imu.contacts import ContactTracker, stance_cues
@@ -41,7 +41,7 @@ from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
-from stridesense.models.quality import known_remarks
+from stridesense.models.quality import GAP_SETTLE_S, MOVE_NEAR_S, known_remarks
 from stridesense.models.steps import SegmentSignals, step_rows
 
 CALIBRATION_RUNNING_S = 20.0  # running used to find each sensor's forward axis
@@ -120,6 +120,7 @@ class SensorTrack:
     _gaps_checked: int = 0
     _tried_s: float = -np.inf
     prepared: bool = False  # offline: neutral was looked for in the whole recording (prepare)
+    screen_jolts: bool = False  # live: the mount watch screens for jolts (steps near one wait for its checks)
     _watch: mounting.MountWatch | None = None
     # Samples as received, and processed arrays on the uniform grid from the start of standing on,
     # both append-only so that live pushes cost what they add, not what came before.
@@ -230,7 +231,9 @@ class SensorTrack:
         # Only the received samples around the new grid points are needed.
         j0 = max(int(np.searchsorted(raw_t, new[0])) - 1, 0)
         j1 = int(np.searchsorted(raw_t, new[-1])) + 1
-        acc, gyr = interpolate(self.raw_data(j0, j1), new)
+        raw = self.raw_data(j0, j1)
+        acc, gyr = interpolate(raw, new)
+        _snap_to_samples(new, raw, acc, gyr)
         res = self._filter.push(acc) if gyr is None else self._filter.push(gyr, acc)
         self._n_fused += new.size
         f_w = rotate(res.quat, acc)
@@ -259,7 +262,8 @@ class SensorTrack:
                 text += (f"; obliquity from the running posture (the still period sat "
                          f"{self.obliquity_from_running_deg:+.1f} deg off level)")
             return text
-        return "mean running posture (no standing period found)"
+        span = "whole recording" if self.prepared else f"first {CALIBRATION_RUNNING_S:.0f} s of running"
+        return f"mean running posture, {span} (no standing period found)"
 
     @property
     def pending_mount_s(self) -> float | None:
@@ -302,6 +306,9 @@ class SensorTrack:
         grid = uniform_grid(float(data.time_s[0]), data.time_s[-1], fs)
         acc, gyr = interpolate(data, grid)
         if cal.running_windows(acc, fs).size:
+            # No standing period anywhere: the mean running posture of the whole recording (a live run
+            # takes the first CALIBRATION_RUNNING_S of running's: tried offline too, it raised `turning` and
+            # `pelvis_leaning` on the real jogging set, 25.8 -> 28.7 % and 34.5 -> 36.5 % of steps).
             self.standing = self._neutral(grid, acc, gyr, fs, data.source)
         self.prepared = True
 
@@ -352,6 +359,7 @@ class SensorTrack:
         # Slip checks start once the filter has settled in the first strides.
         self._watch = mounting.MountWatch(self.t0, float(grid[starts[0]]) + SLIP_CHECKS_AFTER_S,
                                           CALIBRATION_RUNNING_S)
+        self._watch.screen = self.screen_jolts
         self._filter = self._new_filter()
         return True
 
@@ -414,17 +422,25 @@ class Analyzer:
         Drop signals older than any step still to come needs, every minute
         (live) or chunk (offline), so that memory stays flat however long the
         session (an hour offline: 80 MB less peak memory, the same table).
+    hold_for_checks
+        Offline: each step waits until the slip checks around it have run
+        (about 10 s of data after it), so that where chunks are cut never
+        decides whether a step after a slip is re-aligned.  Live (False),
+        only the steps near a jolt (imu.mounting.JOLT_SCREEN_RATIO) wait for
+        them, and rows come within a second.
     """
 
-    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False):
+    def __init__(self, mass_kg: float = 70.0, *, two_threads: bool = False, forget: bool = False,
+                 hold_for_checks: bool = False):
         self.forget = forget
+        self.hold_for_checks = hold_for_checks
         self._t_forgot = -np.inf
         if not 20 <= mass_kg <= 250:
             raise InputError(f"body mass {mass_kg} kg is not plausible (20-250 kg)")
         self.mass_kg = mass_kg
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stridesense-trunk") if two_threads else None
-        self.pelvis = SensorTrack("pelvis")
-        self.trunk = SensorTrack("trunk")
+        self.pelvis = SensorTrack("pelvis", screen_jolts=not hold_for_checks)
+        self.trunk = SensorTrack("trunk", screen_jolts=not hold_for_checks)
         self._has_trunk = False
         self.contacts = ContactTracker()  # contacts made final, with bouts and sides
         self._n_emitted = 0
@@ -544,6 +560,23 @@ class Analyzer:
                            lambda ic, to: stance_cues(p.time_s, p.angles, p.f_world, p.has_gyro, ic, to),
                            final=final)
 
+    def _hold_from(self, t_avail: float) -> float:
+        """Steps from this contact time on wait: a slip found and not yet re-aligned, or checks still to run."""
+        hold = np.inf
+        for tr in (self.pelvis, self.trunk):
+            w = tr._watch
+            if w is None or (tr is self.trunk and (not self._has_trunk or not tr.time_s.size
+                                                   or t_avail - tr.time_s[-1] >= TRUNK_SILENT_S)):
+                continue  # a trunk lost for good holds nothing up
+            if w.pending_s is not None:
+                # The slip is placed up to two check spans after the first check that saw the jump.
+                hold = min(hold, w.pending_s - 2 * (mounting.GAP_S + mounting.WINDOW_S))
+            elif self.hold_for_checks:
+                hold = min(hold, w.next_check_s - MOVE_NEAR_S)  # a later slip starts at or after its check
+            elif w.open_jolt_s is not None:
+                hold = min(hold, w.open_jolt_s - mounting.JOLT_NEAR_S - MOVE_NEAR_S)
+        return hold
+
     def _measure(self, t_avail: float, final: bool) -> list[dict]:
         """Rows for steps whose stride and data are complete."""
         # A step needs its own side and the contacts of its stride (final), not the next ones' sides
@@ -554,8 +587,7 @@ class Analyzer:
         to = np.array(c.to_s)
         side = np.array(c.side)
         ks = []
-        pending = [tr.pending_mount_s for tr in (self.pelvis, self.trunk) if tr.pending_mount_s is not None]
-        hold_from = min(pending) - 2 * (mounting.GAP_S + mounting.WINDOW_S) if pending and not final else np.inf
+        hold_from = np.inf if final else self._hold_from(t_avail)
         for k in range(self._n_emitted, min(n_side, n_ic - 1)):
             if ic[k] >= hold_from:
                 break  # the sensor moved: these steps wait for the new alignment
@@ -583,7 +615,15 @@ class Analyzer:
         pel = self.pelvis.signals(t_from, t_to)
         has_trunk = self._has_trunk and self.trunk.alignment is not None
         tr = self.trunk.signals(t_from, t_to, impact=False) if has_trunk else None
-        gaps = self.pelvis.gaps + (self.trunk.gaps if self._has_trunk else [])
+        # A trunk lost for longer than live waits for it is `trunk_missing` (its values empty), not a `gap` of
+        # the whole step: the same rule live (which cannot wait for it) and offline.
+        trunk_gaps = self.trunk.gaps if self._has_trunk else []
+        long_trunk_gaps = [g for g in trunk_gaps if g[1] - g[0] > TRUNK_SILENT_S]
+        if self._has_trunk and self.trunk.has_data:
+            last = float(self.trunk.raw_data().time_s[-1])
+            if t_avail - last >= TRUNK_SILENT_S:  # silent now (live), or ended for good (offline): a long gap
+                long_trunk_gaps.append((last, np.inf))
+        gaps = self.pelvis.gaps + [g for g in trunk_gaps if g[1] - g[0] <= TRUNK_SILENT_S]
         k = np.asarray(ks, dtype=np.int64)
         watched = [self.pelvis] + ([self.trunk] if self._has_trunk else [])
         moves = [t for tr in watched for t in tr.mount_changes]
@@ -606,10 +646,46 @@ class Analyzer:
             level_on_mean_force=not self.pelvis.standing.from_standing,
         )
         tracks = [self.pelvis] + ([self.trunk] if has_trunk else [])
-        # Live without a standing period so far, neutral may still change (a stop later): provisional.
-        neutral = ("standing" if all(t.standing.from_standing for t in tracks)
-                   else "running_posture" if all(t.prepared for t in tracks) else "provisional")
+        # Without a standing period (live: before the end of the calibration's running; offline: anywhere)
+        # neutral is the mean running posture: live, of the first CALIBRATION_RUNNING_S of running; offline, of
+        # the whole recording.
+        neutral = "standing" if all(t.standing.from_standing for t in tracks) else "running_posture"
+        _trunk_lost(rows, ic[k], ic[j1] + 1.0, long_trunk_gaps)  # a row reads up to 1 s after its stride
         for k, row in zip(ks, rows):
             row["bout"] = c.bout[k]
             row["neutral"] = neutral
         return rows
+
+
+def _trunk_lost(rows: list[dict], ic_s: np.ndarray, read_to_s: np.ndarray, long_gaps: list) -> None:
+    """Steps whose data (from GAP_SETTLE_S before the contact to ``read_to_s``) meet a long trunk gap: trunk
+    values out, `trunk_missing` (live, whether such a step came out before or after the trunk was back would
+    otherwise decide its values)."""
+    if not long_gaps or not rows:
+        return
+    g = np.asarray(long_gaps, dtype=float).reshape(-1, 2)
+    hit = ((g[None, :, 0] < read_to_s[:, None]) & (g[None, :, 1] > ic_s[:, None] - GAP_SETTLE_S)).any(axis=1)
+    for row in (r for r, h in zip(rows, hit) if h):
+        for column in TRUNK_COLUMNS:
+            row[column] = float("nan")
+        reasons = [q for q in str(row["quality"]).split(";") if q and q != "ok"]
+        if "trunk_missing" not in reasons:
+            row["quality"] = ";".join(reasons + ["trunk_missing"])
+
+
+def _snap_to_samples(grid_s: np.ndarray, raw: SensorData, acc: np.ndarray, gyr: np.ndarray | None) -> None:
+    """Grid points on a sample's time (within rounding) take that sample's values, in place.
+
+    Interpolated, such a point took the interval on one side or the other depending on whether the next
+    sample was in yet: 1e-12 apart between chunkings, which the filter's turn test (a threshold) turned
+    into 0.1 deg of trunk angle.
+    """
+    t = raw.time_s
+    k = np.clip(np.searchsorted(t, grid_s), 1, max(t.size - 1, 1))
+    near = np.where(np.abs(t[k - 1] - grid_s) <= np.abs(t[np.minimum(k, t.size - 1)] - grid_s), k - 1,
+                    np.minimum(k, t.size - 1))
+    on = np.abs(t[near] - grid_s) < 1e-9
+    if on.any():
+        acc[on] = raw.acc_mps2[near[on]]
+        if gyr is not None:
+            gyr[on] = raw.gyr_radps[near[on]]

@@ -75,3 +75,29 @@ def test_replay_of_a_cut_off_session_plays_what_is_readable_and_says_where_it_st
     stopped = float(out.split("replayed up to pelvis ")[1].split(" s")[0])
     assert 48 < stopped < 56  # 70 % of a 75-s file
     assert int(out.split(" steps,")[0].split()[-1]) > 20
+
+
+def test_replay_of_a_run_without_standing_says_running_posture_and_gives_no_lean_or_drop_cue(tmp_path, capsys):
+    # The outside simulator's session 1 with its 8 s of standing and 2 s of setting off cut away: the runner
+    # leans 9 deg forward, which relative to the running posture reads near 0 -- a "lean forward" cue would
+    # be wrong.  The cadence rule (below 200 steps/min: always out) shows that cues still flow.
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[3] / "shared" / "data" / "sim-external" / "session1"
+    if not src.exists():
+        pytest.skip("../shared/data not here")
+    paths = {}
+    for role in ("pelvis", "trunk"):
+        table = pd.read_csv(src / f"{role}.csv")
+        paths[role] = tmp_path / f"{role}.csv"
+        table[table.iloc[:, 0] >= 10.0].to_csv(paths[role], index=False)
+    rules = tmp_path / "cues.toml"
+    rules.write_text('[rule.cadence]\nmetric = "cadence_spm"\nlow = 200\ntext_low = "quicker, shorter steps"\n')
+    out = tmp_path / "steps.csv"
+    assert main(["replay", "--pelvis", str(paths["pelvis"]), "--trunk", str(paths["trunk"]), "--speed", "max",
+                 "--cues", str(rules), "--cue-stream", "-", "--out", str(out)]) == 0
+    cues = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    steps = pd.read_csv(out)
+    assert len(steps) > 300 and (steps["neutral"] == "running_posture").all()
+    assert abs(steps["trunk_lean_deg"].median()) < 2.0  # truth: 9 deg from standing
+    assert cues and {c["rule"] for c in cues} == {"cadence"}

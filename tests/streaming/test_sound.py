@@ -5,10 +5,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from stridesense.models.cues import load_cue_config
-from stridesense.streaming.sound import Speaker, render_speech, wav_facts, write_click
+from stridesense.streaming.sound import (CLICK_RATE_HZ, BeatTrack, Speaker, render_speech, stream_command, wav_facts,
+                                         write_click, write_wav)
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng (Debian package) not installed")
 
@@ -79,13 +81,72 @@ def test_without_an_audio_device_cues_are_rung_and_the_mode_says_so(tmp_path):
     assert rung == ["quicker, shorter steps"]
 
 
-def test_the_metronome_beats_with_the_click(tmp_path):
-    player, log = _logging_player(tmp_path)
-    speaker = Speaker([], tmp_path, player=player)
-    speaker.metronome(600.0)  # a beat every 0.1 s
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
-        time.sleep(0.05)
+def _onsets_s(samples, rate_hz):
+    """Reference onset detector: the first sample above 2 % of full scale after 50 ms below it (each click)."""
+    loud = np.abs(samples.astype(float)) > 0.02 * 32768
+    idx = np.flatnonzero(loud)
+    starts = idx[np.r_[True, np.diff(idx) > 0.05 * rate_hz]]
+    return starts / rate_hz
+
+
+def _aubio_onsets_s(path, hop):
+    """Onsets as aubio's detector finds them (Debian aubio-tools: an outside reading of the audio)."""
+    out = subprocess.run(["aubioonset", "-i", str(path), "-H", str(hop), "-B", str(4 * hop)], capture_output=True,
+                         text=True, check=True).stdout
+    return np.array([float(x) for x in out.split()])
+
+
+def test_the_metronome_track_keeps_its_beat_within_a_sample_whatever_the_block_sizes(tmp_path):
+    # 60 s at 172 steps/min then 60 s at 180, rendered in blocks of random sizes (as a stream is written);
+    # the truth is the metronome's definition: beat k at k * 60/spm s after the first.
+    rng = np.random.default_rng(3)
+    track = BeatTrack(172.0)
+    blocks, n = [], 0
+    while n < 120 * CLICK_RATE_HZ:
+        if n >= 60 * CLICK_RATE_HZ and track.spm == 172.0:
+            track.set_tempo(180.0)
+            t_change = track._next / CLICK_RATE_HZ  # the first beat at the new tempo comes one old period later
+        blocks.append(track.block(int(rng.integers(1, 3000))))
+        n += blocks[-1].size
+    audio = np.concatenate(blocks)
+    onsets = _onsets_s(audio, CLICK_RATE_HZ)
+    first = onsets[0]
+    slow = onsets[onsets <= t_change + 0.01]
+    fast = onsets[onsets > t_change + 0.01]
+    assert slow.size >= 173 and fast.size >= 170
+    one_sample = 1.0 / CLICK_RATE_HZ
+    assert np.abs(slow - (first + np.arange(slow.size) * 60 / 172)).max() <= one_sample
+    assert np.abs(fast - (slow[-1] + np.arange(1, fast.size + 1) * 60 / 180)).max() <= one_sample
+    # aubio's onset detector on the same audio (hop 64 samples = 2.9 ms): every interval within a hop.
+    if shutil.which("aubioonset"):
+        path = write_wav(tmp_path / "metronome.wav", audio)
+        found = _aubio_onsets_s(path, 64)
+        assert found.size == onsets.size
+        ioi = np.diff(found)
+        want = np.where(found[1:] <= t_change + 0.01, 60 / 172, 60 / 180)
+        assert np.abs(ioi - want).max() < 64 / CLICK_RATE_HZ
+
+
+def test_the_speaker_streams_the_metronome_into_one_player_as_the_track_renders_it(tmp_path):
+    # The stream goes through a real process (a player stand-in that keeps the raw samples it reads) from the
+    # speaker's own thread: what the player gets is the sample-exact track, whatever the thread's timing
+    # (the machine may be busy: only the amount written depends on it).
+    out = tmp_path / "heard.raw"
+    speaker = Speaker([], tmp_path, player=[], beat_player=["sh", "-c", f"cat > '{out}'"])
+    speaker.metronome(172.0)
+    time.sleep(3.0)
     speaker.close()
-    clicks = log.read_text().splitlines()
-    assert len(clicks) >= 3 and set(clicks) == {str(tmp_path / "click.wav")}
+    assert speaker.beat_error is None
+    heard, rate = np.fromfile(out, dtype="<i2"), CLICK_RATE_HZ
+    assert heard.size >= 1.0 * rate
+    assert np.array_equal(heard, BeatTrack(172.0).block(heard.size))
+    onsets = _onsets_s(heard, rate)
+    assert onsets.size >= 3
+    assert np.abs(np.diff(onsets) - 60 / 172).max() <= 1.0 / rate
+
+
+def test_the_metronome_stream_reads_as_raw_16_bit_mono_in_paplay_and_aplay():
+    assert stream_command(["paplay"]) == ["paplay", "--raw", "--format=s16le", f"--rate={CLICK_RATE_HZ}",
+                                          "--channels=1"]
+    assert stream_command(["aplay", "-q"])[-9:] == ["-t", "raw", "-f", "S16_LE", "-r", str(CLICK_RATE_HZ), "-c", "1",
+                                                    "-"]
