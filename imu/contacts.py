@@ -126,15 +126,19 @@ class ContactTracker:
 
     def _alternate(self, k: int, cue_means: np.ndarray) -> None:
         """Sides of contacts k.. of a continuing run: alternating, re-phased where the alternation slipped."""
-        for j, c in enumerate(cue_means):
+        # Each step's vote for "L", as :func:`_vote`, for all at once (for "R": its negative); an hour holds
+        # ~12,000 steps.  The votes are small whole numbers: their sums and means are exact in any order.
+        for_left = np.sign(np.asarray(cue_means, float)).sum(axis=1).tolist()
+        n_before = len(self.side)
+        for j, v in enumerate(for_left):
             side = "R" if self.side[-1] == "L" else "L"
-            self._votes = (self._votes + [_vote(c, side)])[-SLIP_WINDOW_STEPS:]
-            if len(self._votes) == SLIP_WINDOW_STEPS and np.mean(self._votes) <= SLIP_MEAN_VOTE:
+            self._votes = (self._votes + [v if side == "L" else -v])[-SLIP_WINDOW_STEPS:]
+            if len(self._votes) == SLIP_WINDOW_STEPS and sum(self._votes) / SLIP_WINDOW_STEPS <= SLIP_MEAN_VOTE:
                 side = self.side[-1]
-                self._votes = [_vote(c, side)]
+                self._votes = [v if side == "L" else -v]
                 self.parity_flips_s.append(self.ic_s[k + j])
             self.side.append(side)
-            self.agree.append(bool(cues_agree(c[None, :], np.array([side]))[0]))
+        self.agree.extend(cues_agree(cue_means, np.array(self.side[n_before:])).tolist())
 
     def _detrended(self, cues: CueFunction, k0: int, k1: int) -> np.ndarray:
         """Side cues of contacts k0..k1-1, each relative to its neighbours'."""
