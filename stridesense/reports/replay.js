@@ -56,6 +56,7 @@
   // (its right side forward) and turns right through the stance, the shoulders against it (real jogging).
   // Positive pelvis and shoulders angles are turned to the runner's left.
   var AT_PEAK = ["drop", "lean", "tilt"], AT_TURN = ["pelvis", "shoulders"];
+  S.turn = S.t.map(function (t0, k) { return t0 + D.turnLag * (S.end[k] - t0); });
   function poseOf(k) {
     var sign = sideSign(k), prot = val(S.prot, k), twist = val(S.twist, k);
     return {drop: sign * val(S.drop, k), lean: val(S.lean, k), tilt: val(S.tilt, k),

@@ -197,14 +197,13 @@ def replay_data(data: SessionData) -> dict:
                  else np.full(t.size, np.nan))
     peak = t + np.where(np.isfinite(contact_s) & (contact_s > 0), contact_s / 2.0, 0.25 * (end - t))
     peak = np.minimum(peak, end)
-    turn = t + TURN_LAG * (end - t)  # the rotations' extremes
     duration = float(data.info.get("duration_s") or (end.max() if end.size else 0.0))
     # Every shown metric per step, for the traces' step-by-step detail when zoomed in on a long session.
     metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
     t0 = 0.0
     return {
-        "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
-        "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "turn": _round(turn, 3), "side": steps["side"].astype(str).tolist(),
+        "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S, "turnLag": TURN_LAG,
+        "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
                   "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
         "detailMax": figures.MAX_POINTS_PER_SIDE,
