@@ -64,7 +64,7 @@ METRICS = [
 METRIC_BY_COLUMN = {m.column: m for m in METRICS}
 # Angles whose zero is neutral: from standing, or else the mean running posture (lean and tilt then read near 0).
 FROM_NEUTRAL = ("pelvic_drop_deg", "trunk_lean_deg", "pelvic_tilt_deg")
-RUNNING_POSTURE_NOTE = "from the running posture, not standing"
+RUNNING_POSTURE_NOTE = "from the running posture"
 
 
 def shown_metrics(steps: pd.DataFrame) -> list[MetricInfo]:

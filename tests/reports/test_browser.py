@@ -353,7 +353,7 @@ def test_a_session_without_standing_shows_no_lean_band_and_names_its_zero(browse
     assert browser.errors() == []
     text = browser.evaluate("document.querySelector('table.summary').innerText")
     lean_row = next(line for line in text.splitlines() if line.startswith("trunk lean"))
-    assert "from the running posture, not standing" in lean_row
+    assert "from the running posture" in lean_row
     assert browser.evaluate("document.getElementById('running-posture-note').offsetHeight") > 0
     # The guideline bands drawn on the traces: titles in order, the band shapes by the axis they shade.
     titles = browser.evaluate("window.__stridesense.figures['fig-traces'].layout.annotations"

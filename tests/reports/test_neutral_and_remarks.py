@@ -21,7 +21,7 @@ from stridesense.reports.data import load_session_data
 from stridesense.reports.session import build_session_report
 from stridesense.reports.trends import trends_report
 
-POSTURE = "from the running posture, not standing"
+POSTURE = "from the running posture"
 
 
 def _figure(html: str, div_id: str) -> dict:
