@@ -203,6 +203,7 @@ def replay_data(data: SessionData) -> dict:
     t0 = 0.0
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S, "turnLag": TURN_LAG,
+        "postureZero": not neutral_known(data),  # lean, drop and tilt from the running posture (no standing)
         "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
                   "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},

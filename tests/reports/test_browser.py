@@ -355,6 +355,9 @@ def test_a_session_without_standing_shows_no_lean_band_and_names_its_zero(browse
     lean_row = next(line for line in text.splitlines() if line.startswith("trunk lean"))
     assert "from the running posture" in lean_row
     assert browser.evaluate("document.getElementById('running-posture-note').offsetHeight") > 0
+    browser.evaluate("window.__stridesense.seek(30.0)")  # the side view's zero is the running posture, said under it
+    assert browser.evaluate("document.getElementById('rp-side-label').textContent").endswith(
+        "from the running posture")
     # The guideline bands drawn on the traces: titles in order, the band shapes by the axis they shade.
     titles = browser.evaluate("window.__stridesense.figures['fig-traces'].layout.annotations"
                               ".map(function (a) { return a.text; })")

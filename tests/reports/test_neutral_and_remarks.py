@@ -51,7 +51,7 @@ def test_the_standing_session_judges_the_simulated_lean_and_says_nothing_of_runn
     assert KNOWN["trunk_lean_deg"] < 8.0
     html = build_session_report(known_data)
     assert "mean forward trunk lean" in html and "more upright" in html
-    assert POSTURE not in html and "running-posture-note" not in html
+    assert "running-posture-note" not in html and "relative to the mean running posture" not in html
     assert _summary_row(html, "trunk lean") == "trunk lean (forward) (deg)"
 
 
