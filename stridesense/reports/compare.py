@@ -124,8 +124,8 @@ def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") ->
         figure_block(figures.distribution_figure(
             {names[0]: a.steps[trusted_mask(a.steps["quality"])], names[1]: b.steps[trusted_mask(b.steps["quality"])]},
             metrics, dict(zip(names, COLOURS))), "fig-compare-dist"),
-        f"<h2>Flags of {esc(names[0])}</h2>", flags_html(a.summary.flags),
-        f"<h2>Flags of {esc(names[1])}</h2>", flags_html(b.summary.flags),
+        f"<h2>Flags of {esc(names[0])}</h2>", flags_html(a.summary.flags, neutral_known(a)),
+        f"<h2>Flags of {esc(names[1])}</h2>", flags_html(b.summary.flags, neutral_known(b)),
     ]
     return render_page(title, "\n".join(body))
 

@@ -67,6 +67,11 @@ def test_without_standing_the_lean_is_not_judged_and_its_zero_is_named(no_standi
         assert _summary_row(html, label).endswith(POSTURE)
     assert _summary_row(html, "cadence") == "cadence (spm)"
     assert 'id="running-posture-note"' in html and "does not mean running upright" in html
+    # The note says left/right drop read closer together than from standing: the truth's 4 and 9 deg (+77 %).
+    truth_asym = 100 * (KNOWN["pelvic_drop_deg"][1] - KNOWN["pelvic_drop_deg"][0]) / np.mean(KNOWN["pelvic_drop_deg"])
+    measured = no_standing_data.summary.asymmetry_pct["pelvic_drop_deg"]
+    assert 0 < measured < truth_asym / 2
+    assert "which side drops more holds, how much more does not" in html
     # The methods say what the zero is (the old text claimed "the sensor's own guess of upright").
     assert "relative to the mean running posture" in html and "own guess of upright" not in html
     # No lean or drop cue replayed, and no guideline band on their traces (cadence keeps its band).
@@ -88,6 +93,13 @@ def test_an_outside_session_cut_after_its_standing_reads_from_the_running_postur
     html = build_session_report(data)
     assert _summary_row(html, "trunk lean").endswith(POSTURE)
     assert "mean forward trunk lean" not in html and "more upright" not in html
+    # Its drop: 9 deg in left stance, 6 in right (-40 %): the side holds, the size reads smaller, as the page says.
+    params = json.loads((SIM_EXTERNAL / "session1" / "truth.json").read_text())["params"]
+    left, right = params["drop_left_deg"], params["drop_right_deg"]
+    truth_asym = 100 * (right - left) / ((right + left) / 2)
+    measured = data.summary.asymmetry_pct["pelvic_drop_deg"]
+    assert truth_asym < measured < 0 and abs(measured) < abs(truth_asym) / 2
+    assert "which side drops more holds" in html
 
 
 def test_compare_gives_no_change_between_angles_from_different_zeros(known_data, no_standing_data):
