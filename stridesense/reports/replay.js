@@ -105,8 +105,8 @@
     $("rp-behind-label").textContent = k >= 0 ? "drop " + num(at(S.drop, k), 1) + "° (" + (sign > 0 ? "right" : "left") +
       " side low)" : "";
     // Without a standing period the side view's zero is the running posture, not upright: said under it.
-    $("rp-side-label").textContent = k >= 0 ? "lean " + num(at(S.lean, k), 1) + "° · tilt " + num(at(S.tilt, k), 1) + "°" +
-      (D.postureZero ? " from the running posture" : "") : "";
+    $("rp-side-label").textContent = k >= 0 ? "lean " + num(at(S.lean, k), 1) + "° · tilt " +
+      num(at(S.tilt, k), 1) + "°" + (D.postureZero ? " from the running posture" : "") : "";
     $("rp-top-label").textContent = k >= 0 ? "counter-rotation " + num(at(S.twist, k), 0) + "°" : "";
   }
 

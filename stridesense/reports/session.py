@@ -213,7 +213,8 @@ def replay_data(data: SessionData) -> dict:
     metrics = {m.column: _round(steps[m.column].to_numpy(float), m.decimals + 1) for m in figures.shown_metrics(steps)}
     t0 = 0.0
     return {
-        "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S, "turnLag": TURN_LAG,
+        "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
+        "turnLag": TURN_LAG,  # the rotations' extremes, a share of each step after its contact
         "postureZero": not neutral_known(data),  # lean, drop and tilt from the running posture (no standing)
         "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
