@@ -100,6 +100,9 @@ class SimConfig:
     sacral_tissue_hz: float | None = None  # natural frequency of the sensor on soft tissue, Hz (10-20); None: rigid
     sacral_tissue_damping: float = 0.3  # its damping ratio
     sacral_lever_m: tuple[float, float, float] | None = None  # sensor from the pelvis' centre of rotation, pelvis frame
+    # Trunk sensor from the trunk's centre of rotation (the hip), trunk frame; None: the trunk sensor moves with the
+    # pelvis' centre (the outside simulator puts it 0.3-0.5 m up, docs/metrics.md).
+    trunk_lever_m: tuple[float, float, float] | None = None
     impact_width_s: float | None = None  # full width of the heel-strike impact transient, s (None: 0.06)
     # Left and right steps unlike (a force treadmill shows it): a left running step's impulse carries the body's
     # weight plus this much vertical velocity, a right one's as much less, m/s (0: every step carries body weight).
@@ -483,6 +486,8 @@ def _sensor(
     f_w = Rotation.from_euler("Z", psi[:, None]).apply(f_h + pert)
     if role == "pelvis" and cfg.sacral_lever_m is not None:
         f_w += sacrum.lever_arm_world(lambda tt: runner.rotation(tt, "pelvis"), t, cfg.sacral_lever_m)
+    if role == "trunk" and cfg.trunk_lever_m is not None:
+        f_w += sacrum.lever_arm_world(lambda tt: runner.rotation(tt, "trunk"), t, cfg.trunk_lever_m)
     # Bounce: band-limited noise of a loose clip.
     fs = 1.0 / np.median(np.diff(t))
     sos = butter(2, [min(8.0, 0.4 * fs), min(30.0, 0.45 * fs)], btype="band", fs=fs, output="sos")

@@ -37,7 +37,7 @@ from stridesense.imu.buffers import GrowingArray
 from stridesense.imu.data import SensorData
 from stridesense.imu.contacts import ContactTracker, stance_cues
 from stridesense.imu.events import CONTACT_SETTLE_S, MAX_STEP_S, lowpass
-from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, rotate
+from stridesense.imu.fusion import GravityOnlyFilter, OrientationFilter, half_sample_earlier, rotate
 from stridesense.imu.resample import find_gaps, interpolate, uniform_grid
 from stridesense.models.contact_time import STANCE_CUTOFF_HZ
 from stridesense.models.segments import segment_angles
@@ -117,6 +117,7 @@ class SensorTrack:
     source: str = ""
     _filter: OrientationFilter | GravityOnlyFilter | None = None
     _n_fused: int = 0
+    _q_last: np.ndarray | None = None  # the filter's last quaternion, float64 (the stored ones are float32)
     _gaps_checked: int = 0
     _tried_s: float = -np.inf
     prepared: bool = False  # offline: neutral was looked for in the whole recording (prepare)
@@ -236,7 +237,10 @@ class SensorTrack:
         _snap_to_samples(new, raw, acc, gyr)
         res = self._filter.push(acc) if gyr is None else self._filter.push(gyr, acc)
         self._n_fused += new.size
-        f_w = rotate(res.quat, acc)
+        # The specific force at the orientation of its own sample time (a gyroscope's runs half a sample ahead).
+        q_f = half_sample_earlier(res.quat, self._q_last) if gyr is not None else res.quat
+        self._q_last = res.quat[-1].copy()
+        f_w = rotate(q_f, acc)
         ang = segment_angles(res.quat, self.alignment)
         if self.angles.size:
             # Keep yaw continuous across chunks (unwrap restarts in each chunk).

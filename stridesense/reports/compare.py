@@ -18,7 +18,7 @@ from stridesense.models.summary import trusted_mask
 from stridesense.reports import figures
 from stridesense.reports.data import SessionData, load_session_data, running_time_s, with_summary
 from stridesense.reports.page import esc, figure_block, fmt, render_page, table
-from stridesense.reports.session import flags_html, notices_html, write_html
+from stridesense.reports.session import flags_html, neutral_known, notices_html, write_html
 
 COLOURS = ["#1f77b4", "#ff7f0e"]
 NICE_BINS = (0.1, 0.2, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -51,18 +51,39 @@ def bin_size(extent: float, max_bins: int = 60) -> float:
 def compare_rows(a: SessionData, b: SessionData) -> list[list]:
     """Metric rows: each session's left, right, all, asymmetry, and the change of the mean (B - A)."""
     rows = []
+    both_standing = neutral_known(a) and neutral_known(b)
     for m in figures.METRICS:
         if m.column not in a.summary.stats.index or m.column not in b.summary.stats.index:
             continue
         sa, sb = a.summary.stats.loc[m.column], b.summary.stats.loc[m.column]
         d = m.decimals
-        rows.append([f"{m.label} ({m.unit})",
+        # Angles from two different zeros (a standing neutral, a running posture) do not subtract.
+        change = (fmt(sb["all_mean"] - sa["all_mean"], d, signed=True)
+                  if both_standing or m.column not in figures.FROM_NEUTRAL else "- (no common zero)")
+        label = f"{m.label} ({m.unit})"
+        if not both_standing and m.column in figures.FROM_NEUTRAL:
+            label += " · " + " and ".join(x for x, d in (("A", a), ("B", b)) if not neutral_known(d)) + \
+                " " + figures.RUNNING_POSTURE_NOTE
+        rows.append([label,
                      f"{fmt(sa['L_mean'], d)} / {fmt(sa['R_mean'], d)}", fmt(sa["all_mean"], d),
                      fmt(a.summary.asymmetry_pct.get(m.column), 0, signed=True),
                      f"{fmt(sb['L_mean'], d)} / {fmt(sb['R_mean'], d)}", fmt(sb["all_mean"], d),
-                     fmt(b.summary.asymmetry_pct.get(m.column), 0, signed=True),
-                     fmt(sb["all_mean"] - sa["all_mean"], d, signed=True)])
+                     fmt(b.summary.asymmetry_pct.get(m.column), 0, signed=True), change])
     return rows
+
+
+DISTANCE_NOTE = ("Each session's distance is spread over its running time in proportion: constant speed is "
+                 "assumed (no per-step distance is measured), so a faster or slower stretch, a hill or distance "
+                 "walked in a break shifts where its steps are placed; the ends of the runs line up, their middles "
+                 "only roughly.")
+
+
+def posture_note(a: SessionData, b: SessionData, names: list[str]) -> str:
+    """Why lean, drop and tilt are not compared across these sessions as values."""
+    without = [n for n, d in zip(names, (a, b)) if not neutral_known(d)]
+    return (f"No standing period in {' and '.join(without)}: trunk lean, pelvic drop and tilt there are measured from "
+            "that run's own mean running posture, not from upright, so they are not compared as values across the "
+            "sessions (no change given, no guideline band); their course within each run still reads.")
 
 
 def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") -> str:
@@ -92,16 +113,19 @@ def build_compare_report(a: SessionData, b: SessionData, align: str = "auto") ->
         "<h2>Over the run</h2>",
         f'<p class="note">Aligned by {esc(axis_label)}; each point is the mean of the trusted steps (both sides) in '
         f"{size:g} {unit}. Drag to zoom in, double-click to zoom out.</p>",
+        (f'<p class="note" id="distance-note">{esc(DISTANCE_NOTE)}</p>' if align == "distance" else ""),
+        ("" if neutral_known(a) and neutral_known(b) else
+         f'<p class="note" id="running-posture-note">{esc(posture_note(a, b, names))}</p>'),
         figure_block(figures.comparison_figure([(names[0], a.steps, axes[0]), (names[1], b.steps, axes[1])],
                                                metrics, COLOURS, axis_label, size,
-                                               all(getattr(d.summary, "neutral_known", True) for d in (a, b))),
+                                               neutral_known(a) and neutral_known(b)),
                      "fig-compare"),
         "<h2>Distributions</h2>",
         figure_block(figures.distribution_figure(
             {names[0]: a.steps[trusted_mask(a.steps["quality"])], names[1]: b.steps[trusted_mask(b.steps["quality"])]},
             metrics, dict(zip(names, COLOURS))), "fig-compare-dist"),
-        f"<h2>Flags of {esc(names[0])}</h2>", flags_html(a.summary.flags),
-        f"<h2>Flags of {esc(names[1])}</h2>", flags_html(b.summary.flags),
+        f"<h2>Flags of {esc(names[0])}</h2>", flags_html(a.summary.flags, neutral_known(a)),
+        f"<h2>Flags of {esc(names[1])}</h2>", flags_html(b.summary.flags, neutral_known(b)),
     ]
     return render_page(title, "\n".join(body))
 

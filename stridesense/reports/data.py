@@ -126,6 +126,23 @@ def with_summary(data: SessionData) -> SessionData:
     return replace(data, steps=steps, summary=summary)
 
 
+def standing_neutral(steps: pd.DataFrame) -> np.ndarray:
+    """True for steps whose angles are from a standing neutral (the ``neutral`` column says ``standing``).
+
+    Other values (``running_posture``: relative to the mean running posture) are not.  A table without the
+    column, or with it empty (written before the analysis had it), counts a step as from standing unless its
+    quality says ``no_standing_calibration`` (how those versions said it).
+    """
+    if "neutral" in steps:
+        neutral = steps["neutral"]
+        known = neutral.notna().to_numpy()
+        from_standing = neutral.astype(str).eq("standing").to_numpy()
+    else:
+        known = from_standing = np.zeros(len(steps), bool)
+    old_way = ~steps["quality"].fillna("").astype(str).str.contains("no_standing_calibration").to_numpy()
+    return np.where(known, from_standing, old_way)
+
+
 def running_time_s(steps: pd.DataFrame) -> np.ndarray:
     """Running time at each step's initial contact: stops and walking left out (s).
 

@@ -62,6 +62,9 @@ METRICS = [
     MetricInfo("braking_mps", "braking", "m/s", 2, (None, g.BRAKING_HIGH_MPS), f"up to {g.BRAKING_HIGH_MPS} m/s"),
 ]
 METRIC_BY_COLUMN = {m.column: m for m in METRICS}
+# Angles whose zero is neutral: from standing, or else the mean running posture (lean and tilt then read near 0).
+FROM_NEUTRAL = ("pelvic_drop_deg", "trunk_lean_deg", "pelvic_tilt_deg")
+RUNNING_POSTURE_NOTE = "from the running posture"
 
 
 def shown_metrics(steps: pd.DataFrame) -> list[MetricInfo]:

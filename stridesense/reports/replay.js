@@ -51,25 +51,30 @@
   var CONTIGUOUS_S = 0.05;  // a step that starts within this of the previous one's end follows it
   function follows(k) { return k > 0 && Math.abs(S.t[k] - S.end[k - 1]) < CONTIGUOUS_S; }
   function sideSign(k) { return S.side[k] === "L" ? 1 : -1; }
-  // The pose at step k's mid-stance: angles of the figure (deg), signed for the stance side.
+  // The pose of step k: angles of the figure (deg), signed for the stance side. Drop, lean and tilt are reached at
+  // mid-stance (S.peak); the rotations just after contact (S.turn): at a left contact the pelvis is turned left
+  // (its right side forward) and turns right through the stance, the shoulders against it (real jogging).
+  // Positive pelvis and shoulders angles are turned to the runner's left.
+  var AT_PEAK = ["drop", "lean", "tilt"], AT_TURN = ["pelvis", "shoulders"];
+  S.turn = S.t.map(function (t0, k) { return t0 + D.turnLag * (S.end[k] - t0); });
   function poseOf(k) {
     var sign = sideSign(k), prot = val(S.prot, k), twist = val(S.twist, k);
     return {drop: sign * val(S.drop, k), lean: val(S.lean, k), tilt: val(S.tilt, k),
             pelvis: sign * prot / 2, shoulders: sign * (prot / 2 - twist / 2)};
   }
-  // The pose at time t within step k: between the mid-stances of consecutive steps, eased from one to the next.
-  function poseAt(t, k) {
+  // The angles ``keys`` at time t within step k, eased (a cosine) from one step's anchor time P to the next's.
+  function eased(t, k, P, keys, out) {
     var a = k, b = k;
-    if (t < S.peak[k] && follows(k)) { a = k - 1; } else if (t >= S.peak[k] && k + 1 < n && follows(k + 1)) { b = k + 1; }
-    var pa = poseOf(a);
-    if (a === b) { return pa; }
-    var pb = poseOf(b), u = (t - S.peak[a]) / Math.max(S.peak[b] - S.peak[a], 1e-6);
-    var w = (1 - Math.cos(Math.PI * Math.min(Math.max(u, 0), 1))) / 2, out = {};
-    Object.keys(pa).forEach(function (key) { out[key] = pa[key] + (pb[key] - pa[key]) * w; });
+    if (t < P[k] && follows(k)) { a = k - 1; } else if (t >= P[k] && k + 1 < n && follows(k + 1)) { b = k + 1; }
+    var pa = poseOf(a), pb = poseOf(b);
+    var u = a === b ? 0 : (t - P[a]) / Math.max(P[b] - P[a], 1e-6);
+    var w = (1 - Math.cos(Math.PI * Math.min(Math.max(u, 0), 1))) / 2;
+    keys.forEach(function (key) { out[key] = pa[key] + (pb[key] - pa[key]) * w; });
     return out;
   }
+  function poseAt(t, k) { return eased(t, k, S.turn, AT_TURN, eased(t, k, S.peak, AT_PEAK, {})); }
   R.poseAt = poseAt;
-  R.peak = S.peak;
+  R.peak = S.peak; R.turn = S.turn;
 
   function drawFigure(t, k) {
     // From behind: the runner's left is on the viewer's left. Positive drop = swing side lower:
@@ -99,7 +104,9 @@
     // The labels give the step's own measurements (the figure reaches them at mid-stance).
     $("rp-behind-label").textContent = k >= 0 ? "drop " + num(at(S.drop, k), 1) + "° (" + (sign > 0 ? "right" : "left") +
       " side low)" : "";
-    $("rp-side-label").textContent = k >= 0 ? "lean " + num(at(S.lean, k), 1) + "° · tilt " + num(at(S.tilt, k), 1) + "°" : "";
+    // Without a standing period the side view's zero is the running posture, not upright: said under it.
+    $("rp-side-label").textContent = k >= 0 ? "lean " + num(at(S.lean, k), 1) + "° · tilt " +
+      num(at(S.tilt, k), 1) + "°" + (D.postureZero ? " from the running posture" : "") : "";
     $("rp-top-label").textContent = k >= 0 ? "counter-rotation " + num(at(S.twist, k), 0) + "°" : "";
   }
 

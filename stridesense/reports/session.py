@@ -10,34 +10,59 @@ from stridesense.models.impact import LOADING_RATE_EXPERIMENTAL
 from stridesense.models.summary import UNTRUSTED, trusted_mask
 from stridesense.reports import figures
 from stridesense.reports.advice import advice_for
-from stridesense.reports.data import CUE_LOG, SessionData, load_session_data, with_summary
+from stridesense.reports.data import CUE_LOG, SessionData, load_session_data, standing_neutral, with_summary
 from stridesense.reports.page import esc, figure_block, fmt, render_page, script_json, table
 
 CUE_SHOW_S = 8.0  # a cue stays on screen this long in the replay
+# Share of a step from contact to the pelvis' most turned moment: 0-0.2 on ten real jogging trials (SisFall, a
+# waist IMU; models.simulator's PELVIS_YAW_LAG, measured there).
+TURN_LAG = 0.1
+
+
+DROP_SIDES_NOTE = ("Left and right pelvic drop also read closer together than from standing (on the project's and an "
+                   "outside simulator, asymmetries of 77 % and 40 % read 19 % and 10 %): which side drops more "
+                   "holds, how much more does not, and no asymmetry flag does not mean symmetric.")
+
+
+def neutral_known(data: SessionData) -> bool:
+    """Every step's angles are from a standing neutral (else lean, obliquity and tilt are from the running posture)."""
+    return bool(standing_neutral(data.steps).all())
+
+
+def metric_label(m: figures.MetricInfo, from_standing: bool = True) -> str:
+    """A metric's name and unit; an angle without a standing neutral says what its zero is."""
+    label = f"{m.label} ({m.unit})"
+    return label if from_standing or m.column not in figures.FROM_NEUTRAL else \
+        f"{label} · {figures.RUNNING_POSTURE_NOTE}"
 
 
 def summary_rows(data: SessionData) -> list[list]:
     """Rows of the summary table: metric, left, right, all (SD), asymmetry, first/last fifth, change."""
     s = data.summary
     rows = []
+    from_standing = neutral_known(data)
     for m in figures.METRICS:
         if m.column in s.missing_reasons:  # not measured, or (the loading rate) not summarised
-            rows.append([f"{m.label} ({m.unit})", "-", "-", "-", "-", "-", s.missing_reasons[m.column]])
+            rows.append([metric_label(m, from_standing), "-", "-", "-", "-", "-", s.missing_reasons[m.column]])
             continue
         if m.column not in s.stats.index:
             continue
         st, fat = s.stats.loc[m.column], s.fatigue.loc[m.column]
         d = m.decimals
         rows.append([
-            f"{m.label} ({m.unit})", fmt(st["L_mean"], d), fmt(st["R_mean"], d),
+            metric_label(m, from_standing), fmt(st["L_mean"], d), fmt(st["R_mean"], d),
             f"{fmt(st['all_mean'], d)} ({fmt(st['all_sd'], d)})", fmt(s.asymmetry_pct.get(m.column), 0, signed=True),
             f"{fmt(fat['first_fifth'], d)} → {fmt(fat['last_fifth'], d)}", fmt(fat["change"], d, signed=True),
         ])
     return rows
 
 
-def flags_html(flags: list) -> str:
-    """Each flag: the finding, what it means for the back, the exercise families, its source."""
+def flags_html(flags: list, from_standing: bool = True) -> str:
+    """Each flag: the finding, what it means for the back, the exercise families, its source.
+
+    ``from_standing`` False: the angles are from the running posture; a flag on the drop's sides says what that
+    does to it.
+    """
     if not flags:
         return '<p>No flags: every mean is within the guidelines this report checks.</p>'
     out = []
@@ -46,6 +71,8 @@ def flags_html(flags: list) -> str:
         out.append(
             f'<div class="flag {esc(f.severity)}"><b>{esc(f.message)}</b> <span class="muted">(guideline: '
             f'{esc(f.threshold)})</span>'
+            + (f'<div class="why">No standing period: {esc(DROP_SIDES_NOTE)}</div>'
+               if not from_standing and f.id == "pelvic_drop_asymmetry" else "")
             + (f'<div class="why">For the back: {esc(back)}</div>' if back else "")
             + (f'<div class="why">What helps: {esc(exercises)}</div>' if exercises else "")
             + f'<div class="src">Source: {esc(f.source)}</div></div>')
@@ -115,11 +142,14 @@ def _methods(data: SessionData, decimated: int) -> str:
     rates = f"pelvis {fmt(info.get('pelvis_rate_hz'), 0)} Hz"
     if info.get("trunk_rate_hz"):
         rates += f", trunk {fmt(info.get('trunk_rate_hz'), 0)} Hz"
-    calib = ("a standing calibration at the start (still and upright) defined neutral: trunk lean, pelvic obliquity "
-             "and tilt 0" if info.get("standing_calibration") else
-             "NO standing calibration was found at the start: angles are relative to the sensor's own guess of "
-             "upright and every step says no_standing_calibration")
+    calib = ("a standing period (still and upright) defined neutral: trunk lean, pelvic obliquity and tilt 0"
+             if neutral_known(data) else
+             "NO standing period was found: trunk lean, pelvic obliquity and tilt are relative to the mean running "
+             "posture (lean and tilt read near 0; the step table's neutral column says running_posture), so the "
+             "lean and drop guidelines are not applied (no flags, bands or cues for them); their changes within "
+             "the run and the left/right differences still read")
     remarks = {k: v for k, v in data.summary.quality_counts.items() if k != "ok"}
+    from stridesense.models.quality import REMARKS
     missing = info.get("missing_reasons") or {}
     parts = [
         "<ul>",
@@ -139,6 +169,9 @@ def _methods(data: SessionData, decimated: int) -> str:
         f"<li>Trusted steps: means leave out steps whose quality names {esc(', '.join(UNTRUSTED))}. Remarks in this "
         f"session: {esc(', '.join(f'{k} {v}' for k, v in sorted(remarks.items())) or 'none')}.</li>",
     ]
+    if remarks:
+        parts.append("<li>What the remarks mean: " + "; ".join(
+            f"<i>{esc(k)}</i>: {esc(REMARKS.get(k, 'see docs/metrics.md'))}" for k in sorted(remarks)) + ".</li>")
     if missing:
         parts.append("<li>Not measured: " + esc("; ".join(f"{k}: {v}" for k, v in missing.items())) + ".</li>")
     if decimated > 1:
@@ -181,6 +214,8 @@ def replay_data(data: SessionData) -> dict:
     t0 = 0.0
     return {
         "t0": t0, "t1": max(duration, float(end.max()) if end.size else 0.0), "cueShowS": CUE_SHOW_S,
+        "turnLag": TURN_LAG,  # the rotations' extremes, a share of each step after its contact
+        "postureZero": not neutral_known(data),  # lean, drop and tilt from the running posture (no standing)
         "steps": {"t": _round(t, 3), "end": _round(end, 3), "peak": _round(peak, 3), "side": steps["side"].astype(str).tolist(),
                   "q": steps["quality"].fillna("ok").astype(str).tolist(),
                   "trusted": trusted_mask(steps["quality"]).tolist(), "metrics": metrics},
@@ -245,9 +280,14 @@ def build_session_report(data: SessionData) -> str:
         "<h2>Summary</h2>", _facts(data),
         table(["metric", "left", "right", "all (SD)", "asymmetry %", "first → last fifth", "change"],
               summary_rows(data), css_class="summary"),
+        "" if neutral_known(data) else
+        f'<p class="note" id="running-posture-note">No standing period in this session: trunk lean, pelvic drop and '
+        "tilt are measured from the runner's own mean running posture, not from upright, so a lean near 0 does not "
+        "mean running upright, and they are not judged against the guidelines. "
+        f"{DROP_SIDES_NOTE}</p>",
         '<p class="note">Means over steps without doubtful quality. Asymmetry = 100 (R − L) / mean of both; '
         "the last columns compare the first and last fifth of the run (fatigue).</p>",
-        "<h2>Flags, and what they mean for the back</h2>", flags_html(data.summary.flags),
+        "<h2>Flags, and what they mean for the back</h2>", flags_html(data.summary.flags, neutral_known(data)),
         "<h2>Activity</h2>", figure_block(figures.activity_figure(data.activity, data.cues,
                                                                    float(data.info.get("duration_s", 0))),
                                           "fig-activity"),
@@ -255,7 +295,11 @@ def build_session_report(data: SessionData) -> str:
         '<p class="note">Move the slider or press play: the figure takes the angles measured for each step at its '
         "mid-stance and moves smoothly from one step to the next (pelvic drop from behind; trunk lean and pelvic "
         "tilt from the side; counter-rotation of shoulders against the pelvis from above); the labels give the "
-        "step's own values. The traces below show where you are; click a point there to jump to it. "
+        "step's own values. From above, the pelvis is most turned just after each contact, to the side of the "
+        "contact (left contact: turned left, the right hip forward), and turns the other way through the stance, "
+        "the shoulders against it (as on real jogging; the data give the size of the rotation, not its "
+        "direction). The traces below show where you are; click a point there to jump to it. "
+        + ("" if neutral_known(data) else "Lean and tilt are from the running posture (no standing period). ") +
         f"Cues: {esc(cue_src.get(data.cue_source, ''))}.</p>",
         REPLAY_SVG.replace("{cues}", cues).replace(
             "{no_cues}", "" if data.cues else '<p class="muted">no cues in this session</p>'),
@@ -263,7 +307,7 @@ def build_session_report(data: SessionData) -> str:
         "<h2>Every step over the run</h2>",
         '<p class="note">Left (blue) and right (red) stance; crosses (or dotted lines) are steps with quality '
         "remarks; the green band is the guideline. Drag to zoom in on a time range, double-click to zoom out.</p>",
-        figure_block(figures.step_traces_figure(steps, metrics, getattr(data.summary, "neutral_known", True)),
+        figure_block(figures.step_traces_figure(steps, metrics, neutral_known(data)),
                      "fig-traces"),
         "<h2>Left and right</h2>",
         figure_block(figures.distribution_figure(
