@@ -268,14 +268,8 @@ def why(data: Path, pel, trials: list[int]) -> None:
     from stridesense.imu.consts import GRAVITY_MPS2 as G
     from stridesense.imu.events import detect_contacts, lowpass
     from stridesense.models import contact_time as ct
-    from stridesense.pipeline import Analyzer
 
-    an = Analyzer(MASS_KG)
-    an.pelvis.adopt(pel)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        an.feed(pel)
-        an.feed_last()
+    an = analysed(pel)
     steps = an.steps
     t, fz = an.pelvis.time_s, an.pelvis.f_world[:, 2].astype(float)
     m = matched(data, steps)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from accuracy_cases import accuracy_config  # noqa: E402
+from accuracy_cases import accuracy_config, without_start  # noqa: E402
 
 from stridesense.api import analyze  # noqa: E402
 from stridesense.models.simulator import simulate_session  # noqa: E402
@@ -87,11 +87,7 @@ def external(cuts: list[float]) -> pd.DataFrame:
                          "turning": g.quality.str.contains("turning").mean(),
                          **figures(g, t, t_settled)})
             for cut in cuts:
-                files = {}
-                for role in ("pelvis", "trunk"):
-                    x = pd.read_csv(d / f"{role}.csv")
-                    files[role] = Path(tmp) / f"{d.name}-{cut:g}-{role}.csv"
-                    x[x.time_s >= cut].to_csv(files[role], index=False)
+                files = without_start(d, Path(tmp), cut)
                 steps = quietly(analyze, pelvis=files["pelvis"], trunk=files["trunk"]).steps
                 g, t = paired(steps, truth)
                 rows.append({"session": d.name, "cut_s": cut, "neutral": g.neutral.iloc[0], "steps": len(g),

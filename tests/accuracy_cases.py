@@ -6,8 +6,10 @@ copy as a Bluetooth recording would give it (:func:`jittered_copy`).
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from stridesense.imu.consts import GRAVITY_MPS2
 from stridesense.models.simulator import SimConfig
@@ -41,3 +43,14 @@ def jittered_copy(sensor, rng: np.random.Generator):
     acc = np.round(sensor.acc_mps2 / ACC_STEP_MPS2) * ACC_STEP_MPS2
     gyr = None if sensor.gyr_radps is None else np.round(sensor.gyr_radps / GYR_STEP_RADPS) * GYR_STEP_RADPS
     return replace(sensor, time_s=t, acc_mps2=acc, gyr_radps=gyr)
+
+
+def without_start(session: Path, out: Path, cut_s: float) -> dict[str, Path]:
+    """An outside-simulator session's pelvis and trunk CSVs with the samples before ``cut_s`` (its clock)
+    left out - its standing and setting off with them - written into ``out``; the files by role."""
+    files = {}
+    for role in ("pelvis", "trunk"):
+        samples = pd.read_csv(session / f"{role}.csv")
+        files[role] = out / f"{session.name}-{cut_s:g}-{role}.csv"
+        samples[samples.time_s >= cut_s].to_csv(files[role], index=False)
+    return files

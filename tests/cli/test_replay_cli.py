@@ -2,6 +2,7 @@ import json
 import pandas as pd
 import pytest
 
+from accuracy_cases import without_start
 from stridesense.cli import main
 from stridesense.streaming.replay import replay_chunks
 
@@ -86,11 +87,7 @@ def test_replay_of_a_run_without_standing_says_running_posture_and_gives_no_lean
     src = Path(__file__).resolve().parents[3] / "shared" / "data" / "sim-external" / "session1"
     if not src.exists():
         pytest.skip("../shared/data not here")
-    paths = {}
-    for role in ("pelvis", "trunk"):
-        table = pd.read_csv(src / f"{role}.csv")
-        paths[role] = tmp_path / f"{role}.csv"
-        table[table.iloc[:, 0] >= 10.0].to_csv(paths[role], index=False)
+    paths = without_start(src, tmp_path, 10.0)
     rules = tmp_path / "cues.toml"
     rules.write_text('[rule.cadence]\nmetric = "cadence_spm"\nlow = 200\ntext_low = "quicker, shorter steps"\n')
     out = tmp_path / "steps.csv"

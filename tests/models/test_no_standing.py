@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from accuracy_cases import accuracy_config
+from accuracy_cases import accuracy_config, without_start
 from stridesense.api import analyze
 from stridesense.models.simulator import simulate_session
 from stridesense.models.validation import match_steps, posture_wander_deg
@@ -51,11 +51,7 @@ def test_external_sessions_started_mid_run_follow_the_truths_changes_in_lean_til
     d = SIM_EXTERNAL / session
     if not d.exists():
         pytest.skip("../shared/data/sim-external is not here")
-    files = {}
-    for role in ("pelvis", "trunk"):
-        x = pd.read_csv(d / f"{role}.csv")
-        files[role] = tmp_path / f"{role}.csv"
-        x[x.time_s >= 10.0].to_csv(files[role], index=False)
+    files = without_start(d, tmp_path, 10.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         steps = analyze(pelvis=files["pelvis"], trunk=files["trunk"]).steps
